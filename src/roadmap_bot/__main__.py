@@ -1,0 +1,5 @@
+import sys
+
+from roadmap_bot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin platform adapters: translate events into core commands and replies into messages."""

@@ -1,0 +1,78 @@
+"""The local console: the /roadmap language in a terminal, as ``console:<login>``.
+
+Interactive with a prompt on a terminal; line by line until EOF when stdin is a pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import TextIO
+
+from roadmap_bot.core import Asker, Roadmap
+from roadmap_bot.render_text import render_text
+
+PROMPT = "roadmap> "
+QUIT_WORDS = frozenset({"quit", "exit", ":q"})
+
+
+def login_name() -> str:
+    """The person at the terminal: their login, or 'me' when it cannot be told."""
+    try:
+        return getpass.getuser() or "me"
+    except Exception:  # no login name in some containers
+        return "me"
+
+
+def console_asker(user: str | None = None, channel: str | None = None) -> Asker:
+    name = (user or login_name()).strip().lstrip("@") or "me"
+    return Asker(
+        id=f"console:{name}",
+        name=name,
+        channel=f"console:{channel.lstrip('#')}" if channel else None,
+    )
+
+
+def strip_slash(line: str) -> str:
+    """People paste '/roadmap next' out of habit: accept it."""
+    text = line.strip()
+    if text.casefold().startswith("/roadmap"):
+        text = text[len("/roadmap") :].strip()
+    return text
+
+
+async def run_console(
+    roadmap: Roadmap,
+    asker: Asker,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+) -> None:
+    """Answer lines until EOF (or 'quit' on a terminal)."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    interactive = stdin.isatty()
+    if interactive:
+        stdout.write(
+            f"roadmap-bot console, signed in as {asker.id}. "
+            "Type 'help' for commands, 'quit' to leave.\n"
+        )
+    while True:
+        if interactive:
+            try:
+                line = await asyncio.to_thread(input, PROMPT)
+            except EOFError:
+                stdout.write("\n")
+                break
+        else:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+        text = strip_slash(line)
+        if interactive and text.casefold() in QUIT_WORDS:
+            break
+        if not text:
+            continue
+        reply = await roadmap.ask(text, asker)
+        stdout.write(render_text(reply) + "\n\n")
+        stdout.flush()

@@ -1,0 +1,528 @@
+"""What the bot says: pure functions from catalog + marks to a :class:`Reply`.
+
+No I/O here. The handlers in ``core.py`` fetch state, these functions decide the words,
+and the adapters decide how the words look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from roadmap_bot.catalog import Catalog, LearningPath, Level, PathStep, Project
+from roadmap_bot.commands import USAGES, Usage, usage_of
+from roadmap_bot.recommend import Pick
+from roadmap_bot.replies import (
+    Action,
+    Fact,
+    Item,
+    Link,
+    Mark,
+    Meter,
+    Reply,
+    ReplyKind,
+    Section,
+    Style,
+    error,
+)
+from roadmap_bot.search import Results
+from roadmap_bot.store import Mark as StoredMark
+from roadmap_bot.store import Status
+from roadmap_bot.suggest import close_matches
+
+Marks = Mapping[str, StoredMark]
+
+LEVEL_BLURBS: dict[Level, str] = {
+    Level.BEGINNER: "One job done well, in a codebase you can read in a weekend.",
+    Level.INTERMEDIATE: (
+        "Several moving parts at once: storage and query engines, proxies, "
+        "runtimes and orchestrators."
+    ),
+    Level.ADVANCED: (
+        "Production distributed systems: consensus, replication, sharding and "
+        "failure handling at scale."
+    ),
+}
+
+DESIGN_ANCHOR = "#key-design-decisions"
+TAKEAWAYS_ANCHOR = "#key-takeaways"
+
+_ITEM_MARK = {
+    Status.DONE: Mark.DONE,
+    Status.READING: Mark.READING,
+    Status.SKIPPED: Mark.SKIPPED,
+}
+
+
+def item_mark(marks: Marks, slug: str) -> Mark:
+    mark = marks.get(slug)
+    return _ITEM_MARK[mark.status] if mark else Mark.NONE
+
+
+def report_links(project: Project) -> tuple[Link, ...]:
+    """The report and the two sections the roadmap says to read closely."""
+    return (
+        Link(label="Architecture report", url=project.report_url),
+        Link(label="Key Design Decisions", url=project.report_url + DESIGN_ANCHOR),
+        Link(label="Key Takeaways", url=project.report_url + TAKEAWAYS_ANCHOR),
+    )
+
+
+def status_text(mark: StoredMark | None, whose: str = "Your") -> str:
+    if mark is None:
+        return "not read yet"
+    day = _day(mark.at)
+    return {
+        Status.DONE: f"done on {day}",
+        Status.READING: f"reading since {day}",
+        Status.SKIPPED: f"skipped on {day}",
+    }[mark.status]
+
+
+def _day(at: datetime) -> str:
+    return f"{at.day} {at:%b %Y}"
+
+
+def step_text(step: PathStep) -> str:
+    return f"step {step.step} of {step.total} in {step.path.title}"
+
+
+# -- help ------------------------------------------------------------------------------------
+
+
+def help_reply(topic: str | None = None) -> Reply:
+    if topic:
+        usage = usage_of(topic.split()[0])
+        if usage is None:
+            guesses = close_matches(topic, [u.word for u in USAGES], limit=2)
+            return error(
+                f"There is no command called '{topic}'.",
+                "Type 'help' to see every command.",
+                tuple(f"help {g}" for g in guesses) or ("help",),
+                command="help",
+            )
+        return Reply(
+            kind=ReplyKind.HELP,
+            title=f"/roadmap {usage.syntax}",
+            text=usage.summary.capitalize() + ".",
+            facts=(Fact(label="Example", value=f"/roadmap {usage.example}"),),
+            command=f"help {usage.word}",
+        )
+    return Reply(
+        kind=ReplyKind.HELP,
+        title="roadmap-bot: learn how great systems are built",
+        text=(
+            "Browse the learning roadmap of open-source architecture reports, track what "
+            "you have read and get a pick for what to read next."
+        ),
+        items=tuple(_usage_item(u) for u in USAGES),
+        items_heading="Commands",
+        footer="Words are case-insensitive. 'help COMMAND' shows an example.",
+        actions=(
+            Action(label="Beginner projects", command="beginner", style=Style.PRIMARY),
+            Action(label="Learning paths", command="paths"),
+            Action(label="What next?", command="next"),
+        ),
+        command="help",
+    )
+
+
+def _usage_item(usage: Usage) -> Item:
+    return Item(title=usage.syntax, detail=usage.summary)
+
+
+# -- lists -----------------------------------------------------------------------------------
+
+
+def project_item(catalog: Catalog, project: Project, marks: Marks, detail: str = "") -> Item:
+    return Item(
+        title=project.name,
+        slug=project.slug,
+        detail=f"{project.level_label} · {detail or project.summary}",
+        mark=item_mark(marks, project.slug),
+        url=project.report_url,
+    )
+
+
+def level_reply(catalog: Catalog, level: Level, marks: Marks, page: int | None) -> Reply:
+    projects = catalog.level(level)
+    done = sum(1 for p in projects if _is_done(marks, p.slug))
+    items = tuple(
+        Item(
+            title=p.name,
+            slug=p.slug,
+            detail=p.summary,
+            mark=item_mark(marks, p.slug),
+            url=p.report_url,
+        )
+        for p in projects
+    )
+    return Reply(
+        kind=ReplyKind.LEVEL,
+        title=f"{level.value.capitalize()} projects ({len(projects)})",
+        text=LEVEL_BLURBS[level],
+        items=items,
+        footer=f"You have read {done} of {len(projects)}. 'project NAME' opens a card.",
+        command=level.value,
+        page=page,
+        shareable=True,
+    )
+
+
+def paths_reply(catalog: Catalog, marks: Marks) -> Reply:
+    items = []
+    for path in catalog.paths:
+        done = sum(1 for s in path.steps if _is_done(marks, s))
+        flow = " → ".join(catalog.project(s).name for s in path.steps)
+        items.append(
+            Item(
+                title=path.title,
+                slug=path.slug,
+                detail=f"{path.blurb} {flow}. You: {done} of {len(path.steps)}.",
+                mark=Mark.DONE if done == len(path.steps) else Mark.NONE,
+            )
+        )
+    return Reply(
+        kind=ReplyKind.PATHS,
+        title=f"Learning paths ({len(catalog.paths)})",
+        text="Themed sequences where each project builds on the one before.",
+        items=tuple(items),
+        footer="'path NAME' shows the steps and where you are.",
+        command="paths",
+        shareable=True,
+    )
+
+
+def path_reply(catalog: Catalog, path: LearningPath, marks: Marks) -> Reply:
+    position = next((i for i, s in enumerate(path.steps) if not _is_closed(marks, s)), None)
+    items = []
+    for index, slug in enumerate(path.steps):
+        project = catalog.project(slug)
+        mark = item_mark(marks, slug)
+        if index == position and mark is Mark.NONE:
+            mark = Mark.CURRENT
+        items.append(
+            Item(
+                title=project.name,
+                slug=slug,
+                detail=project.summary,
+                prefix=f"{index + 1}.",
+                mark=mark,
+                url=project.report_url,
+            )
+        )
+    done = sum(1 for s in path.steps if _is_done(marks, s))
+    actions: list[Action] = []
+    if position is None:
+        where = f"You have finished all {len(path.steps)} steps."
+    else:
+        current = catalog.project(path.steps[position])
+        where = (
+            f"You are at step {position + 1} of {len(path.steps)}: {current.name}."
+            if done or position
+            else f"Not started yet: begin with {current.name}."
+        )
+        actions = [
+            Action(label=f"Open {current.name}", command=f"project {current.slug}", style=Style.PRIMARY),
+            Action(label=f"Mark {current.name} done", command=f"done {current.slug}"),
+        ]
+    return Reply(
+        kind=ReplyKind.PATH,
+        title=path.title,
+        text=path.blurb,
+        items=tuple(items),
+        items_heading="Steps",
+        facts=(Fact(label="Progress", value=f"{done} of {len(path.steps)} done"),),
+        footer=where,
+        actions=tuple(actions),
+        command=f"path {path.slug}",
+        shareable=True,
+    )
+
+
+def search_reply(
+    catalog: Catalog, query: str, results: Results, marks: Marks, page: int | None
+) -> Reply:
+    if not results.hits:
+        suggestions = tuple(f"search {s}" for s in results.suggestions)
+        return error(
+            f"Nothing matches '{query}'.",
+            "Search looks at names, summaries, concepts, languages and categories. "
+            "Try a concept such as 'raft' or 'event loop', a language or a category.",
+            suggestions,
+            command=f"search {query}",
+        )
+    items = []
+    for hit in results.hits:
+        where = ", ".join(sorted(hit.fields))
+        items.append(project_item(catalog, hit.project, marks, f"{hit.project.summary} (matched: {where})"))
+    if results.concept:
+        label = catalog.concept_label(results.concept)
+        title = f"Projects that teach {label} ({len(items)})"
+    else:
+        title = f"Search results for '{query}' ({len(items)})"
+    return Reply(
+        kind=ReplyKind.SEARCH,
+        title=title,
+        items=tuple(items),
+        footer="Best matches first. 'project NAME' opens a card.",
+        command=f"search {query}",
+        page=page,
+        shareable=True,
+    )
+
+
+# -- a project -------------------------------------------------------------------------------
+
+
+def project_reply(
+    catalog: Catalog,
+    project: Project,
+    marks: Marks,
+    kind: ReplyKind = ReplyKind.PROJECT,
+    extra_actions: Sequence[Action] = (),
+    outline: Sequence[str] = (),
+) -> Reply:
+    """The project card. ``outline`` is the report's design decision headings, if known."""
+    mark = marks.get(project.slug)
+    facts = [
+        Fact(label="Level", value=project.level_label),
+        Fact(label="Language", value=project.language),
+        Fact(label="Category", value=project.category),
+        Fact(label="Concepts", value=", ".join(catalog.concept_label(t) for t in project.concepts)),
+        Fact(label="Your status", value=status_text(mark)),
+    ]
+    sections: list[Section] = []
+    steps = catalog.paths_of(project.slug)
+    if steps:
+        sections.append(
+            Section(
+                heading="Learning paths",
+                items=tuple(
+                    Item(title=_sentence(step_text(s)), slug=s.path.slug)
+                    for s in steps
+                ),
+            )
+        )
+    related = catalog.related(project.slug, limit=4)
+    if related:
+        mine = set(project.concepts)
+        sections.append(
+            Section(
+                heading="Related projects",
+                items=tuple(
+                    Item(
+                        title=r.name,
+                        slug=r.slug,
+                        detail="shares "
+                        + ", ".join(catalog.concept_label(t) for t in r.concepts if t in mine),
+                        mark=item_mark(marks, r.slug),
+                    )
+                    for r in related
+                ),
+            )
+        )
+    if outline:
+        sections.append(
+            Section(
+                heading="Design decisions to look for",
+                items=tuple(Item(title=h, prefix=f"{i}.") for i, h in enumerate(outline, 1)),
+                links=(Link(label="Key Design Decisions", url=project.report_url + DESIGN_ANCHOR),),
+            )
+        )
+    actions: list[Action] = []
+    if mark is not None and mark.status is Status.DONE:
+        actions.append(Action(label="Undo", command=f"undo {project.slug}", style=Style.DANGER))
+    else:
+        actions.append(Action(label="Mark done", command=f"done {project.slug}", style=Style.PRIMARY))
+    for step in steps:
+        if step.step < step.total:
+            following = catalog.project(step.path.steps[step.step])
+            label = "Next in path" if len(steps) == 1 else f"Next in {step.path.title}"
+            actions.append(Action(label=f"{label}: {following.name}", command=f"project {following.slug}"))
+    actions.extend(extra_actions)
+    actions.append(Action(label="Open report", url=project.report_url))
+    return Reply(
+        kind=kind,
+        title=project.name,
+        text=project.summary,
+        facts=tuple(facts),
+        sections=tuple(sections),
+        links=(*report_links(project), Link(label="Repository", url=project.repository)),
+        actions=tuple(actions),
+        command=f"project {project.slug}",
+        shareable=True,
+    )
+
+
+def next_reply(catalog: Catalog, pick: Pick | None, marks: Marks) -> Reply:
+    if pick is None:
+        return Reply(
+            kind=ReplyKind.NEXT,
+            title="You have read every report on the roadmap.",
+            text="Impressive. 'progress' shows the whole journey; 'random' picks one to revisit.",
+            command="next",
+        )
+    project = pick.project
+    return Reply(
+        kind=ReplyKind.NEXT,
+        title=f"Read next: {project.name}",
+        text=pick.reason,
+        facts=(
+            Fact(label="Level", value=project.level_label),
+            Fact(label="Language", value=project.language),
+            Fact(label="Category", value=project.category),
+        ),
+        items=(project_item(catalog, project, marks),),
+        links=report_links(project),
+        actions=(
+            Action(label="Open report", url=project.report_url, style=Style.PRIMARY),
+            Action(label="Project card", command=f"project {project.slug}"),
+            Action(label="Mark done", command=f"done {project.slug}"),
+        ),
+        command="next",
+        shareable=True,
+    )
+
+
+def marked_reply(project: Project, previous: StoredMark | None, now_done: bool) -> Reply:
+    """The answer to 'done NAME' / 'undo NAME'."""
+    if now_done:
+        if previous is not None and previous.status is Status.DONE:
+            title = f"{project.name} was already marked done ({status_text(previous)})."
+        else:
+            title = f"Marked {project.name} as done. Nice work!"
+        return Reply(
+            kind=ReplyKind.DONE,
+            title=title,
+            actions=(
+                Action(label="What next?", command="next", style=Style.PRIMARY),
+                Action(label="Undo", command=f"undo {project.slug}", style=Style.DANGER),
+            ),
+            command=f"done {project.slug}",
+        )
+    if previous is None:
+        return Reply(
+            kind=ReplyKind.UNDO,
+            title=f"{project.name} had no mark, so there was nothing to undo.",
+            actions=(Action(label="Mark done", command=f"done {project.slug}"),),
+            command=f"undo {project.slug}",
+        )
+    return Reply(
+        kind=ReplyKind.UNDO,
+        title=f"Removed your '{previous.status.value}' mark on {project.name}.",
+        actions=(Action(label="Mark done again", command=f"done {project.slug}"),),
+        command=f"undo {project.slug}",
+    )
+
+
+def progress_reply(
+    catalog: Catalog,
+    name: str,
+    marks: Marks,
+    is_self: bool,
+    pick: Pick | None = None,
+) -> Reply:
+    levels = tuple(
+        Meter(
+            label=level.value.capitalize(),
+            done=sum(1 for p in catalog.level(level) if _is_done(marks, p.slug)),
+            total=len(catalog.level(level)),
+        )
+        for level in Level
+    )
+    paths = tuple(
+        Meter(
+            label=path.title,
+            done=sum(1 for s in path.steps if _is_done(marks, s)),
+            total=len(path.steps),
+        )
+        for path in catalog.paths
+    )
+    done = [(m.at, s) for s, m in marks.items() if m.status is Status.DONE and catalog.get(s)]
+    reading = [(m.at, s) for s, m in marks.items() if m.status is Status.READING and catalog.get(s)]
+    sections = [
+        Section(heading="By level", meters=levels),
+        Section(heading="By learning path", meters=paths),
+    ]
+    if reading:
+        sections.append(
+            Section(
+                heading="Reading now",
+                items=tuple(
+                    project_item(catalog, catalog.project(s), marks, status_text(marks[s]))
+                    for _, s in sorted(reading, reverse=True)
+                ),
+            )
+        )
+    if done:
+        recent = sorted(done, reverse=True)[:5]
+        sections.append(
+            Section(
+                heading="Recently done",
+                items=tuple(
+                    project_item(catalog, catalog.project(s), marks, status_text(marks[s]))
+                    for _, s in recent
+                ),
+            )
+        )
+    whose = "Your" if is_self else f"{name}'s"
+    total = len(catalog.projects)
+    text = f"{len(done)} of {total} reports read."
+    if pick is not None:
+        text += f" Next up: {pick.project.name}. {pick.reason}"
+    return Reply(
+        kind=ReplyKind.PROGRESS,
+        title=f"{whose} progress",
+        text=text,
+        sections=tuple(sections),
+        actions=(Action(label="What next?", command="next", style=Style.PRIMARY),) if is_self else (),
+        command="progress",
+        shareable=True,
+    )
+
+
+# -- not found -------------------------------------------------------------------------------
+
+
+def unknown_project(catalog: Catalog, verb: str, name: str, extra: Sequence[str] = ()) -> Reply:
+    """'I don't know X' with the closest names as suggestions."""
+    guesses = close_matches(name, catalog.project_keys, limit=3)
+    slugs = list(dict.fromkeys(p.slug for g in guesses if (p := catalog.find_project(g))))
+    suggestions = [*extra, *(f"{verb} {s}" for s in slugs)]
+    paths = close_matches(name, catalog.path_keys, limit=1, cutoff=80)
+    suggestions += [f"path {p.slug}" for g in paths if (p := catalog.find_path(g))]
+    suggestions.append(f"search {name}")
+    return error(
+        f"I don't know a project called '{name}'.",
+        "Did you mean one of these?" if len(suggestions) > 1 else "Try a search instead.",
+        tuple(dict.fromkeys(suggestions)),
+        command=f"{verb} {name}",
+    )
+
+
+def unknown_path(catalog: Catalog, name: str) -> Reply:
+    guesses = close_matches(name, catalog.path_keys, limit=2, cutoff=60)
+    slugs = list(dict.fromkeys(p.slug for g in guesses if (p := catalog.find_path(g))))
+    titles = ", ".join(p.slug for p in catalog.paths)
+    return error(
+        f"There is no learning path called '{name}'.",
+        f"The paths are: {titles}.",
+        tuple(f"path {s}" for s in slugs) or ("paths",),
+        command=f"path {name}",
+    )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _is_done(marks: Marks, slug: str) -> bool:
+    mark = marks.get(slug)
+    return mark is not None and mark.status is Status.DONE
+
+
+def _is_closed(marks: Marks, slug: str) -> bool:
+    """Done or skipped: the path moves past it."""
+    mark = marks.get(slug)
+    return mark is not None and mark.status in (Status.DONE, Status.SKIPPED)

@@ -1,0 +1,430 @@
+"""The roadmap as data: projects, levels, learning paths and the concept vocabulary.
+
+A catalog is a directory with three TOML files (see README, "Writing your own catalog"):
+``concepts.toml``, ``projects.toml`` and ``paths.toml``. Loading validates everything and
+reports *every* problem at once, each with its file and entry, so a team fixing a custom
+catalog sees the whole list rather than one error per run.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, HttpUrl, TypeAdapter, ValidationError, field_validator
+
+from roadmap_bot.text import normalize_name
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
+TAG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_URL = TypeAdapter(HttpUrl)
+M = TypeVar("M", bound=BaseModel)
+
+CONCEPTS_FILE = "concepts.toml"
+PROJECTS_FILE = "projects.toml"
+PATHS_FILE = "paths.toml"
+
+
+class Level(StrEnum):
+    """The roadmap's three levels, in the order a learner climbs them."""
+
+    BEGINNER = "beginner"
+    INTERMEDIATE = "intermediate"
+    ADVANCED = "advanced"
+
+    @property
+    def rank(self) -> int:
+        return list(Level).index(self)
+
+    def up(self) -> Level | None:
+        """The next level up, or None at the top."""
+        levels = list(Level)
+        return levels[self.rank + 1] if self.rank + 1 < len(levels) else None
+
+
+def _check_url(value: str) -> str:
+    try:
+        url = _URL.validate_python(value)
+    except ValidationError:
+        raise ValueError(f"{value!r} is not an http(s) URL") from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class Project(BaseModel):
+    """One project of the roadmap and its architecture report."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    slug: str
+    name: str
+    level: Level | None = None
+    summary: str
+    concepts: tuple[str, ...]
+    repository: str
+    language: str
+    category: str
+    report_url: str
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a slug (lowercase letters, digits, '-' or '.')"
+            )
+        return value
+
+    @field_validator("name", "summary", "language", "category")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lower() not in {lv.value for lv in Level}:
+            known = ", ".join(lv.value for lv in Level)
+            raise ValueError(f"unknown level {value!r} (known: {known}; omit it for none)")
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("concepts")
+    @classmethod
+    def _concepts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one concept tag")
+        return value
+
+    @field_validator("repository", "report_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+    @property
+    def level_label(self) -> str:
+        return self.level.value if self.level else "path only"
+
+
+class LearningPath(BaseModel):
+    """A themed sequence of projects that build on each other."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    slug: str
+    title: str
+    blurb: str
+    steps: tuple[str, ...]
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not TAG_RE.match(value):
+            raise ValueError(f"{value!r} is not a slug (lowercase letters, digits and '-')")
+        return value
+
+    @field_validator("title", "blurb")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("a path needs at least one step")
+        return value
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """Where a project sits in a path: ``step`` is 1-based."""
+
+    path: LearningPath
+    step: int
+
+    @property
+    def total(self) -> int:
+        return len(self.path.steps)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a catalog, located by file and entry."""
+
+    file: str
+    entry: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.entry}" if self.entry else self.file
+        return f"{where}: {self.message}"
+
+
+class CatalogError(Exception):
+    """A catalog that cannot be used; ``problems`` lists everything found."""
+
+    def __init__(self, directory: Path, problems: list[Problem]) -> None:
+        self.directory = directory
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"catalog {directory} has {len(problems)} problem(s):\n{lines}")
+
+
+@dataclass
+class Catalog:
+    """A validated catalog with the lookups every command needs."""
+
+    concepts: Mapping[str, str]
+    projects: tuple[Project, ...]
+    paths: tuple[LearningPath, ...]
+    source: str = "built-in"
+    _by_slug: dict[str, Project] = field(init=False, repr=False)
+    _by_name: dict[str, Project] = field(init=False, repr=False)
+    _path_by_key: dict[str, LearningPath] = field(init=False, repr=False)
+    _steps_of: dict[str, list[PathStep]] = field(init=False, repr=False)
+    _order: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_slug = {p.slug: p for p in self.projects}
+        self._order = {p.slug: i for i, p in enumerate(self.projects)}
+        self._by_name = {}
+        for project in self.projects:
+            for key in (project.slug, project.name):
+                self._by_name.setdefault(normalize_name(key), project)
+        self._path_by_key = {}
+        self._steps_of = {p.slug: [] for p in self.projects}
+        for path in self.paths:
+            for key in (path.slug, path.title):
+                self._path_by_key.setdefault(normalize_name(key), path)
+            for number, slug in enumerate(path.steps, start=1):
+                self._steps_of[slug].append(PathStep(path, number))
+
+    # -- lookups ---------------------------------------------------------------------
+
+    def project(self, slug: str) -> Project:
+        return self._by_slug[slug]
+
+    def get(self, slug: str) -> Project | None:
+        return self._by_slug.get(slug)
+
+    def find_project(self, text: str) -> Project | None:
+        """A project by slug or display name, ignoring case, spaces and punctuation."""
+        return self._by_slug.get(text) or self._by_name.get(normalize_name(text))
+
+    def find_path(self, text: str) -> LearningPath | None:
+        """A path by slug or title, ignoring case, spaces and punctuation."""
+        return self._path_by_key.get(normalize_name(text))
+
+    def path(self, slug: str) -> LearningPath:
+        path = self._path_by_key.get(normalize_name(slug))
+        if path is None:
+            raise KeyError(slug)
+        return path
+
+    def level(self, level: Level) -> list[Project]:
+        """Projects of a level in the roadmap's order."""
+        return [p for p in self.projects if p.level is level]
+
+    def paths_of(self, slug: str) -> list[PathStep]:
+        """Every path the project belongs to, with its step number."""
+        return self._steps_of.get(slug, [])
+
+    def order(self, slug: str) -> int:
+        """The project's position in the catalog: the deterministic tie-breaker."""
+        return self._order[slug]
+
+    def concept_label(self, tag: str) -> str:
+        return self.concepts.get(tag, tag)
+
+    def related(self, slug: str, limit: int = 5) -> list[Project]:
+        """Projects sharing the most concepts with this one (ties: catalog order)."""
+        mine = set(self.project(slug).concepts)
+        scored = [
+            (len(mine.intersection(other.concepts)), self._order[other.slug], other)
+            for other in self.projects
+            if other.slug != slug
+        ]
+        scored = [s for s in scored if s[0] > 0]
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [s[2] for s in scored[:limit]]
+
+    @cached_property
+    def project_keys(self) -> list[str]:
+        """Every name a user may type for a project (for did-you-mean)."""
+        return sorted({p.slug for p in self.projects} | {p.name for p in self.projects})
+
+    @cached_property
+    def path_keys(self) -> list[str]:
+        return sorted({p.slug for p in self.paths} | {p.title for p in self.paths})
+
+    def __iter__(self) -> Iterator[Project]:
+        return iter(self.projects)
+
+    def __len__(self) -> int:
+        return len(self.projects)
+
+
+# -- loading ------------------------------------------------------------------------
+
+
+def default_catalog_dir() -> Path:
+    """The catalog shipped inside the wheel, or the repository's when run from source."""
+    packaged = Path(str(resources.files("roadmap_bot"))) / "catalog"
+    if (packaged / PROJECTS_FILE).is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "catalog"
+
+
+def load_catalog(directory: Path | str | None = None) -> Catalog:
+    """Load and validate a catalog directory; raise CatalogError listing every problem."""
+    folder = Path(directory) if directory is not None else default_catalog_dir()
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        raise CatalogError(folder, [Problem(str(folder), "", "not a directory")])
+
+    concepts_doc = _read_toml(folder, CONCEPTS_FILE, problems)
+    projects_doc = _read_toml(folder, PROJECTS_FILE, problems)
+    paths_doc = _read_toml(folder, PATHS_FILE, problems)
+
+    concepts = _load_concepts(concepts_doc, problems)
+    projects = _load_entries(projects_doc, "projects", Project, problems, PROJECTS_FILE)
+    paths = _load_entries(paths_doc, "paths", LearningPath, problems, PATHS_FILE)
+    _cross_check(concepts, projects, paths, problems, concepts_doc is not None)
+
+    if problems:
+        raise CatalogError(folder, problems)
+    return Catalog(
+        concepts=concepts,
+        projects=tuple(p for _, p in projects),
+        paths=tuple(p for _, p in paths),
+        source=str(folder),
+    )
+
+
+def _read_toml(folder: Path, name: str, problems: list[Problem]) -> dict[str, Any] | None:
+    file = folder / name
+    if not file.is_file():
+        problems.append(Problem(name, "", "file is missing"))
+        return None
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        problems.append(Problem(name, "", "file is not UTF-8 text"))
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(Problem(name, "", f"not valid TOML: {exc}"))
+    return None
+
+
+def _load_concepts(doc: dict[str, Any] | None, problems: list[Problem]) -> dict[str, str]:
+    if doc is None:
+        return {}
+    table = doc.get("concepts")
+    if not isinstance(table, dict):
+        problems.append(Problem(CONCEPTS_FILE, "", "needs a [concepts] table of tag = label"))
+        return {}
+    concepts: dict[str, str] = {}
+    for tag, label in table.items():
+        if not TAG_RE.match(tag):
+            problems.append(
+                Problem(CONCEPTS_FILE, f"concept {tag!r}", "tags are lowercase words joined by '-'")
+            )
+        elif not isinstance(label, str) or not label.strip():
+            problems.append(Problem(CONCEPTS_FILE, f"concept {tag!r}", "needs a non-empty label"))
+        else:
+            concepts[tag] = label.strip()
+    return concepts
+
+
+def _load_entries(
+    doc: dict[str, Any] | None,
+    key: str,
+    model: type[M],
+    problems: list[Problem],
+    file: str,
+) -> list[tuple[str, M]]:
+    """Validate each ``[[key]]`` entry; return (entry label, model) for the valid ones."""
+    if doc is None:
+        return []
+    raw = doc.get(key)
+    if not isinstance(raw, list) or not raw:
+        problems.append(Problem(file, "", f"needs at least one [[{key}]] entry"))
+        return []
+    entries: list[tuple[str, M]] = []
+    for index, item in enumerate(raw, start=1):
+        slug = item.get("slug") if isinstance(item, dict) else None
+        label = f"{key}[{index}]" + (f" ({slug!r})" if isinstance(slug, str) else "")
+        if not isinstance(item, dict):
+            problems.append(Problem(file, label, "must be a table"))
+            continue
+        try:
+            entries.append((label, model.model_validate(item)))
+        except ValidationError as exc:
+            for error in exc.errors():
+                field_name = ".".join(str(part) for part in error["loc"]) or "entry"
+                message = error["msg"].removeprefix("Value error, ")
+                if error["type"] == "missing":
+                    message = "is required"
+                elif error["type"] == "extra_forbidden":
+                    message = "is not a known field"
+                problems.append(Problem(file, label, f"{field_name}: {message}"))
+    return entries
+
+
+def _cross_check(
+    concepts: Mapping[str, str],
+    projects: list[tuple[str, Project]],
+    paths: list[tuple[str, LearningPath]],
+    problems: list[Problem],
+    have_concepts: bool,
+) -> None:
+    from roadmap_bot.suggest import close_matches
+
+    seen: dict[str, str] = {}
+    for label, project in projects:
+        if project.slug in seen:
+            problems.append(
+                Problem(PROJECTS_FILE, label, f"duplicate slug, first used by {seen[project.slug]}")
+            )
+        else:
+            seen[project.slug] = label
+        if have_concepts:
+            for tag in project.concepts:
+                if tag not in concepts:
+                    hint = _did_you_mean(tag, close_matches(tag, concepts))
+                    problems.append(
+                        Problem(PROJECTS_FILE, label, f"unknown concept tag {tag!r}{hint}")
+                    )
+
+    seen_paths: dict[str, str] = {}
+    for label, path in paths:
+        if path.slug in seen_paths:
+            problems.append(
+                Problem(PATHS_FILE, label, f"duplicate slug, first used by {seen_paths[path.slug]}")
+            )
+        else:
+            seen_paths[path.slug] = label
+        for number, step in enumerate(path.steps, start=1):
+            if step not in seen:
+                hint = _did_you_mean(step, close_matches(step, seen))
+                problems.append(
+                    Problem(PATHS_FILE, label, f"step {number} names no project: {step!r}{hint}")
+                )
+        if len(set(path.steps)) != len(path.steps):
+            problems.append(Problem(PATHS_FILE, label, "a project appears twice in its steps"))
+
+
+def _did_you_mean(_: str, options: Iterable[str]) -> str:
+    names = list(options)
+    return f" (did you mean {', '.join(repr(n) for n in names)}?)" if names else ""

@@ -1,0 +1,192 @@
+"""The `roadmap-bot` command.
+
+Exit codes: 0 an answer, 1 the program could not run (configuration, catalog, database),
+2 bad input (the helpful reply is still printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from roadmap_bot.catalog import CatalogError, load_catalog
+from roadmap_bot.config import ConfigError, Settings, load_settings
+from roadmap_bot.store.sqlite import StoreError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+log = logging.getLogger("roadmap_bot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roadmap-bot",
+        description="A learning roadmap of open-source architecture reports, in your team chat.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    console = sub.add_parser("console", help="chat with the bot in this terminal")
+    console.add_argument("--user", help="who you are (default: your login)")
+    console.add_argument("--channel", help="the console channel you are in, e.g. 'study'")
+
+    ask = sub.add_parser("ask", help="ask one /roadmap command and print the reply")
+    ask.add_argument("--user", help="who asks (default: your login)")
+    ask.add_argument("--channel", help="the console channel, e.g. 'study'")
+    ask.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text for people, json for the platform-neutral reply",
+    )
+    ask.add_argument("words", nargs="*", help="the command, e.g. 'project redis'")
+
+    catalog = sub.add_parser("catalog", help="check or dump a catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    check = catalog_sub.add_parser("check", help="validate a catalog and list every problem")
+    check.add_argument("dir", nargs="?", help="catalog folder (default: the configured one)")
+    catalog_sub.add_parser("dump", help="print the loaded catalog as JSON")
+
+    sub.add_parser("serve", help="run the configured adapters (console when none)")
+    sub.add_parser("health", help="check that the catalog loads and the database opens")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"roadmap-bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    # One-shot commands keep stderr quiet unless asked; a server logs what it does.
+    quiet = args.command in ("ask", "console", "catalog", "health")
+    level = logging.getLevelName(settings.log_level)
+    logging.basicConfig(
+        level=max(level, logging.WARNING) if quiet else level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler = _COMMANDS[args.command]
+    try:
+        return asyncio.run(handler(args, settings))
+    except (CatalogError, StoreError, ConfigError) as exc:
+        print(f"roadmap-bot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+async def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.adapters.console import console_asker, strip_slash
+    from roadmap_bot.app import open_app
+    from roadmap_bot.render_text import render_text
+
+    async with open_app(settings) as app:
+        reply = await app.roadmap.ask(strip_slash(" ".join(args.words)), console_asker(args.user, args.channel))
+    if args.format == "json":
+        print(reply.model_dump_json(indent=2))
+    else:
+        print(render_text(reply))
+    return EXIT_OK if reply.ok else EXIT_BAD_INPUT
+
+
+async def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.adapters.console import console_asker, run_console
+    from roadmap_bot.app import open_app
+
+    async with open_app(settings) as app:
+        await run_console(app.roadmap, console_asker(args.user, args.channel))
+    return EXIT_OK
+
+
+async def _catalog(args: argparse.Namespace, settings: Settings) -> int:
+    if args.catalog_command == "check":
+        folder = args.dir or settings.catalog
+        try:
+            catalog = load_catalog(folder)
+        except CatalogError as exc:
+            print(f"{len(exc.problems)} problem(s) in {exc.directory}:")
+            for problem in exc.problems:
+                print(f"  - {problem}")
+            return EXIT_FAILED
+        counts = ", ".join(
+            f"{sum(1 for p in catalog.projects if p.level is lv)} {lv.value}"
+            for lv in sorted({p.level for p in catalog.projects if p.level}, key=lambda lv: lv.rank)
+        )
+        unlevelled = sum(1 for p in catalog.projects if p.level is None)
+        print(
+            f"catalog {catalog.source} is valid: {len(catalog.projects)} projects "
+            f"({counts}, {unlevelled} in paths only), {len(catalog.paths)} paths, "
+            f"{len(catalog.concepts)} concepts"
+        )
+        return EXIT_OK
+    catalog = load_catalog(settings.catalog)
+    print(json.dumps(dump_catalog(catalog), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def dump_catalog(catalog: Any) -> dict[str, Any]:
+    """The catalog as plain data: projects with their paths, paths with their steps."""
+    return {
+        "source": catalog.source,
+        "projects": [
+            {
+                "slug": p.slug,
+                "name": p.name,
+                "level": p.level.value if p.level else None,
+                "summary": p.summary,
+                "concepts": list(p.concepts),
+                "paths": [{"path": s.path.slug, "step": s.step} for s in catalog.paths_of(p.slug)],
+                "repository": p.repository,
+                "language": p.language,
+                "category": p.category,
+                "report_url": p.report_url,
+            }
+            for p in catalog.projects
+        ],
+        "paths": [
+            {"slug": p.slug, "title": p.title, "blurb": p.blurb, "steps": list(p.steps)}
+            for p in catalog.paths
+        ],
+        "concepts": dict(catalog.concepts),
+    }
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.app import open_app
+    from roadmap_bot.serve import serve
+
+    async with open_app(settings) as app:
+        await serve(app)
+    return EXIT_OK
+
+
+async def _health(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.app import open_app
+
+    async with open_app(settings) as app:
+        print(f"ok: {len(app.catalog.projects)} projects, database {settings.db}")
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]] = {
+    "ask": _ask,
+    "console": _console,
+    "catalog": _catalog,
+    "serve": _serve,
+    "health": _health,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The platform-neutral core: a command from someone, somewhere -> a Reply.
+
+Adapters build an :class:`Asker` from their platform's event and call
+:meth:`Roadmap.ask` (text) or :meth:`Roadmap.handle` (an already-typed command). The
+core never imports a platform library and never raises for bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from roadmap_bot import cards
+from roadmap_bot.catalog import Catalog, Project
+from roadmap_bot.clock import Clock
+from roadmap_bot.commands import (
+    Command,
+    Done,
+    Help,
+    Invalid,
+    ListPaths,
+    Next,
+    Progress,
+    Random,
+    Search,
+    ShowLevel,
+    ShowPath,
+    ShowProject,
+    Undo,
+    keyword_suggestions,
+    parse,
+)
+from roadmap_bot.recommend import next_for_person
+from roadmap_bot.replies import Action, Reply, ReplyKind, error
+from roadmap_bot.search import SearchIndex
+from roadmap_bot.store import Status, Store
+
+log = logging.getLogger(__name__)
+
+
+def console_user(name: str) -> str | None:
+    """Console users are 'console:<login>'; '@bob' and 'bob' are the same person."""
+    login = name.strip().lstrip("@")
+    return f"console:{login}" if login and " " not in login else None
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks, and where: ids are platform-qualified (``slack:T1:U1``)."""
+
+    id: str
+    name: str
+    channel: str | None = None
+    # Turns the USER of 'progress USER' (a login, a mention) into a user id.
+    resolve_user: Callable[[str], str | None] = field(default=console_user, compare=False)
+    # Extra facts an adapter knows (e.g. a Slack user's time zone), for extensions.
+    extras: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+Handler = Callable[[Any, Asker], Awaitable[Reply]]
+
+
+class Roadmap:
+    """The bot's brain: catalog, store, clock and the handlers of the language."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        clock: Clock,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.index = SearchIndex(catalog.projects, dict(catalog.concepts))
+        self.parsers: list[Callable[[str], Any | None]] = []
+        self._handlers: dict[type, Handler] = {
+            Help: self._help,
+            ShowLevel: self._level,
+            ShowProject: self._project,
+            ListPaths: self._paths,
+            ShowPath: self._path,
+            Search: self._search,
+            Next: self._next,
+            Done: self._done,
+            Undo: self._undo,
+            Progress: self._progress,
+            Random: self._random,
+            Invalid: self._invalid,
+        }
+
+    def register(self, command: type, handler: Handler) -> None:
+        """Add a command type from a feature module (digests, reports)."""
+        self._handlers[command] = handler
+
+    def add_parser(self, parser: Callable[[str], Any | None]) -> None:
+        """Add a parser tried before the core grammar; it returns None to pass."""
+        self.parsers.append(parser)
+
+    def parse(self, text: str) -> Any:
+        for parser in self.parsers:
+            command = parser(text)
+            if command is not None:
+                return command
+        return parse(text)
+
+    async def ask(self, text: str, who: Asker) -> Reply:
+        """Parse and answer one line of the /roadmap language."""
+        return await self.handle(self.parse(text), who)
+
+    async def handle(self, command: Command | Any, who: Asker) -> Reply:
+        """Answer a typed command. Bad input is a Reply with ok=False, never an exception."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        await self.store.remember_user(who.id, who.name, self.clock.now())
+        return await handler(command, who)
+
+    # -- handlers ----------------------------------------------------------------------
+
+    async def _invalid(self, command: Invalid, who: Asker) -> Reply:
+        return command.reply
+
+    async def _help(self, command: Help, who: Asker) -> Reply:
+        return cards.help_reply(command.topic)
+
+    async def _level(self, command: ShowLevel, who: Asker) -> Reply:
+        marks = await self.store.progress(who.id)
+        return cards.level_reply(self.catalog, command.level, marks, command.page)
+
+    async def _project(self, command: ShowProject, who: Asker) -> Reply:
+        project = self.catalog.find_project(command.name)
+        if project is not None:
+            return await self.project_card(project, who)
+        if command.bare:
+            path = self.catalog.find_path(command.name)
+            if path is not None:
+                return await self._path(ShowPath(path.slug), who)
+            return self._unknown_word(command.name)
+        return cards.unknown_project(self.catalog, "project", command.name)
+
+    async def project_card(
+        self, project: Project, who: Asker, kind: ReplyKind = ReplyKind.PROJECT,
+        extra_actions: tuple[Action, ...] = (),
+    ) -> Reply:
+        """A project card for the asker; feature modules may add to it."""
+        marks = await self.store.progress(who.id)
+        outline = await self.design_outline(project)
+        return cards.project_reply(self.catalog, project, marks, kind, extra_actions, outline)
+
+    async def design_outline(self, project: Project) -> tuple[str, ...]:
+        """Design decision headings for a card; the reports module replaces this."""
+        return ()
+
+    def _unknown_word(self, text: str) -> Reply:
+        """A first word that is neither a command nor a project: suggest both."""
+        first = text.split()[0]
+        keywords = keyword_suggestions(text)
+        reply = cards.unknown_project(self.catalog, "project", text, keywords)
+        suggestions = reply.suggestions
+        if keywords:  # a misspelt command: searching for the typo helps nobody
+            suggestions = tuple(s for s in suggestions if not s.startswith("search "))
+        return error(
+            f"I don't know the command or project '{first if keywords else text}'.",
+            "Did you mean one of these? 'help' lists every command.",
+            suggestions,
+            command=text,
+        )
+
+    async def _paths(self, command: ListPaths, who: Asker) -> Reply:
+        return cards.paths_reply(self.catalog, await self.store.progress(who.id))
+
+    async def _path(self, command: ShowPath, who: Asker) -> Reply:
+        path = self.catalog.find_path(command.name)
+        if path is None:
+            # 'path observability' should find 'observability-stack'
+            matches = [p for p in self.catalog.paths if command.name.casefold() in p.slug]
+            if len(matches) == 1:
+                path = matches[0]
+        if path is None:
+            return cards.unknown_path(self.catalog, command.name)
+        return cards.path_reply(self.catalog, path, await self.store.progress(who.id))
+
+    async def _search(self, command: Search, who: Asker) -> Reply:
+        results = self.index.search(command.text)
+        marks = await self.store.progress(who.id) if results.hits else {}
+        return cards.search_reply(self.catalog, command.text, results, marks, command.page)
+
+    async def _next(self, command: Next, who: Asker) -> Reply:
+        marks = await self.store.progress(who.id)
+        return cards.next_reply(self.catalog, next_for_person(self.catalog, marks), marks)
+
+    async def _done(self, command: Done, who: Asker) -> Reply:
+        project = self.catalog.find_project(command.name)
+        if project is None:
+            return cards.unknown_project(self.catalog, "done", command.name)
+        previous = await self.store.set_mark(who.id, project.slug, Status.DONE, self.clock.now())
+        return cards.marked_reply(project, previous, now_done=True)
+
+    async def _undo(self, command: Undo, who: Asker) -> Reply:
+        project = self.catalog.find_project(command.name)
+        if project is None:
+            return cards.unknown_project(self.catalog, "undo", command.name)
+        previous = await self.store.clear_mark(who.id, project.slug)
+        return cards.marked_reply(project, previous, now_done=False)
+
+    async def _progress(self, command: Progress, who: Asker) -> Reply:
+        if command.user is None:
+            user, name = who.id, who.name
+        else:
+            resolved = who.resolve_user(command.user)
+            if resolved is None:
+                return error(
+                    f"I can't tell who '{command.user}' is.",
+                    "Name one person: their login, or a mention.",
+                    ("progress",),
+                    command="progress",
+                )
+            user = resolved
+            name = await self.store.user_name(user) or command.user.strip().lstrip("@")
+        marks = await self.store.progress(user)
+        is_self = user == who.id
+        if not marks and not is_self:
+            return Reply(
+                kind=ReplyKind.PROGRESS,
+                title=f"{name} has no progress yet.",
+                text="Once they mark a project done, it shows up here.",
+                command=f"progress {command.user}",
+            )
+        pick = next_for_person(self.catalog, marks) if is_self else None
+        return cards.progress_reply(self.catalog, name, marks, is_self, pick)
+
+    async def _random(self, command: Random, who: Asker) -> Reply:
+        pool = self.catalog.level(command.level) if command.level else list(self.catalog.projects)
+        marks = await self.store.progress(who.id)
+        unread = [p for p in pool if p.slug not in marks]
+        project = self.rng.choice(unread or pool)
+        again = f"random {command.level.value}" if command.level else "random"
+        return cards.project_reply(
+            self.catalog,
+            project,
+            marks,
+            ReplyKind.RANDOM,
+            (Action(label="Another one", command=again),),
+            await self.design_outline(project),
+        )

@@ -1,0 +1,43 @@
+"""`roadmap-bot serve`: run every configured adapter side by side until stopped.
+
+Platform libraries are imported here, lazily, so `roadmap-bot ask` never pays for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from roadmap_bot.adapters.console import console_asker, run_console
+from roadmap_bot.app import App
+
+log = logging.getLogger(__name__)
+
+Service = Callable[[], Awaitable[None]]
+
+
+async def serve(app: App) -> None:
+    """Start the configured adapters; with no credentials, the local console."""
+    services: dict[str, Service] = {}
+    # Platform adapters are added here as they land (each only when configured).
+    if not services or sys.stdin.isatty():
+        if not services:
+            log.info("no Slack or Discord credentials: starting the local console")
+        services["console"] = lambda: run_console(app.roadmap, console_asker())
+    log.info("serving: %s", ", ".join(services))
+    tasks = [asyncio.create_task(run(), name=name) for name, run in services.items()]
+    try:
+        await _until_first_exits(tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _until_first_exits(tasks: list[asyncio.Task[None]]) -> None:
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]

@@ -1,0 +1,218 @@
+"""The embedded store: one SQLite file through aiosqlite.
+
+WAL lets readers run beside the writer; every write is one ``BEGIN IMMEDIATE``
+transaction, so it takes the write lock up front instead of failing half-way when a
+second process writes too. Within a process an asyncio lock keeps one writer at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from roadmap_bot.store import Mark, Status
+from roadmap_bot.store.migrations import LATEST, MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is newer than this program."""
+
+
+def to_text(at: datetime) -> str:
+    """Timestamps are stored as ISO-8601 UTC text: sortable and readable."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class SqliteStore:
+    """The :class:`roadmap_bot.store.Store` on a SQLite file."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+        self._write_lock = asyncio.Lock()
+        self._names: dict[str, str] = {}
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteStore:
+        """Open (creating if needed) and migrate the database at ``path``."""
+        where = str(path)
+        if where != ":memory:":
+            parent = Path(where).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise StoreError(f"cannot open database {where}: folder {parent} does not exist")
+        try:
+            conn = await aiosqlite.connect(where, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {where}: {exc}") from exc
+        store = cls(conn, where)
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if where != ":memory:":
+                await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await store._migrate()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StoreError(f"cannot use database {where}: {exc}") from exc
+        except BaseException:
+            await conn.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    # -- transactions ----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    async def _version(self) -> int:
+        async with self.conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        if await self._version() == LATEST:
+            return
+        async with self.write() as conn:
+            version = await self._version()  # again, now that we hold the write lock
+            if version > LATEST:
+                raise StoreError(
+                    f"database {self.path} has schema {version}, newer than this "
+                    f"roadmap-bot ({LATEST}); upgrade roadmap-bot"
+                )
+            for number in range(version + 1, LATEST + 1):
+                for statement in MIGRATIONS[number - 1]:
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {number}")
+                log.info("database %s migrated to schema %d", self.path, number)
+
+    # -- users -----------------------------------------------------------------------
+
+    async def remember_user(self, user: str, name: str, at: datetime) -> None:
+        if self._names.get(user) == name:
+            return  # most commands come from people we already know: skip the write
+        async with self.write() as conn:
+            await conn.execute(
+                "INSERT INTO users (id, name, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at",
+                (user, name, to_text(at)),
+            )
+        self._names[user] = name
+
+    async def user_name(self, user: str) -> str | None:
+        return (await self.user_names([user])).get(user)
+
+    async def user_names(self, users: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(users))
+        found = {u: self._names[u] for u in wanted if u in self._names}
+        missing = [u for u in wanted if u not in found]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            async with self.conn.execute(
+                f"SELECT id, name FROM users WHERE id IN ({marks})", missing
+            ) as cur:
+                for user, name in await cur.fetchall():
+                    found[user] = name
+        return found
+
+    # -- progress --------------------------------------------------------------------
+
+    async def set_mark(self, user: str, project: str, status: Status, at: datetime) -> Mark | None:
+        async with self.write() as conn:
+            previous = await self._mark(conn, user, project)
+            await conn.execute(
+                "INSERT INTO progress (user_id, project, status, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (user_id, project) DO UPDATE SET status = excluded.status, "
+                # the same mark again keeps its date: 'done' twice must not rewrite history
+                "updated_at = CASE WHEN progress.status = excluded.status "
+                "THEN progress.updated_at ELSE excluded.updated_at END",
+                (user, project, status.value, to_text(at)),
+            )
+        return previous
+
+    async def clear_mark(self, user: str, project: str) -> Mark | None:
+        async with self.write() as conn:
+            previous = await self._mark(conn, user, project)
+            if previous is not None:
+                await conn.execute(
+                    "DELETE FROM progress WHERE user_id = ? AND project = ?", (user, project)
+                )
+        return previous
+
+    async def progress(self, user: str) -> dict[str, Mark]:
+        return (await self.progress_of([user]))[user]
+
+    async def progress_of(self, users: Iterable[str]) -> dict[str, dict[str, Mark]]:
+        wanted = list(dict.fromkeys(users))
+        result: dict[str, dict[str, Mark]] = {u: {} for u in wanted}
+        if not wanted:
+            return result
+        marks = ",".join("?" * len(wanted))
+        async with self.conn.execute(
+            f"SELECT user_id, project, status, updated_at FROM progress "
+            f"WHERE user_id IN ({marks})",
+            wanted,
+        ) as cur:
+            for user, project, status, updated in await cur.fetchall():
+                result[user][project] = Mark(Status(status), from_text(updated))
+        return result
+
+    async def who_marked(self, project: str, status: Status, prefix: str) -> list[str]:
+        async with self.conn.execute(
+            "SELECT user_id FROM progress WHERE project = ? AND status = ? "
+            "AND substr(user_id, 1, ?) = ? ORDER BY updated_at, user_id",
+            (project, status.value, len(prefix), prefix),
+        ) as cur:
+            return [row[0] for row in await cur.fetchall()]
+
+    @staticmethod
+    async def _mark(conn: aiosqlite.Connection, user: str, project: str) -> Mark | None:
+        async with conn.execute(
+            "SELECT status, updated_at FROM progress WHERE user_id = ? AND project = ?",
+            (user, project),
+        ) as cur:
+            row = await cur.fetchone()
+        return Mark(Status(row[0]), from_text(row[1])) if row else None
+
+    # -- meta ------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self.write() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
