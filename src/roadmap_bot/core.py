@@ -48,6 +48,18 @@ def console_user(name: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What a platform knows about the asker, fetched only when a command needs it."""
+
+    timezone: str | None = None  # IANA zone, e.g. from Slack's users.info
+    can_manage_channel: bool = False  # by the platform's rules (admins, Manage Channels)
+
+
+async def _anyone_may() -> Profile:
+    return Profile(timezone=None, can_manage_channel=True)
+
+
+@dataclass(frozen=True)
 class Asker:
     """Who asks, and where: ids are platform-qualified (``slack:T1:U1``)."""
 
@@ -56,8 +68,12 @@ class Asker:
     channel: str | None = None
     # Turns the USER of 'progress USER' (a login, a mention) into a user id.
     resolve_user: Callable[[str], str | None] = field(default=console_user, compare=False)
-    # Extra facts an adapter knows (e.g. a Slack user's time zone), for extensions.
-    extras: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Looks the asker up on the platform (time zone, permissions); may do I/O.
+    profile: Callable[[], Awaitable[Profile]] = field(default=_anyone_may, compare=False)
+
+    @property
+    def platform(self) -> str:
+        return self.id.split(":", 1)[0]
 
 
 Handler = Callable[[Any, Asker], Awaitable[Reply]]
