@@ -223,7 +223,9 @@ def path_reply(catalog: Catalog, path: LearningPath, marks: Marks) -> Reply:
             else f"Not started yet: begin with {current.name}."
         )
         actions = [
-            Action(label=f"Open {current.name}", command=f"project {current.slug}", style=Style.PRIMARY),
+            Action(
+                label=f"Open {current.name}", command=f"project {current.slug}", style=Style.PRIMARY
+            ),
             Action(label=f"Mark {current.name} done", command=f"done {current.slug}"),
         ]
     return Reply(
@@ -255,7 +257,9 @@ def search_reply(
     items = []
     for hit in results.hits:
         where = ", ".join(sorted(hit.fields))
-        items.append(project_item(catalog, hit.project, marks, f"{hit.project.summary} (matched: {where})"))
+        items.append(
+            project_item(catalog, hit.project, marks, f"{hit.project.summary} (matched: {where})")
+        )
     if results.concept:
         label = catalog.concept_label(results.concept)
         title = f"Projects that teach {label} ({len(items)})"
@@ -298,10 +302,7 @@ def project_reply(
         sections.append(
             Section(
                 heading="Learning paths",
-                items=tuple(
-                    Item(title=_sentence(step_text(s)), slug=s.path.slug)
-                    for s in steps
-                ),
+                items=tuple(Item(title=_sentence(step_text(s)), slug=s.path.slug) for s in steps),
             )
         )
     related = catalog.related(project.slug, limit=4)
@@ -334,12 +335,16 @@ def project_reply(
     if mark is not None and mark.status is Status.DONE:
         actions.append(Action(label="Undo", command=f"undo {project.slug}", style=Style.DANGER))
     else:
-        actions.append(Action(label="Mark done", command=f"done {project.slug}", style=Style.PRIMARY))
+        actions.append(
+            Action(label="Mark done", command=f"done {project.slug}", style=Style.PRIMARY)
+        )
     for step in steps:
         if step.step < step.total:
             following = catalog.project(step.path.steps[step.step])
             label = "Next in path" if len(steps) == 1 else f"Next in {step.path.title}"
-            actions.append(Action(label=f"{label}: {following.name}", command=f"project {following.slug}"))
+            actions.append(
+                Action(label=f"{label}: {following.name}", command=f"project {following.slug}")
+            )
     actions.extend(extra_actions)
     actions.append(Action(label="Open report", url=project.report_url))
     return Reply(
@@ -476,7 +481,9 @@ def progress_reply(
         title=f"{whose} progress",
         text=text,
         sections=tuple(sections),
-        actions=(Action(label="What next?", command="next", style=Style.PRIMARY),) if is_self else (),
+        actions=(Action(label="What next?", command="next", style=Style.PRIMARY),)
+        if is_self
+        else (),
         command="progress",
         shareable=True,
     )
@@ -491,7 +498,7 @@ def unknown_project(catalog: Catalog, verb: str, name: str, extra: Sequence[str]
     slugs = list(dict.fromkeys(p.slug for g in guesses if (p := catalog.find_project(g))))
     suggestions = [*extra, *(f"{verb} {s}" for s in slugs)]
     paths = close_matches(name, catalog.path_keys, limit=1, cutoff=80)
-    suggestions += [f"path {p.slug}" for g in paths if (p := catalog.find_path(g))]
+    suggestions += [f"path {lp.slug}" for g in paths if (lp := catalog.find_path(g))]
     suggestions.append(f"search {name}")
     return error(
         f"I don't know a project called '{name}'.",

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, HttpUrl, TypeAdapter, ValidationError, field_validator
 
+from roadmap_bot.suggest import close_matches
 from roadmap_bot.text import normalize_name
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
@@ -78,9 +79,7 @@ class Project(BaseModel):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not SLUG_RE.match(value):
-            raise ValueError(
-                f"{value!r} is not a slug (lowercase letters, digits, '-' or '.')"
-            )
+            raise ValueError(f"{value!r} is not a slug (lowercase letters, digits, '-' or '.')")
         return value
 
     @field_validator("name", "summary", "language", "category")
@@ -301,7 +300,7 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
     concepts = _load_concepts(concepts_doc, problems)
     projects = _load_entries(projects_doc, "projects", Project, problems, PROJECTS_FILE)
     paths = _load_entries(paths_doc, "paths", LearningPath, problems, PATHS_FILE)
-    _cross_check(concepts, projects, paths, problems, concepts_doc is not None)
+    _cross_check(concepts, projects_doc, paths_doc, problems, concepts_doc is not None)
 
     if problems:
         raise CatalogError(folder, problems)
@@ -382,49 +381,76 @@ def _load_entries(
     return entries
 
 
+def _raw_entries(doc: dict[str, Any] | None, key: str) -> list[tuple[str, dict[str, Any]]]:
+    """Entries as written, valid or not: cross-checks look at every one of them."""
+    raw = doc.get(key) if doc else None
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for index, item in enumerate(raw, start=1):
+        if isinstance(item, dict):
+            slug = item.get("slug")
+            out.append(
+                (f"{key}[{index}]" + (f" ({slug!r})" if isinstance(slug, str) else ""), item)
+            )
+    return out
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _cross_check(
     concepts: Mapping[str, str],
-    projects: list[tuple[str, Project]],
-    paths: list[tuple[str, LearningPath]],
+    projects_doc: dict[str, Any] | None,
+    paths_doc: dict[str, Any] | None,
     problems: list[Problem],
     have_concepts: bool,
 ) -> None:
-    from roadmap_bot.suggest import close_matches
+    """Checks across entries and files: duplicates, unknown tags, steps naming no project.
 
+    They run on the entries as written, so an entry with a bad field still counts as a
+    project for the paths and still gets its tags checked: one mistake, one problem.
+    """
     seen: dict[str, str] = {}
-    for label, project in projects:
-        if project.slug in seen:
-            problems.append(
-                Problem(PROJECTS_FILE, label, f"duplicate slug, first used by {seen[project.slug]}")
-            )
-        else:
-            seen[project.slug] = label
+    for label, item in _raw_entries(projects_doc, "projects"):
+        slug = item.get("slug")
+        if isinstance(slug, str):
+            if slug in seen:
+                problems.append(
+                    Problem(PROJECTS_FILE, label, f"duplicate slug, first used by {seen[slug]}")
+                )
+            else:
+                seen[slug] = label
         if have_concepts:
-            for tag in project.concepts:
+            for tag in _strings(item.get("concepts")):
                 if tag not in concepts:
-                    hint = _did_you_mean(tag, close_matches(tag, concepts))
+                    hint = _did_you_mean(close_matches(tag, concepts))
                     problems.append(
                         Problem(PROJECTS_FILE, label, f"unknown concept tag {tag!r}{hint}")
                     )
 
     seen_paths: dict[str, str] = {}
-    for label, path in paths:
-        if path.slug in seen_paths:
-            problems.append(
-                Problem(PATHS_FILE, label, f"duplicate slug, first used by {seen_paths[path.slug]}")
-            )
-        else:
-            seen_paths[path.slug] = label
-        for number, step in enumerate(path.steps, start=1):
+    for label, item in _raw_entries(paths_doc, "paths"):
+        slug = item.get("slug")
+        if isinstance(slug, str):
+            if slug in seen_paths:
+                problems.append(
+                    Problem(PATHS_FILE, label, f"duplicate slug, first used by {seen_paths[slug]}")
+                )
+            else:
+                seen_paths[slug] = label
+        steps = _strings(item.get("steps"))
+        for number, step in enumerate(steps, start=1):
             if step not in seen:
-                hint = _did_you_mean(step, close_matches(step, seen))
+                hint = _did_you_mean(close_matches(step, seen))
                 problems.append(
                     Problem(PATHS_FILE, label, f"step {number} names no project: {step!r}{hint}")
                 )
-        if len(set(path.steps)) != len(path.steps):
+        if len(set(steps)) != len(steps):
             problems.append(Problem(PATHS_FILE, label, "a project appears twice in its steps"))
 
 
-def _did_you_mean(_: str, options: Iterable[str]) -> str:
+def _did_you_mean(options: Iterable[str]) -> str:
     names = list(options)
     return f" (did you mean {', '.join(repr(n) for n in names)}?)" if names else ""

@@ -92,7 +92,9 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.render_text import render_text
 
     async with open_app(settings) as app:
-        reply = await app.roadmap.ask(strip_slash(" ".join(args.words)), console_asker(args.user, args.channel))
+        reply = await app.roadmap.ask(
+            strip_slash(" ".join(args.words)), console_asker(args.user, args.channel)
+        )
     if args.format == "json":
         print(reply.model_dump_json(indent=2))
     else:

@@ -124,7 +124,9 @@ USAGES: tuple[Usage, ...] = (
         "project redis",
     ),
     Usage("paths", "paths", "the themed learning paths", "paths"),
-    Usage("path", "path NAME", "a learning path step by step, with your marks", "path observability"),
+    Usage(
+        "path", "path NAME", "a learning path step by step, with your marks", "path observability"
+    ),
     Usage(
         "search",
         "search TEXT",
@@ -134,8 +136,15 @@ USAGES: tuple[Usage, ...] = (
     Usage("next", "next", "what you should read next, and why", "next"),
     Usage("done", "done NAME", "mark a project's report as read", "done fzf"),
     Usage("undo", "undo NAME", "take back a 'done' (or 'reading' / 'skip')", "undo fzf"),
-    Usage("progress", "progress [USER]", "your progress per level and path, or someone else's", "progress"),
-    Usage("random", "random [LEVEL]", "a random project, optionally from one level", "random advanced"),
+    Usage(
+        "progress",
+        "progress [USER]",
+        "your progress per level and path, or someone else's",
+        "progress",
+    ),
+    Usage(
+        "random", "random [LEVEL]", "a random project, optionally from one level", "random advanced"
+    ),
 )
 
 # Words that start a command. Level names count too, so 'begginer' gets a suggestion.
@@ -237,7 +246,7 @@ def keyword_suggestions(text: str) -> list[str]:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _page(words: list[str], example: str) -> int | None | Invalid:
+def _page(words: list[str], example: str) -> int | Invalid | None:
     if not words:
         return None
     text_words, page = _split_page(words)

@@ -28,11 +28,15 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=AliasChoices("ROADMAP_LOG_LEVEL"))
 
     # -- Slack ----------------------------------------------------------------------
-    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_BOT_TOKEN")
+    )
     slack_signing_secret: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET")
     )
-    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
+    )
     slack_api_url: str | None = Field(None, validation_alias=AliasChoices("SLACK_API_URL"))
     slack_admins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("ROADMAP_SLACK_ADMINS")

@@ -162,7 +162,10 @@ class Roadmap:
         return cards.unknown_project(self.catalog, "project", command.name)
 
     async def project_card(
-        self, project: Project, who: Asker, kind: ReplyKind = ReplyKind.PROJECT,
+        self,
+        project: Project,
+        who: Asker,
+        kind: ReplyKind = ReplyKind.PROJECT,
         extra_actions: tuple[Action, ...] = (),
     ) -> Reply:
         """A project card for the asker; feature modules may add to it."""
@@ -181,7 +184,7 @@ class Roadmap:
         reply = cards.unknown_project(self.catalog, "project", text, keywords)
         suggestions = reply.suggestions
         if keywords:  # a misspelt command: searching for the typo helps nobody
-            suggestions = tuple(s for s in suggestions if not s.startswith("search "))
+            suggestions = tuple(s for s in suggestions if s != f"search {text}")
         return error(
             f"I don't know the command or project '{first if keywords else text}'.",
             "Did you mean one of these? 'help' lists every command.",

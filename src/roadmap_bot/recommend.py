@@ -66,7 +66,9 @@ def next_for_person(catalog: Catalog, marks: Mapping[str, Mark]) -> Pick | None:
     return _pick(catalog, _state(marks), "you")
 
 
-def next_for_group(catalog: Catalog, marks_by_user: Mapping[str, Mapping[str, Mark]]) -> Pick | None:
+def next_for_group(
+    catalog: Catalog, marks_by_user: Mapping[str, Mapping[str, Mark]]
+) -> Pick | None:
     """The next project for a group: what at least half of its members have done counts."""
     return _pick(catalog, _state(group_marks(marks_by_user)), "the group")
 
@@ -101,7 +103,10 @@ def next_path(
         if path.slug in skip or all(step in state.excluded for step in path.steps):
             continue
         overlap = sum(
-            1 for step in path.steps for tag in catalog.project(step).concepts if tag in done_concepts
+            1
+            for step in path.steps
+            for tag in catalog.project(step).concepts
+            if tag in done_concepts
         )
         started = sum(1 for step in path.steps if step in state.done) / len(path.steps)
         key = (-overlap, -started, order)
@@ -134,9 +139,11 @@ def _continue_path(catalog: Catalog, state: _State, who: str) -> Pick | None:
         open_steps = [i for i, s in enumerate(path.steps) if s not in state.excluded]
         if not open_steps:
             continue
+        # Finish a step being read before starting the earliest open one.
+        reading = [i for i in open_steps if path.steps[i] in state.touched]
         key = (max(times), -order)  # most recent activity; earlier path on a tie
         if best is None or key > best[0]:
-            best = (key, path, open_steps[0])
+            best = (key, path, (reading or open_steps)[0])
     if best is None:
         return None
     _, path, index = best

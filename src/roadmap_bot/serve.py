@@ -8,14 +8,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from roadmap_bot.adapters.console import console_asker, run_console
 from roadmap_bot.app import App
 
 log = logging.getLogger(__name__)
 
-Service = Callable[[], Awaitable[None]]
+Service = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def serve(app: App) -> None:

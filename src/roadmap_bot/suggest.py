@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
@@ -25,9 +26,10 @@ def close_matches(
     return [choice for choice, _score_value, _index in found]
 
 
-def _score(a: str, b: str, **kwargs: object) -> float:
+def _score(a: str, b: str, **kwargs: Any) -> float:
     # WRatio handles typos ('kuberntes'), prefixes ('kube') and word order; a plain
     # ratio keeps very short words honest so 'go' does not match everything.
+    cutoff: float | None = kwargs.get("score_cutoff")
     if min(len(a), len(b)) <= 3:
-        return fuzz.ratio(a, b, score_cutoff=kwargs.get("score_cutoff"))  # type: ignore[arg-type]
-    return fuzz.WRatio(a, b, score_cutoff=kwargs.get("score_cutoff"))  # type: ignore[arg-type]
+        return float(fuzz.ratio(a, b, score_cutoff=cutoff))
+    return float(fuzz.WRatio(a, b, score_cutoff=cutoff))

@@ -8,7 +8,30 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _WORD = re.compile(r"[0-9a-z]+(?:[+#][0-9a-z+#]*|[+#]+)?")
 
 STOP_WORDS = frozenset(
-    "a an and are as at be by for from how in is it of on or the to with what which".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "how",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+        "what",
+        "which",
+    ]
 )
 
 

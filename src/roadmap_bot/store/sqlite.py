@@ -177,8 +177,7 @@ class SqliteStore:
             return result
         marks = ",".join("?" * len(wanted))
         async with self.conn.execute(
-            f"SELECT user_id, project, status, updated_at FROM progress "
-            f"WHERE user_id IN ({marks})",
+            f"SELECT user_id, project, status, updated_at FROM progress WHERE user_id IN ({marks})",
             wanted,
         ) as cur:
             for user, project, status, updated in await cur.fetchall():
