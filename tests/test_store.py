@@ -154,3 +154,30 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM progress").fetchone()[0] == 200
     conn.close()
+
+
+async def test_cached_marks_see_another_process_writing(store: SqliteStore, db_path: Path) -> None:
+    await store.set_mark("console:alice", "fzf", Status.DONE, T0)
+    assert set(await store.progress("console:alice")) == {"fzf"}  # now cached
+    _run(
+        """
+        import asyncio
+        from datetime import UTC, datetime
+        from roadmap_bot.store import Status
+        from roadmap_bot.store.sqlite import SqliteStore
+        async def main():
+            store = await SqliteStore.open(DB)
+            await store.set_mark("console:alice", "redis", Status.DONE, datetime.now(UTC))
+            await store.close()
+        asyncio.run(main())
+        """,
+        db_path,
+    )
+    assert set(await store.progress("console:alice")) == {"fzf", "redis"}
+
+
+async def test_callers_cannot_change_cached_marks(store: SqliteStore) -> None:
+    await store.set_mark("console:alice", "fzf", Status.DONE, T0)
+    mine = await store.progress("console:alice")
+    mine.clear()
+    assert set(await store.progress("console:alice")) == {"fzf"}

@@ -7,7 +7,9 @@ and the adapters decide how the words look.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from roadmap_bot.catalog import Catalog, LearningPath, Level, PathStep, Project
 from roadmap_bot.commands import USAGES, Usage, usage_of
@@ -144,17 +146,17 @@ def project_item(catalog: Catalog, project: Project, marks: Marks, detail: str =
     )
 
 
+@lru_cache(maxsize=8192)
+def _list_item(slug: str, name: str, detail: str, url: str, mark: Mark) -> Item:
+    # Items are immutable: a level list reuses them instead of rebuilding 35 per request.
+    return Item(title=name, slug=slug, detail=detail, mark=mark, url=url)
+
+
 def level_reply(catalog: Catalog, level: Level, marks: Marks, page: int | None) -> Reply:
     projects = catalog.level(level)
     done = sum(1 for p in projects if _is_done(marks, p.slug))
     items = tuple(
-        Item(
-            title=p.name,
-            slug=p.slug,
-            detail=p.summary,
-            mark=item_mark(marks, p.slug),
-            url=p.report_url,
-        )
+        _list_item(p.slug, p.name, p.summary, p.report_url, item_mark(marks, p.slug))
         for p in projects
     )
     return Reply(
@@ -256,15 +258,26 @@ def search_reply(
         )
     items = []
     for hit in results.hits:
+        project = hit.project
         where = ", ".join(sorted(hit.fields))
+        detail = f"{project.level_label} · {project.summary} (matched: {where})"
         items.append(
-            project_item(catalog, hit.project, marks, f"{hit.project.summary} (matched: {where})")
+            _list_item(
+                project.slug,
+                project.name,
+                detail,
+                project.report_url,
+                item_mark(marks, project.slug),
+            )
         )
+    count = (
+        f"{len(items)}" if results.total <= len(items) else f"best {len(items)} of {results.total}"
+    )
     if results.concept:
         label = catalog.concept_label(results.concept)
-        title = f"Projects that teach {label} ({len(items)})"
+        title = f"Projects that teach {label} ({count})"
     else:
-        title = f"Search results for '{query}' ({len(items)})"
+        title = f"Search results for '{query}' ({count})"
     return Reply(
         kind=ReplyKind.SEARCH,
         title=title,
@@ -279,6 +292,53 @@ def search_reply(
 # -- a project -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _CardParts:
+    """The parts of a project card that are the same for everyone."""
+
+    facts: tuple[Fact, ...]
+    paths: Section | None
+    related: tuple[tuple[Project, str], ...]  # (project, "shares ...")
+    next_actions: tuple[Action, ...]
+    links: tuple[Link, ...]
+
+
+def _card_parts(catalog: Catalog, project: Project) -> _CardParts:
+    steps = catalog.paths_of(project.slug)
+    mine = set(project.concepts)
+    next_actions = []
+    for step in steps:
+        if step.step < step.total:
+            following = catalog.project(step.path.steps[step.step])
+            label = "Next in path" if len(steps) == 1 else f"Next in {step.path.title}"
+            next_actions.append(
+                Action(label=f"{label}: {following.name}", command=f"project {following.slug}")
+            )
+    return _CardParts(
+        facts=(
+            Fact(label="Level", value=project.level_label),
+            Fact(label="Language", value=project.language),
+            Fact(label="Category", value=project.category),
+            Fact(
+                label="Concepts",
+                value=", ".join(catalog.concept_label(t) for t in project.concepts),
+            ),
+        ),
+        paths=Section(
+            heading="Learning paths",
+            items=tuple(Item(title=_sentence(step_text(s)), slug=s.path.slug) for s in steps),
+        )
+        if steps
+        else None,
+        related=tuple(
+            (r, "shares " + ", ".join(catalog.concept_label(t) for t in r.concepts if t in mine))
+            for r in catalog.related(project.slug, limit=4)
+        ),
+        next_actions=tuple(next_actions),
+        links=(*report_links(project), Link(label="Repository", url=project.repository)),
+    )
+
+
 def project_reply(
     catalog: Catalog,
     project: Project,
@@ -288,38 +348,16 @@ def project_reply(
     outline: Sequence[str] = (),
 ) -> Reply:
     """The project card. ``outline`` is the report's design decision headings, if known."""
+    parts: _CardParts = catalog.memo(("card", project.slug), lambda: _card_parts(catalog, project))
     mark = marks.get(project.slug)
-    facts = [
-        Fact(label="Level", value=project.level_label),
-        Fact(label="Language", value=project.language),
-        Fact(label="Category", value=project.category),
-        Fact(label="Concepts", value=", ".join(catalog.concept_label(t) for t in project.concepts)),
-        Fact(label="Your status", value=status_text(mark)),
-    ]
-    sections: list[Section] = []
-    steps = catalog.paths_of(project.slug)
-    if steps:
-        sections.append(
-            Section(
-                heading="Learning paths",
-                items=tuple(Item(title=_sentence(step_text(s)), slug=s.path.slug) for s in steps),
-            )
-        )
-    related = catalog.related(project.slug, limit=4)
-    if related:
-        mine = set(project.concepts)
+    sections: list[Section] = [parts.paths] if parts.paths else []
+    if parts.related:
         sections.append(
             Section(
                 heading="Related projects",
                 items=tuple(
-                    Item(
-                        title=r.name,
-                        slug=r.slug,
-                        detail="shares "
-                        + ", ".join(catalog.concept_label(t) for t in r.concepts if t in mine),
-                        mark=item_mark(marks, r.slug),
-                    )
-                    for r in related
+                    _list_item(r.slug, r.name, shares, r.report_url, item_mark(marks, r.slug))
+                    for r, shares in parts.related
                 ),
             )
         )
@@ -331,30 +369,23 @@ def project_reply(
                 links=(Link(label="Key Design Decisions", url=project.report_url + DESIGN_ANCHOR),),
             )
         )
-    actions: list[Action] = []
     if mark is not None and mark.status is Status.DONE:
-        actions.append(Action(label="Undo", command=f"undo {project.slug}", style=Style.DANGER))
+        toggle = Action(label="Undo", command=f"undo {project.slug}", style=Style.DANGER)
     else:
-        actions.append(
-            Action(label="Mark done", command=f"done {project.slug}", style=Style.PRIMARY)
-        )
-    for step in steps:
-        if step.step < step.total:
-            following = catalog.project(step.path.steps[step.step])
-            label = "Next in path" if len(steps) == 1 else f"Next in {step.path.title}"
-            actions.append(
-                Action(label=f"{label}: {following.name}", command=f"project {following.slug}")
-            )
-    actions.extend(extra_actions)
-    actions.append(Action(label="Open report", url=project.report_url))
+        toggle = Action(label="Mark done", command=f"done {project.slug}", style=Style.PRIMARY)
     return Reply(
         kind=kind,
         title=project.name,
         text=project.summary,
-        facts=tuple(facts),
+        facts=(*parts.facts, Fact(label="Your status", value=status_text(mark))),
         sections=tuple(sections),
-        links=(*report_links(project), Link(label="Repository", url=project.repository)),
-        actions=tuple(actions),
+        links=parts.links,
+        actions=(
+            toggle,
+            *parts.next_actions,
+            *extra_actions,
+            Action(label="Open report", url=project.report_url),
+        ),
         command=f"project {project.slug}",
         shareable=True,
     )

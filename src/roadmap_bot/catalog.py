@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -27,6 +27,7 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 TAG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _URL = TypeAdapter(HttpUrl)
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 CONCEPTS_FILE = "concepts.toml"
 PROJECTS_FILE = "projects.toml"
@@ -194,10 +195,16 @@ class Catalog:
     _path_by_key: dict[str, LearningPath] = field(init=False, repr=False)
     _steps_of: dict[str, list[PathStep]] = field(init=False, repr=False)
     _order: dict[str, int] = field(init=False, repr=False)
+    _related: dict[str, list[Project]] = field(init=False, repr=False, default_factory=dict)
+    _memo: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_slug = {p.slug: p for p in self.projects}
         self._order = {p.slug: i for i, p in enumerate(self.projects)}
+        self._levels: dict[Level, list[Project]] = {}
+        for project in self.projects:
+            if project.level is not None:
+                self._levels.setdefault(project.level, []).append(project)
         self._by_name = {}
         for project in self.projects:
             for key in (project.slug, project.name):
@@ -234,7 +241,7 @@ class Catalog:
 
     def level(self, level: Level) -> list[Project]:
         """Projects of a level in the roadmap's order."""
-        return [p for p in self.projects if p.level is level]
+        return list(self._levels.get(level, ()))
 
     def paths_of(self, slug: str) -> list[PathStep]:
         """Every path the project belongs to, with its step number."""
@@ -249,15 +256,26 @@ class Catalog:
 
     def related(self, slug: str, limit: int = 5) -> list[Project]:
         """Projects sharing the most concepts with this one (ties: catalog order)."""
-        mine = set(self.project(slug).concepts)
-        scored = [
-            (len(mine.intersection(other.concepts)), self._order[other.slug], other)
-            for other in self.projects
-            if other.slug != slug
-        ]
-        scored = [s for s in scored if s[0] > 0]
-        scored.sort(key=lambda s: (-s[0], s[1]))
-        return [s[2] for s in scored[:limit]]
+        ranked = self._related.get(slug)
+        if ranked is None:  # the catalog never changes: rank once per project
+            mine = set(self.project(slug).concepts)
+            scored = [
+                (len(mine.intersection(other.concepts)), self._order[other.slug], other)
+                for other in self.projects
+                if other.slug != slug
+            ]
+            scored = [s for s in scored if s[0] > 0]
+            scored.sort(key=lambda s: (-s[0], s[1]))
+            ranked = self._related[slug] = [s[2] for s in scored]
+        return ranked[:limit]
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        """Something derived from this (immutable) catalog, built once on first use."""
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._memo[key] = build()
+            return value
 
     @cached_property
     def project_keys(self) -> list[str]:

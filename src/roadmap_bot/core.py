@@ -40,6 +40,8 @@ from roadmap_bot.store import Status, Store
 
 log = logging.getLogger(__name__)
 
+SEARCH_LIMIT = 30  # a longer list helps nobody: refine the search instead
+
 
 def console_user(name: str) -> str | None:
     """Console users are 'console:<login>'; '@bob' and 'bob' are the same person."""
@@ -207,7 +209,7 @@ class Roadmap:
         return cards.path_reply(self.catalog, path, await self.store.progress(who.id))
 
     async def _search(self, command: Search, who: Asker) -> Reply:
-        results = self.index.search(command.text)
+        results = self.index.search(command.text, limit=SEARCH_LIMIT)
         marks = await self.store.progress(who.id) if results.hits else {}
         return cards.search_reply(self.catalog, command.text, results, marks, command.page)
 

@@ -5,6 +5,8 @@ The whole list is shown at once; only an explicit ``page N`` pages it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from roadmap_bot.replies import Item, Mark, Meter, Reply
 
 TEXT_PAGE_SIZE = 10
@@ -76,6 +78,7 @@ def render_text(reply: Reply) -> str:
     return "\n".join(out)
 
 
+@lru_cache(maxsize=8192)
 def _item(item: Item) -> str:
     symbol = MARK_SYMBOLS[item.mark]
     prefix = f"{item.prefix} " if item.prefix else ""

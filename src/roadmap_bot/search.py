@@ -8,13 +8,14 @@ the projects that teach it.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 from roadmap_bot.catalog import Project
-from roadmap_bot.suggest import close_matches
+from roadmap_bot.suggest import Vocabulary
 from roadmap_bot.text import normalize_name, search_terms, words
 
 
@@ -30,6 +31,7 @@ class Field(IntEnum):
 
 PREFIX_FACTOR = 0.6  # 'kube' finds 'kubernetes', but less strongly than a whole word
 MIN_PREFIX = 3
+CACHE_SIZE = 2048  # recent queries: teams search the same concepts again and again
 CONCEPT_BONUS = 20.0  # the whole query names a concept this project teaches
 NAME_BONUS = 50.0  # the whole query is the project's name
 
@@ -44,9 +46,10 @@ class Hit:
 
 @dataclass(frozen=True)
 class Results:
-    hits: list[Hit]
+    hits: tuple[Hit, ...]
     concept: str | None  # set when the query named a concept
-    suggestions: list[str]  # when nothing matched: words the user may have meant
+    suggestions: tuple[str, ...]  # when nothing matched: words the user may have meant
+    total: int = 0  # how many matched, when ``hits`` was cut to a limit
 
 
 class SearchIndex:
@@ -66,6 +69,9 @@ class SearchIndex:
         for doc, project in enumerate(self.projects):
             self._add(doc, project)
         self._terms = sorted(self._postings)
+        self._cache: dict[tuple[str, int | None], Results] = {}  # the index never changes
+        self._vocabulary = Vocabulary([p.slug for p in self.projects] + list(concepts))
+        self._long_terms = Vocabulary(t for t in self._terms if len(t) >= MIN_PREFIX)
 
     def _add(self, doc: int, project: Project) -> None:
         def put(text: str, field: Field) -> None:
@@ -90,58 +96,77 @@ class SearchIndex:
 
     def search(self, query: str, limit: int | None = None) -> Results:
         """Projects matching every word of ``query``, best first."""
+        key = (query.casefold().strip(), limit)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            cached = self._cache[key] = self._search(query, limit)
+        return cached
+
+    def _search(self, query: str, limit: int | None) -> Results:
         terms = search_terms(query)
         if not terms:
-            return Results([], None, [])
+            return Results((), None, (), 0)
         concept = self._concept_keys.get(normalize_name(query))
         if concept is None and len(terms) == 1:
             concept = self._concept_keys.get(normalize_name(terms[0]))
 
-        scores: dict[int, float] | None = None
-        fields: dict[int, set[str]] = {}
-        for term in terms:
+        matched: list[dict[int, tuple[float, str]]] = []
+        scores: dict[int, float] = {}
+        for position, term in enumerate(terms):
             matches = self._match(term)
-            if scores is None:
-                scores = dict.fromkeys(matches, 0.0)
+            matched.append(matches)
+            if position == 0:
+                scores = {doc: hit[0] for doc, hit in matches.items()}
             else:
-                scores = {doc: s for doc, s in scores.items() if doc in matches}
-            for doc in scores:
-                weight, field = matches[doc]
-                scores[doc] += weight
-                fields.setdefault(doc, set()).add(field)
+                scores = {doc: s + matches[doc][0] for doc, s in scores.items() if doc in matches}
             if not scores:
                 break
-        scores = scores or {}
 
         if concept is not None:
             for doc in self._by_concept.get(concept, []):
                 scores[doc] = scores.get(doc, 0.0) + CONCEPT_BONUS
-                fields.setdefault(doc, set()).add("concept")
-        for doc in self._names.get(normalize_name(query), []):
+        named = self._names.get(normalize_name(query), [])
+        for doc in named:
             scores[doc] = scores.get(doc, 0.0) + NAME_BONUS
-            fields.setdefault(doc, set()).add("name")
 
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        if limit is not None:
-            ranked = ranked[:limit]
-        hits = [
-            Hit(self.projects[doc], score, frozenset(fields.get(doc, ())), concept)
-            for doc, score in ranked
-        ]
+        def rank(item: tuple[int, float]) -> tuple[float, int]:
+            return (-item[1], item[0])
+
+        if limit is not None and limit < len(scores):
+            ranked = heapq.nsmallest(limit, scores.items(), key=rank)
+        else:
+            ranked = sorted(scores.items(), key=rank)
+        hits = []
+        for doc, score in ranked:
+            # Only the hits we return pay for explaining where they matched.
+            fields = {m[doc][1] for m in matched if doc in m}
+            if concept is not None and concept in self.projects[doc].concepts:
+                fields.add("concept")
+            if doc in named:
+                fields.add("name")
+            hits.append(Hit(self.projects[doc], score, frozenset(fields), concept))
+        total = len(scores)
         suggestions = [] if hits else self._suggest(terms)
-        return Results(hits, concept, suggestions)
+        return Results(tuple(hits), concept, tuple(suggestions), total)
 
     def _match(self, term: str) -> dict[int, tuple[float, str]]:
         """Documents containing ``term`` as a word, or as the start of a word."""
-        found = dict(self._postings.get(term, {}))
+        exact = self._postings.get(term, {})
         if len(term) < MIN_PREFIX:
-            return found
-        start = bisect_left(self._terms, term)
-        for other in self._terms[start:]:
-            if not other.startswith(term):
-                break
-            if other == term:
-                continue
+            return exact
+        terms = self._terms
+        position = bisect_left(terms, term)
+        longer = []
+        while position < len(terms) and terms[position].startswith(term):
+            if terms[position] != term:
+                longer.append(terms[position])
+            position += 1
+        if not longer:
+            return exact  # the common case: no copy
+        found = dict(exact)
+        for other in longer:
             for doc, (weight, field) in self._postings[other].items():
                 scaled = weight * PREFIX_FACTOR
                 if doc not in found or found[doc][0] < scaled:
@@ -150,12 +175,12 @@ class SearchIndex:
 
     def _suggest(self, terms: list[str]) -> list[str]:
         """For a query that found nothing: the closest names, concepts and words."""
-        vocabulary = [p.slug for p in self.projects] + list(self.concepts)
         query = " ".join(terms)
-        found = close_matches(query, vocabulary, limit=3, cutoff=75)
+        found = self._vocabulary.closest(query, limit=3, cutoff=75, typos_only=True)
         if not found:
-            known = [t for t in self._terms if len(t) > 2]
-            fixed = [close_matches(t, known, limit=1, cutoff=80) for t in terms]
+            fixed = [
+                self._long_terms.closest(t, limit=1, cutoff=80, typos_only=True) for t in terms
+            ]
             if all(fixed):
                 found = [" ".join(f[0] for f in fixed)]
         return found

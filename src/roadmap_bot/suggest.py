@@ -3,33 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from rapidfuzz import fuzz, process, utils
+
+SHORT = 3  # words this short are compared whole: 'go' must not match 'google'
+
+
+class Vocabulary:
+    """Choices prepared once (folded, deduplicated) for repeated 'did you mean' lookups."""
+
+    def __init__(self, choices: Iterable[str]) -> None:
+        self.choices = list(dict.fromkeys(choices))
+        self.folded = [utils.default_process(c) for c in self.choices]
+
+    def closest(
+        self, word: str, *, limit: int = 3, cutoff: float = 70.0, typos_only: bool = False
+    ) -> list[str]:
+        """The choices closest to ``word``, best first, ignoring case and punctuation.
+
+        ``typos_only`` compares whole strings only (edit distance): several times faster,
+        for large vocabularies where partial and reordered matches are not wanted.
+        """
+        query = utils.default_process(word)
+        if not query or not self.choices:
+            return []
+        # WRatio handles typos ('kuberntes'), prefixes and word order; its partial
+        # matching is too generous for very short strings, so those are re-scored whole.
+        found = process.extract(
+            query,
+            self.folded,
+            scorer=fuzz.ratio if typos_only else fuzz.WRatio,
+            processor=None,
+            limit=limit * 4,
+            score_cutoff=cutoff,
+        )
+        kept: list[tuple[float, int]] = []
+        for folded, score, index in found:
+            if min(len(query), len(folded)) <= SHORT:
+                score = fuzz.ratio(query, folded)
+                if score < cutoff:
+                    continue
+            kept.append((-score, index))
+        kept.sort()
+        return [self.choices[index] for _, index in kept[:limit]]
 
 
 def close_matches(
     word: str, choices: Iterable[str], *, limit: int = 3, cutoff: float = 70.0
 ) -> list[str]:
-    """The choices closest to ``word``, best first, ignoring case and punctuation."""
-    options = list(dict.fromkeys(choices))
-    if not word.strip() or not options:
-        return []
-    found = process.extract(
-        word,
-        options,
-        scorer=_score,
-        processor=utils.default_process,
-        limit=limit,
-        score_cutoff=cutoff,
-    )
-    return [choice for choice, _score_value, _index in found]
-
-
-def _score(a: str, b: str, **kwargs: Any) -> float:
-    # WRatio handles typos ('kuberntes'), prefixes ('kube') and word order; a plain
-    # ratio keeps very short words honest so 'go' does not match everything.
-    cutoff: float | None = kwargs.get("score_cutoff")
-    if min(len(a), len(b)) <= 3:
-        return float(fuzz.ratio(a, b, score_cutoff=cutoff))
-    return float(fuzz.WRatio(a, b, score_cutoff=cutoff))
+    """One-off 'did you mean' over a small list of choices."""
+    return Vocabulary(choices).closest(word, limit=limit, cutoff=cutoff)
