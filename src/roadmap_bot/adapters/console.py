@@ -69,7 +69,7 @@ async def run_console(
             if not line:
                 break
         text = strip_slash(line)
-        if interactive and text.casefold() in QUIT_WORDS:
+        if text.casefold() in QUIT_WORDS:
             break
         if not text:
             continue
