@@ -173,7 +173,7 @@ async def test_done_then_undo(roadmap: Roadmap, alice: Asker, clock: FixedClock)
     assert first.title == "Marked fzf as done. Nice work!"
     clock.advance(timedelta(days=3))
     again = await roadmap.ask("done FZF", alice)
-    assert again.title == "fzf was already marked done (done on 23 Nov 2026)."
+    assert again.title == "fzf was already marked: done on 23 Nov 2026."
     undone = await roadmap.ask("undo fzf", alice)
     assert undone.title == "Removed your 'done' mark on fzf."
     nothing = await roadmap.ask("undo fzf", alice)

@@ -421,34 +421,40 @@ def next_reply(catalog: Catalog, pick: Pick | None, marks: Marks) -> Reply:
     )
 
 
-def marked_reply(project: Project, previous: StoredMark | None, now_done: bool) -> Reply:
-    """The answer to 'done NAME' / 'undo NAME'."""
-    if now_done:
-        if previous is not None and previous.status is Status.DONE:
-            title = f"{project.name} was already marked done ({status_text(previous)})."
+_MARKED_TITLES = {
+    Status.DONE: "Marked {name} as done. Nice work!",
+    Status.READING: "Marked {name} as reading. 'done {slug}' when you finish.",
+    Status.SKIPPED: "Skipped {name} for you: it will not be recommended again.",
+}
+
+
+def marked_reply(project: Project, previous: StoredMark | None, status: Status | None) -> Reply:
+    """The answer to 'done', 'reading', 'pass' (``status``) and 'undo' (None)."""
+    slug = project.slug
+    undo = Action(label="Undo", command=f"undo {slug}", style=Style.DANGER)
+    if status is not None:
+        if previous is not None and previous.status is status:
+            title = f"{project.name} was already marked: {status_text(previous)}."
         else:
-            title = f"Marked {project.name} as done. Nice work!"
-        return Reply(
-            kind=ReplyKind.DONE,
-            title=title,
-            actions=(
-                Action(label="What next?", command="next", style=Style.PRIMARY),
-                Action(label="Undo", command=f"undo {project.slug}", style=Style.DANGER),
-            ),
-            command=f"done {project.slug}",
-        )
+            title = _MARKED_TITLES[status].format(name=project.name, slug=slug)
+        actions = [Action(label="What next?", command="next", style=Style.PRIMARY), undo]
+        if status is Status.READING:
+            actions.insert(0, Action(label="Done", command=f"done {slug}", style=Style.PRIMARY))
+        kind = ReplyKind.DONE if status is Status.DONE else ReplyKind.NOTICE
+        word = {Status.DONE: "done", Status.READING: "reading", Status.SKIPPED: "pass"}[status]
+        return Reply(kind=kind, title=title, actions=tuple(actions), command=f"{word} {slug}")
     if previous is None:
         return Reply(
             kind=ReplyKind.UNDO,
             title=f"{project.name} had no mark, so there was nothing to undo.",
-            actions=(Action(label="Mark done", command=f"done {project.slug}"),),
-            command=f"undo {project.slug}",
+            actions=(Action(label="Mark done", command=f"done {slug}"),),
+            command=f"undo {slug}",
         )
     return Reply(
         kind=ReplyKind.UNDO,
         title=f"Removed your '{previous.status.value}' mark on {project.name}.",
-        actions=(Action(label="Mark done again", command=f"done {project.slug}"),),
-        command=f"undo {project.slug}",
+        actions=(Action(label="Mark done", command=f"done {slug}"),),
+        command=f"undo {slug}",
     )
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from roadmap_bot.catalog import CatalogError, load_catalog
@@ -53,9 +54,31 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir", nargs="?", help="catalog folder (default: the configured one)")
     catalog_sub.add_parser("dump", help="print the loaded catalog as JSON")
 
+    digest = sub.add_parser("digest", help="weekly study-group digests")
+    digest_sub = digest.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
+    run_due = digest_sub.add_parser("run-due", help="deliver whatever is due, print a summary")
+    run_due.add_argument(
+        "--now", type=_instant, help="the instant to act at, ISO-8601 (default: now)"
+    )
+    preview = digest_sub.add_parser("preview", help="print a channel's next digest")
+    preview.add_argument(
+        "--channel", required=True, help="a channel id: 'study' (console) or 'slack:T1:C1'"
+    )
+
     sub.add_parser("serve", help="run the configured adapters (console when none)")
     sub.add_parser("health", help="check that the catalog loads and the database opens")
     return parser
+
+
+def _instant(text: str) -> datetime:
+    """An ISO-8601 instant; one without a zone is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO-8601 instant (e.g. 2026-11-30T08:00:00Z)"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"roadmap-bot: {exc}", file=sys.stderr)
         return EXIT_FAILED
     # One-shot commands keep stderr quiet unless asked; a server logs what it does.
-    quiet = args.command in ("ask", "console", "catalog", "health")
+    quiet = args.command in ("ask", "console", "catalog", "health", "digest")
     level = logging.getLevelName(settings.log_level)
     logging.basicConfig(
         level=max(level, logging.WARNING) if quiet else level,
@@ -164,6 +187,33 @@ def dump_catalog(catalog: Any) -> dict[str, Any]:
     }
 
 
+async def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.app import open_app
+    from roadmap_bot.clock import FixedClock
+    from roadmap_bot.render_text import render_text
+
+    clock = FixedClock(args.now) if getattr(args, "now", None) else None
+    async with open_app(settings, clock=clock) as app:
+        if args.digest_command == "run-due":
+            summary = await app.deliverer.run_due()
+            print(summary.line())
+            for problem in summary.problems:
+                print(f"  problem: {problem}")
+            return EXIT_OK if not summary.failed else EXIT_FAILED
+        channel = args.channel if ":" in args.channel else f"console:{args.channel.lstrip('#')}"
+        sub = await app.deliverer.digests.subscription(channel)
+        if sub is None:
+            print(f"{channel} has no weekly digest. Subscribe it first, e.g.:")
+            print(f"  roadmap-bot ask --channel {args.channel} subscribe observability-stack")
+            return EXIT_BAD_INPUT
+        digest = await app.deliverer.compose(sub)
+        print(render_text(digest.message))
+        if digest.discussion is not None:
+            print()
+            print(render_text(digest.discussion))
+    return EXIT_OK
+
+
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
     from roadmap_bot.serve import serve
@@ -185,6 +235,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any
     "ask": _ask,
     "console": _console,
     "catalog": _catalog,
+    "digest": _digest,
     "serve": _serve,
     "health": _health,
 }

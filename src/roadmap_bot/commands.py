@@ -9,9 +9,11 @@ carries the helpful reply.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, time
 
 from roadmap_bot.catalog import Level
 from roadmap_bot.replies import Reply, error
+from roadmap_bot.schedule import ScheduleError, parse_time, parse_weekday, parse_zone
 from roadmap_bot.suggest import close_matches
 
 # -- the commands ------------------------------------------------------------------------
@@ -76,6 +78,61 @@ class Random:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """Mark a project as being read."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Pass:
+    """'Skip for me': never recommend this project to me."""
+
+    name: str
+
+
+# -- study groups: a channel's weekly digest ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    target: str  # a path (slug or title) or a level, as typed
+    weekday: int | None = None  # 0 = Monday; None: the default
+    at: time | None = None
+    zone: str | None = None  # a valid IANA name; None: the asker's zone or the default
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowSchedule:
+    pass
+
+
+@dataclass(frozen=True)
+class SkipPick:
+    """Skip the channel's upcoming pick."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    until: date
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class PreviewDigest:
+    pass
+
+
+@dataclass(frozen=True)
 class Invalid:
     """Input that is not a command; ``reply`` says what was wrong and what would work."""
 
@@ -94,6 +151,15 @@ Command = (
     | Undo
     | Progress
     | Random
+    | Reading
+    | Pass
+    | Subscribe
+    | Unsubscribe
+    | ShowSchedule
+    | SkipPick
+    | Pause
+    | Resume
+    | PreviewDigest
     | Invalid
 )
 
@@ -162,6 +228,15 @@ KEYWORDS: tuple[str, ...] = (
     "undo",
     "progress",
     "random",
+    "reading",
+    "pass",
+    "subscribe",
+    "unsubscribe",
+    "schedule",
+    "skip",
+    "pause",
+    "resume",
+    "digest",
 )
 
 ALIASES: dict[str, str] = {
@@ -228,7 +303,120 @@ def parse(text: str) -> Command:
         if level is None:
             return _bad_level("random", rest)
         return Random(level)
+    if head in ("reading", "pass"):
+        if not rest:
+            return _needs(head, "a project name", f"{head} kafka")
+        return Reading(rest) if head == "reading" else Pass(rest)
+    if head in _CHANNEL_WORDS:
+        return _channel_command(head, rest_words)
     return ShowProject(text.strip(), bare=True)
+
+
+_CHANNEL_WORDS: dict[str, type] = {
+    "subscribe": Subscribe,
+    "unsubscribe": Unsubscribe,
+    "schedule": ShowSchedule,
+    "skip": SkipPick,
+    "pause": Pause,
+    "resume": Resume,
+    "digest": PreviewDigest,
+}
+_OPTION_WORDS = ("on", "at", "tz")
+
+
+def _channel_command(head: str, words: list[str]) -> Command:
+    if head == "subscribe":
+        return _subscribe(words)
+    if head == "pause":
+        return _pause(words)
+    if words:
+        if head == "skip":
+            name = " ".join(words)
+            return Invalid(
+                error(
+                    "'skip' skips the channel's upcoming pick and takes no name.",
+                    f"To skip a project for yourself only, use 'pass {name}'.",
+                    ("skip", f"pass {name}"),
+                )
+            )
+        return _no_arguments(head, " ".join(words))
+    return _CHANNEL_WORDS[head]()  # type: ignore[no-any-return]
+
+
+def _subscribe(words: list[str]) -> Command:
+    example = "subscribe observability-stack on monday at 09:00 tz Europe/Berlin"
+    target: list[str] = []
+    options: dict[str, str] = {}
+    index = 0
+    while index < len(words) and words[index].casefold() not in _OPTION_WORDS:
+        target.append(words[index])
+        index += 1
+    while index < len(words):
+        option = words[index].casefold()
+        if option not in _OPTION_WORDS:
+            return Invalid(
+                error(
+                    f"I did not understand '{words[index]}' in the subscription.",
+                    f"Options are 'on WEEKDAY', 'at HH:MM' and 'tz ZONE'. For example: {example}",
+                    (example,),
+                )
+            )
+        if index + 1 >= len(words):
+            return Invalid(
+                error(f"'{option}' needs a value.", f"For example: {example}", (example,))
+            )
+        if option in options:
+            return Invalid(
+                error(f"'{option}' is given twice.", f"For example: {example}", (example,))
+            )
+        options[option] = words[index + 1]
+        index += 2
+    if not target:
+        return Invalid(
+            error(
+                "'subscribe' needs a learning path or a level.",
+                f"For example: {example}. 'paths' lists the paths.",
+                ("paths", "subscribe beginner"),
+            )
+        )
+    try:
+        weekday = parse_weekday(options["on"]) if "on" in options else None
+        at = parse_time(options["at"]) if "at" in options else None
+        zone = parse_zone(options["tz"]) if "tz" in options else None
+    except ScheduleError as problem:
+        typed = " ".join(words)
+        fixes = tuple(typed.replace(options.get("tz", ""), g) for g in problem.guesses)
+        return Invalid(
+            error(
+                str(problem),
+                f"For example: {example}",
+                tuple(f"subscribe {f}" for f in fixes) or (example,),
+            )
+        )
+    return Subscribe(" ".join(target), weekday, at, zone)
+
+
+def _pause(words: list[str]) -> Command:
+    example = "pause 2027-01-04"
+    if len(words) != 1:
+        return Invalid(
+            error(
+                "'pause' needs the date the digests should start again.",
+                f"Use a date as YYYY-MM-DD, for example: {example}",
+                (example,),
+            )
+        )
+    try:
+        until = date.fromisoformat(words[0])
+    except ValueError:
+        return Invalid(
+            error(
+                f"'{words[0]}' is not a date.",
+                f"Use YYYY-MM-DD, for example: {example}",
+                (example,),
+            )
+        )
+    return Pause(until)
 
 
 def keyword_suggestions(text: str) -> list[str]:

@@ -23,8 +23,10 @@ from roadmap_bot.commands import (
     Invalid,
     ListPaths,
     Next,
+    Pass,
     Progress,
     Random,
+    Reading,
     Search,
     ShowLevel,
     ShowPath,
@@ -98,6 +100,8 @@ class Roadmap:
         self.rng = rng or random.Random()
         self.index = SearchIndex(catalog.projects, dict(catalog.concepts))
         self.parsers: list[Callable[[str], Any | None]] = []
+        # Called before every command (e.g. to note who is active in a channel).
+        self.observers: list[Callable[[Any, Asker], Awaitable[None]]] = []
         self._handlers: dict[type, Handler] = {
             Help: self._help,
             ShowLevel: self._level,
@@ -110,6 +114,8 @@ class Roadmap:
             Undo: self._undo,
             Progress: self._progress,
             Random: self._random,
+            Reading: self._reading,
+            Pass: self._pass,
             Invalid: self._invalid,
         }
 
@@ -138,6 +144,8 @@ class Roadmap:
         if handler is None:
             raise TypeError(f"no handler for {type(command).__name__}")
         await self.store.remember_user(who.id, who.name, self.clock.now())
+        for observe in self.observers:
+            await observe(command, who)
         return await handler(command, who)
 
     # -- handlers ----------------------------------------------------------------------
@@ -218,18 +226,27 @@ class Roadmap:
         return cards.next_reply(self.catalog, next_for_person(self.catalog, marks), marks)
 
     async def _done(self, command: Done, who: Asker) -> Reply:
-        project = self.catalog.find_project(command.name)
+        return await self._mark("done", command.name, Status.DONE, who)
+
+    async def _reading(self, command: Reading, who: Asker) -> Reply:
+        return await self._mark("reading", command.name, Status.READING, who)
+
+    async def _pass(self, command: Pass, who: Asker) -> Reply:
+        return await self._mark("pass", command.name, Status.SKIPPED, who)
+
+    async def _mark(self, verb: str, name: str, status: Status, who: Asker) -> Reply:
+        project = self.catalog.find_project(name)
         if project is None:
-            return cards.unknown_project(self.catalog, "done", command.name)
-        previous = await self.store.set_mark(who.id, project.slug, Status.DONE, self.clock.now())
-        return cards.marked_reply(project, previous, now_done=True)
+            return cards.unknown_project(self.catalog, verb, name)
+        previous = await self.store.set_mark(who.id, project.slug, status, self.clock.now())
+        return cards.marked_reply(project, previous, status)
 
     async def _undo(self, command: Undo, who: Asker) -> Reply:
         project = self.catalog.find_project(command.name)
         if project is None:
             return cards.unknown_project(self.catalog, "undo", command.name)
         previous = await self.store.clear_mark(who.id, project.slug)
-        return cards.marked_reply(project, previous, now_done=False)
+        return cards.marked_reply(project, previous, None)
 
     async def _progress(self, command: Progress, who: Asker) -> Reply:
         if command.user is None:

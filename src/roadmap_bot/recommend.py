@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from roadmap_bot.catalog import Catalog, LearningPath, Level, PathStep, Project
 from roadmap_bot.store import Mark, Status
+from roadmap_bot.text import mid_sentence
 
 MOSTLY_DONE = 0.5  # "most of a level": strictly more than half
 
@@ -206,7 +207,7 @@ def _reason(
     who: str,
 ) -> str:
     level = project.level.value if project.level else "path-only"
-    labels = " and ".join(catalog.concept_label(t).lower() for t in shared[:2])
+    labels = " and ".join(mid_sentence(catalog.concept_label(t)) for t in shared[:2])
     source = _closest_done(catalog, state, project)
     builds = f"it shares {labels} with {source.name}" if labels and source else ""
     if rule is Rule.START:

@@ -20,7 +20,11 @@ Service = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def serve(app: App) -> None:
-    """Start the configured adapters; with no credentials, the local console."""
+    """Start the configured adapters and the digest scheduler; no credentials: the console."""
+    from roadmap_bot.scheduler import DigestScheduler
+
+    scheduler = DigestScheduler(app.deliverer)
+    app.study_groups.on_change = scheduler.changed
     services: dict[str, Service] = {}
     # Platform adapters are added here as they land (each only when configured).
     if not services or sys.stdin.isatty():
@@ -28,10 +32,13 @@ async def serve(app: App) -> None:
             log.info("no Slack or Discord credentials: starting the local console")
         services["console"] = lambda: run_console(app.roadmap, console_asker())
     log.info("serving: %s", ", ".join(services))
+    summary = await scheduler.start()
+    log.info("start-up catch-up: %s", summary.line())
     tasks = [asyncio.create_task(run(), name=name) for name, run in services.items()]
     try:
         await _until_first_exits(tasks)
     finally:
+        scheduler.shutdown()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

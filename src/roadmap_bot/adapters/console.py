@@ -11,7 +11,9 @@ import sys
 from typing import TextIO
 
 from roadmap_bot.core import Asker, Roadmap
+from roadmap_bot.digest import Digest
 from roadmap_bot.render_text import render_text
+from roadmap_bot.replies import Reply
 
 PROMPT = "roadmap> "
 QUIT_WORDS = frozenset({"quit", "exit", ":q"})
@@ -76,3 +78,33 @@ async def run_console(
         reply = await roadmap.ask(text, asker)
         stdout.write(render_text(reply) + "\n\n")
         stdout.flush()
+
+
+class ConsolePoster:
+    """Console channels are a platform too: their digests are printed."""
+
+    platform = "console"
+    min_interval = 0.0
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+
+    def _write(self, text: str) -> None:
+        out = self.out or sys.stdout
+        out.write(text + "\n\n")
+        out.flush()
+
+    async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
+        name = channel.split(":", 1)[1]
+        self._write(f"--- #{name} ---\n{render_text(message)}")
+        return f"console:{delivery_id}"
+
+    async def post_discussion(
+        self, channel: str, message_id: str, digest: Digest, delivery_id: str
+    ) -> None:
+        if digest.discussion is not None:
+            name = channel.split(":", 1)[1]
+            self._write(f"--- #{name} (thread) ---\n{render_text(digest.discussion)}")
+
+    async def find_post(self, channel: str, delivery_id: str, since: object) -> str | None:
+        return None  # a terminal keeps no history: the ledger alone decides

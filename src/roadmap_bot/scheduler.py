@@ -1,0 +1,94 @@
+"""APScheduler wakes the deliverer; the ledger, not the scheduler, decides what is posted.
+
+Jobs live in memory and are rebuilt from our subscriptions table at start-up and after
+every change: one CronTrigger per subscription, in the subscription's own zone, plus a
+sweep every few minutes that catches what another process changed, retries failures
+within the catch-up window and covers any DST edge the cron arithmetic treats
+differently from ours. At start-up one run delivers what was missed while down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from roadmap_bot.delivery import Deliverer, RunSummary
+from roadmap_bot.store.digests import Subscription
+
+log = logging.getLogger(__name__)
+
+SWEEP_MINUTES = 5
+JOB_PREFIX = "digest:"
+
+
+def cron_for(sub: Subscription) -> CronTrigger:
+    """The subscription's weekly slot, evaluated in its own time zone."""
+    schedule = sub.schedule
+    return CronTrigger(
+        day_of_week=schedule.weekday,  # APScheduler: 0 = Monday, like ours
+        hour=schedule.at.hour,
+        minute=schedule.at.minute,
+        timezone=schedule.tz,
+    )
+
+
+class DigestScheduler:
+    """Keeps one cron job per active subscription and a periodic sweep."""
+
+    def __init__(self, deliverer: Deliverer, sweep_minutes: float = SWEEP_MINUTES) -> None:
+        self.deliverer = deliverer
+        self.sweep_minutes = sweep_minutes
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._rebuilding: asyncio.Task[None] | None = None
+
+    async def start(self) -> RunSummary:
+        """Build the jobs, start ticking, and deliver whatever is due right now."""
+        await self.rebuild()
+        self.scheduler.add_job(
+            self.tick,
+            IntervalTrigger(minutes=self.sweep_minutes, timezone=UTC),
+            id="sweep",
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
+        self.scheduler.start()
+        return await self.tick()  # catch-up after downtime
+
+    async def tick(self) -> RunSummary:
+        return await self.deliverer.run_due()
+
+    async def rebuild(self) -> None:
+        subs = await self.deliverer.digests.active()
+        wanted = {f"{JOB_PREFIX}{sub.id}": sub for sub in subs}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, sub in wanted.items():
+            self.scheduler.add_job(
+                self.tick,
+                cron_for(sub),
+                id=job_id,
+                coalesce=True,  # several missed firings: one run
+                max_instances=1,
+                misfire_grace_time=3600,
+                replace_existing=True,
+            )
+        log.info("digest scheduler: %d subscription(s)", len(wanted))
+
+    def changed(self) -> None:
+        """A subscription changed in this process: rebuild the jobs soon."""
+        if self._rebuilding is None or self._rebuilding.done():
+            self._rebuilding = asyncio.get_running_loop().create_task(self.rebuild())
+
+    def job_ids(self) -> list[str]:
+        return sorted(job.id for job in self.scheduler.get_jobs())
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

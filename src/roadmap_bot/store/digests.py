@@ -1,0 +1,414 @@
+"""Persistence for study groups: subscriptions, the delivery ledger, channel progress.
+
+The ledger is what makes weekly posts exactly-once: a delivery row keyed by
+(subscription, week) is claimed in a BEGIN IMMEDIATE transaction before anything is
+sent, and completed with the platform's message id afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from roadmap_bot.schedule import Schedule
+from roadmap_bot.store.sqlite import SqliteStore, from_text, to_text
+
+
+class DeliveryState(StrEnum):
+    CLAIMED = "claimed"  # someone is sending it (or crashed while sending)
+    SENT = "sent"
+    MISSED = "missed"  # due while the bot was down for longer than the catch-up window
+    PAUSED = "paused"  # due during a pause: never posted, the path waits
+    FAILED = "failed"  # the platform refused; retried while within the window
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    channel: str
+    target: str  # 'path:<slug>' or 'level:<level>'
+    schedule: Schedule
+    created_by: str
+    created_at: datetime
+    next_due_at: datetime
+    paused_until: date | None = None
+    problem: str | None = None
+
+    @property
+    def target_kind(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    @property
+    def target_key(self) -> str:
+        return self.target.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    subscription_id: int
+    channel: str
+    week: date
+    due_at: datetime
+    kind: str
+    project: str | None
+    state: DeliveryState
+    attempts: int
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    message_id: str | None
+    error: str | None
+
+
+class ClaimOutcome(StrEnum):
+    NEW = "new"  # ours to send
+    RETRY = "retry"  # ours to send, but an earlier attempt may have reached the platform
+    DONE = "done"  # already sent, missed or paused: nothing to do
+    BUSY = "busy"  # another worker claimed it moments ago
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    delivery: Delivery
+
+
+def delivery_id(subscription_id: int, week: date) -> str:
+    return f"{subscription_id}-{week.isoformat()}"
+
+
+_SUB_COLUMNS = (
+    "id, channel, target, weekday, at_time, timezone, created_by, created_at, "
+    "next_due_at, paused_until, problem"
+)
+_DELIVERY_COLUMNS = (
+    "id, subscription_id, channel, week, due_at, kind, project, state, attempts, "
+    "claimed_at, sent_at, message_id, error"
+)
+
+
+def _subscription(row: tuple[object, ...]) -> Subscription:
+    (sid, channel, target, weekday, at_time, zone, by, created, due, paused, problem) = row
+    return Subscription(
+        id=int(str(sid)),
+        channel=str(channel),
+        target=str(target),
+        schedule=Schedule(int(str(weekday)), time.fromisoformat(str(at_time)), str(zone)),
+        created_by=str(by),
+        created_at=from_text(str(created)),
+        next_due_at=from_text(str(due)),
+        paused_until=date.fromisoformat(str(paused)) if paused else None,
+        problem=str(problem) if problem else None,
+    )
+
+
+def _delivery(row: tuple[object, ...]) -> Delivery:
+    (did, sid, channel, week, due, kind, project, state, attempts, claimed, sent, mid, err) = row
+    return Delivery(
+        id=str(did),
+        subscription_id=int(str(sid)),
+        channel=str(channel),
+        week=date.fromisoformat(str(week)),
+        due_at=from_text(str(due)),
+        kind=str(kind),
+        project=str(project) if project else None,
+        state=DeliveryState(str(state)),
+        attempts=int(str(attempts)),
+        claimed_at=from_text(str(claimed)) if claimed else None,
+        sent_at=from_text(str(sent)) if sent else None,
+        message_id=str(mid) if mid else None,
+        error=str(err) if err else None,
+    )
+
+
+class DigestStore:
+    """Study-group tables over the same SQLite connection as the rest of the store."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self._members_seen: set[tuple[str, str]] = set()
+
+    # -- subscriptions ------------------------------------------------------------------
+
+    async def subscription(self, channel: str) -> Subscription | None:
+        rows = await self.store.conn.execute_fetchall(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE channel = ? AND ended_at IS NULL",
+            (channel,),
+        )
+        return _subscription(tuple(next(iter(rows)))) if rows else None
+
+    async def active(self) -> list[Subscription]:
+        rows = await self.store.conn.execute_fetchall(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE ended_at IS NULL ORDER BY id"
+        )
+        return [_subscription(tuple(r)) for r in rows]
+
+    async def due(self, now: datetime) -> list[Subscription]:
+        """Active, unblocked subscriptions with an occurrence at or before ``now``."""
+        rows = await self.store.conn.execute_fetchall(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions "
+            "WHERE ended_at IS NULL AND problem IS NULL AND next_due_at <= ? ORDER BY next_due_at, id",
+            (to_text(now),),
+        )
+        return [_subscription(tuple(r)) for r in rows]
+
+    async def subscribe(
+        self,
+        channel: str,
+        target: str,
+        schedule: Schedule,
+        by: str,
+        now: datetime,
+    ) -> tuple[Subscription, Subscription | None]:
+        """Start a subscription, ending the channel's current one; return (new, replaced)."""
+        _, first_due = schedule.next_after(now)
+        async with self.store.write() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE channel = ? AND ended_at IS NULL",
+                (channel,),
+            )
+            replaced = _subscription(tuple(next(iter(rows)))) if rows else None
+            if replaced is not None:
+                await conn.execute(
+                    "UPDATE subscriptions SET ended_at = ?, ended_why = 'replaced' WHERE id = ?",
+                    (to_text(now), replaced.id),
+                )
+            cursor = await conn.execute(
+                "INSERT INTO subscriptions (channel, target, weekday, at_time, timezone, "
+                "created_by, created_at, next_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    channel,
+                    target,
+                    schedule.weekday,
+                    schedule.at.strftime("%H:%M"),
+                    schedule.zone,
+                    by,
+                    to_text(now),
+                    to_text(first_due),
+                ),
+            )
+            new_id = cursor.lastrowid
+        created = Subscription(
+            id=int(new_id or 0),
+            channel=channel,
+            target=target,
+            schedule=schedule,
+            created_by=by,
+            created_at=now,
+            next_due_at=first_due,
+        )
+        return created, replaced
+
+    async def end(self, subscription_id: int, why: str, now: datetime) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                "UPDATE subscriptions SET ended_at = ?, ended_why = ? "
+                "WHERE id = ? AND ended_at IS NULL",
+                (to_text(now), why, subscription_id),
+            )
+
+    async def set_pause(self, subscription_id: int, until: date | None) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                "UPDATE subscriptions SET paused_until = ? WHERE id = ?",
+                (until.isoformat() if until else None, subscription_id),
+            )
+
+    async def set_problem(self, subscription_id: int, problem: str | None) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                "UPDATE subscriptions SET problem = ? WHERE id = ?", (problem, subscription_id)
+            )
+
+    # -- the ledger ---------------------------------------------------------------------
+
+    async def claim(
+        self,
+        sub: Subscription,
+        week: date,
+        due_at: datetime,
+        kind: str,
+        project: str | None,
+        worker: str,
+        now: datetime,
+        stale_after: timedelta,
+    ) -> Claim:
+        """Claim (subscription, week) for sending. Only one caller ever gets NEW."""
+        key = delivery_id(sub.id, week)
+        async with self.store.write() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (key,)
+            )
+            if not rows:
+                await conn.execute(
+                    "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, "
+                    "project, state, attempts, claimed_at, claimed_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'claimed', 1, ?, ?)",
+                    (
+                        key,
+                        sub.id,
+                        sub.channel,
+                        week.isoformat(),
+                        to_text(due_at),
+                        kind,
+                        project,
+                        to_text(now),
+                        worker,
+                    ),
+                )
+                outcome = ClaimOutcome.NEW
+            else:
+                existing = _delivery(tuple(next(iter(rows))))
+                if existing.state in (
+                    DeliveryState.SENT,
+                    DeliveryState.MISSED,
+                    DeliveryState.PAUSED,
+                ):
+                    return Claim(ClaimOutcome.DONE, existing)
+                fresh = (
+                    existing.state is DeliveryState.CLAIMED
+                    and existing.claimed_at is not None
+                    and now - existing.claimed_at < stale_after
+                )
+                if fresh:
+                    return Claim(ClaimOutcome.BUSY, existing)
+                await conn.execute(
+                    "UPDATE deliveries SET state = 'claimed', attempts = attempts + 1, "
+                    "claimed_at = ?, claimed_by = ? WHERE id = ?",
+                    (to_text(now), worker, key),
+                )
+                outcome = ClaimOutcome.RETRY
+            rows = await conn.execute_fetchall(
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (key,)
+            )
+        return Claim(outcome, _delivery(tuple(next(iter(rows)))))
+
+    async def complete(
+        self,
+        delivery: Delivery,
+        message_id: str,
+        now: datetime,
+        next_due_at: datetime,
+        project: str | None,
+    ) -> None:
+        """The platform accepted the post: record it, cover the pick, move the schedule on."""
+        async with self.store.write() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET state = 'sent', sent_at = ?, message_id = ?, "
+                "project = ?, error = NULL WHERE id = ?",
+                (to_text(now), message_id, project, delivery.id),
+            )
+            if project:
+                # 'posted' wins over an earlier 'skipped': the group did get this one
+                await conn.execute(
+                    "INSERT INTO channel_covered (channel, project, how, at) "
+                    "VALUES (?, ?, 'posted', ?) "
+                    "ON CONFLICT (channel, project) DO UPDATE SET how = 'posted', at = excluded.at",
+                    (delivery.channel, project, to_text(now)),
+                )
+            await self._advance(conn, delivery.subscription_id, next_due_at)
+
+    async def fail(self, delivery: Delivery, error: str) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET state = 'failed', error = ? WHERE id = ? AND state = 'claimed'",
+                (error, delivery.id),
+            )
+
+    async def note(self, delivery: Delivery, error: str) -> None:
+        """A problem after the post went out (e.g. the discussion thread): kept, not retried."""
+        async with self.store.write() as conn:
+            await conn.execute("UPDATE deliveries SET error = ? WHERE id = ?", (error, delivery.id))
+
+    async def record(
+        self,
+        sub: Subscription,
+        weeks: list[tuple[date, datetime]],
+        state: DeliveryState,
+        next_due_at: datetime,
+    ) -> int:
+        """Record weeks that will never be posted (missed, paused); return how many were new."""
+        added = 0
+        async with self.store.write() as conn:
+            for week, due_at in weeks:
+                cursor = await conn.execute(
+                    "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, "
+                    "state) VALUES (?, ?, ?, ?, ?, 'digest', ?) "
+                    "ON CONFLICT (subscription_id, week) DO NOTHING",
+                    (
+                        delivery_id(sub.id, week),
+                        sub.id,
+                        sub.channel,
+                        week.isoformat(),
+                        to_text(due_at),
+                        state.value,
+                    ),
+                )
+                added += cursor.rowcount
+            await self._advance(conn, sub.id, next_due_at)
+        return added
+
+    async def advance(self, subscription_id: int, next_due_at: datetime) -> None:
+        async with self.store.write() as conn:
+            await self._advance(conn, subscription_id, next_due_at)
+
+    @staticmethod
+    async def _advance(conn: object, subscription_id: int, next_due_at: datetime) -> None:
+        # Only ever forwards: a slow worker must not move a schedule back.
+        await conn.execute(  # type: ignore[attr-defined]
+            "UPDATE subscriptions SET next_due_at = max(next_due_at, ?) WHERE id = ?",
+            (to_text(next_due_at), subscription_id),
+        )
+
+    async def deliveries(self, channel: str, limit: int = 20) -> list[Delivery]:
+        """The channel's deliveries, newest week first."""
+        rows = await self.store.conn.execute_fetchall(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE channel = ? "
+            "ORDER BY due_at DESC LIMIT ?",
+            (channel, limit),
+        )
+        return [_delivery(tuple(r)) for r in rows]
+
+    async def sent_between(self, start: datetime, end: datetime) -> int:
+        """Posts already sent for occurrences due in (start, end]."""
+        rows = await self.store.conn.execute_fetchall(
+            "SELECT count(*) FROM deliveries WHERE state = 'sent' AND due_at > ? AND due_at <= ?",
+            (to_text(start), to_text(end)),
+        )
+        return int(next(iter(rows))[0])
+
+    # -- what a channel has covered, and who is in it ----------------------------------
+
+    async def covered(self, channel: str) -> dict[str, str]:
+        """Projects the channel has been through: slug -> 'posted' or 'skipped'."""
+        rows = await self.store.conn.execute_fetchall(
+            "SELECT project, how FROM channel_covered WHERE channel = ?", (channel,)
+        )
+        return {str(p): str(h) for p, h in rows}
+
+    async def cover(self, channel: str, project: str, how: str, now: datetime) -> None:
+        async with self.store.write() as conn:
+            await conn.execute(
+                "INSERT INTO channel_covered (channel, project, how, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (channel, project) DO NOTHING",
+                (channel, project, how, to_text(now)),
+            )
+
+    async def remember_member(self, channel: str, user: str, now: datetime) -> None:
+        if (channel, user) in self._members_seen:
+            return  # one write per person and channel per process is enough
+        async with self.store.write() as conn:
+            await conn.execute(
+                "INSERT INTO channel_members (channel, user_id, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (channel, user_id) DO UPDATE SET seen_at = excluded.seen_at",
+                (channel, user, to_text(now)),
+            )
+        self._members_seen.add((channel, user))
+
+    async def members(self, channel: str) -> list[str]:
+        rows = await self.store.conn.execute_fetchall(
+            "SELECT user_id FROM channel_members WHERE channel = ? ORDER BY seen_at, user_id",
+            (channel,),
+        )
+        return [str(r[0]) for r in rows]

@@ -1,0 +1,357 @@
+"""Study-group commands: subscribe a channel to a weekly digest and manage it.
+
+Registered on the core like any other feature. Who may change a channel's subscription
+is the platform's call (``Profile.can_manage_channel``) plus one rule of ours: whoever
+created a subscription may change it. Starting one in a channel that has none is open
+to every member; anyone may read `schedule` and `digest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from roadmap_bot.commands import (
+    Pause,
+    PreviewDigest,
+    Resume,
+    ShowSchedule,
+    SkipPick,
+    Subscribe,
+    Unsubscribe,
+)
+from roadmap_bot.core import Asker, Roadmap
+from roadmap_bot.delivery import Deliverer, next_posts
+from roadmap_bot.digest import plan, resolve_target, target_title, upcoming
+from roadmap_bot.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Style, error
+from roadmap_bot.schedule import Schedule
+from roadmap_bot.store.digests import DeliveryState, DigestStore, Subscription
+
+DEFAULT_WEEKDAY = 0  # Monday
+DEFAULT_TIME = time(9, 0)
+MAX_PAUSE = timedelta(days=366)
+
+WHO_MAY = {
+    "slack": "workspace admins and owners, the person who set it up, and the bot's configured admins",
+    "discord": "members with Manage Channels, and the person who set it up",
+}
+
+
+def when_text(instant: datetime, zone: str) -> str:
+    """'Mon 30 Nov 2026, 09:00 CET (UTC+01:00)': local time with its offset, so DST shows."""
+    local = instant.astimezone(Schedule(0, DEFAULT_TIME, zone).tz)
+    offset = local.strftime("%z")
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local:%Z} (UTC{offset[:3]}:{offset[3:]})"
+
+
+class StudyGroups:
+    """The channel commands, wired onto a :class:`Roadmap`."""
+
+    def __init__(
+        self,
+        roadmap: Roadmap,
+        deliverer: Deliverer,
+        default_zone: str = "UTC",
+        on_change: Callable[[], Any] | None = None,
+    ) -> None:
+        self.roadmap = roadmap
+        self.catalog = roadmap.catalog
+        self.clock = roadmap.clock
+        self.deliverer = deliverer
+        self.digests: DigestStore = deliverer.digests
+        self.default_zone = default_zone
+        self.on_change = on_change  # e.g. the scheduler rebuilding its jobs
+        for command, handler in (
+            (Subscribe, self._subscribe),
+            (Unsubscribe, self._unsubscribe),
+            (ShowSchedule, self._schedule),
+            (SkipPick, self._skip),
+            (Pause, self._pause),
+            (Resume, self._resume),
+            (PreviewDigest, self._preview),
+        ):
+            roadmap.register(command, handler)
+        roadmap.observers.append(self._note_member)
+
+    async def _note_member(self, command: Any, who: Asker) -> None:
+        if who.channel:
+            await self.digests.remember_member(who.channel, who.id, self.clock.now())
+
+    # -- guards ----------------------------------------------------------------------------
+
+    def _channel_only(self, who: Asker, word: str) -> Reply | None:
+        if who.channel:
+            return None
+        hint = (
+            "On the console, name one: roadmap-bot console --channel study"
+            if who.platform == "console"
+            else "Use it in the channel that should get the digest."
+        )
+        return error(f"'{word}' works in a channel, not in a direct message.", hint)
+
+    async def _refusal(self, who: Asker, sub: Subscription | None, word: str) -> Reply | None:
+        """None when ``who`` may change this channel's subscription, else the refusal."""
+        if sub is not None and sub.created_by == who.id:
+            return None
+        profile = await who.profile()
+        if profile.can_manage_channel:
+            return None
+        may = WHO_MAY.get(who.platform, "channel managers and the person who set it up")
+        return error(
+            f"You can't {word} this channel's digest.",
+            f"Its subscription can be changed by {may}. Anyone may use 'schedule' and 'digest'.",
+            ("schedule", "digest"),
+        )
+
+    async def _current(self, who: Asker, word: str) -> Subscription | Reply:
+        refusal = self._channel_only(who, word)
+        if refusal is not None:
+            return refusal
+        assert who.channel is not None
+        sub = await self.digests.subscription(who.channel)
+        if sub is None:
+            return error(
+                "This channel has no weekly digest.",
+                "Subscribe it to a learning path or a level first.",
+                ("subscribe observability-stack", "subscribe beginner", "paths"),
+            )
+        return sub
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def _subscribe(self, command: Subscribe, who: Asker) -> Reply:
+        refusal = self._channel_only(who, "subscribe")
+        if refusal is not None:
+            return refusal
+        assert who.channel is not None
+        target, guesses = resolve_target(self.catalog, command.target)
+        if target is None:
+            return error(
+                f"'{command.target}' is neither a learning path nor a level.",
+                "Subscribe to a path (see 'paths') or to beginner, intermediate or advanced.",
+                tuple(f"subscribe {g}" for g in guesses) or ("paths",),
+            )
+        current = await self.digests.subscription(who.channel)
+        if current is not None:
+            refusal = await self._refusal(who, current, "replace")
+            if refusal is not None:
+                return refusal
+        covered = await self.digests.covered(who.channel)
+        title = target_title(self.catalog, target)
+        _, first = upcoming(self.catalog, target, covered)
+        if first is None:
+            return error(
+                f"This channel has already been through every step of {title}.",
+                "Pick another path: 'paths' lists them all.",
+                ("paths",),
+            )
+        zone = command.zone or (await who.profile()).timezone or self.default_zone
+        schedule = Schedule(
+            command.weekday if command.weekday is not None else DEFAULT_WEEKDAY,
+            command.at or DEFAULT_TIME,
+            zone,
+        )
+        now = self.clock.now()
+        sub, replaced = await self.digests.subscribe(who.channel, target, schedule, who.id, now)
+        self._changed()
+        text = (
+            f"First post: {when_text(sub.next_due_at, zone)}, with "
+            f"{self.catalog.project(first).name}."
+        )
+        if replaced is not None:
+            text += (
+                f" This replaces the subscription to "
+                f"{target_title(self.catalog, replaced.target)} ({replaced.schedule.describe()})."
+            )
+        return Reply(
+            kind=ReplyKind.SUBSCRIPTION,
+            title=f"This channel now gets {title} {schedule.describe()}.",
+            text=text,
+            actions=(
+                Action(label="Preview the digest", command="digest", style=Style.PRIMARY),
+                Action(label="Schedule", command="schedule"),
+            ),
+            command="schedule",
+        )
+
+    async def _unsubscribe(self, command: Unsubscribe, who: Asker) -> Reply:
+        sub = await self._current(who, "unsubscribe")
+        if isinstance(sub, Reply):
+            return sub
+        refusal = await self._refusal(who, sub, "stop")
+        if refusal is not None:
+            return refusal
+        await self.digests.end(sub.id, "unsubscribed", self.clock.now())
+        self._changed()
+        title = target_title(self.catalog, sub.target)
+        return Reply(
+            kind=ReplyKind.SUBSCRIPTION,
+            title="This channel no longer gets the weekly digest.",
+            text=f"Its progress through {title} is kept: subscribe again to continue.",
+            actions=(Action(label="Subscribe again", command=f"subscribe {sub.target_key}"),),
+        )
+
+    async def _schedule(self, command: ShowSchedule, who: Asker) -> Reply:
+        sub = await self._current(who, "schedule")
+        if isinstance(sub, Reply):
+            return sub
+        now = self.clock.now()
+        zone = sub.schedule.zone
+        covered = await self.digests.covered(sub.channel)
+        steps = plan(self.catalog, sub.target)
+        index, pick = upcoming(self.catalog, sub.target, covered)
+        title = target_title(self.catalog, sub.target)
+        if pick is None:
+            position = f"all {len(steps)} steps covered: the next post is the completion post"
+        else:
+            position = f"step {index + 1} of {len(steps)} next: {self.catalog.project(pick).name}"
+        facts = [
+            Fact(label="Target", value=title),
+            Fact(label="Cadence", value=sub.schedule.describe()),
+            Fact(label="Position", value=position),
+        ]
+        if sub.paused_until:
+            facts.append(Fact(label="Paused until", value=_day(sub.paused_until)))
+        deliveries = await self.digests.deliveries(sub.channel, limit=5)
+        last = next((d for d in deliveries if d.state is not DeliveryState.CLAIMED), None)
+        if last is not None:
+            what = self.catalog.project(last.project).name if last.project else "completion post"
+            facts.append(
+                Fact(
+                    label="Last delivery",
+                    value=f"{when_text(last.due_at, zone)}: {what} ({last.state.value})",
+                )
+            )
+        problem = sub.problem or (last.error if last and last.error else None)
+        if problem:
+            fix = " 'resume' tries again once it is fixed." if sub.problem else ""
+            facts.append(Fact(label="Delivery problem", value=problem + fix))
+        start = max(now, sub.next_due_at - timedelta(microseconds=1))
+        items = []
+        for instant in next_posts(sub.schedule, start, 4):
+            local_day = instant.astimezone(sub.schedule.tz).date()
+            paused = sub.paused_until is not None and local_day < sub.paused_until
+            items.append(
+                Item(
+                    title=when_text(instant, zone),
+                    detail="paused" if paused else "",
+                    mark=Mark.SKIPPED if paused else Mark.NONE,
+                )
+            )
+        return Reply(
+            kind=ReplyKind.SCHEDULE,
+            title=f"Weekly digest: {title}",
+            facts=tuple(facts),
+            items=tuple(items),
+            items_heading="Next posts (local time)",
+            actions=(
+                Action(label="Preview", command="digest", style=Style.PRIMARY),
+                Action(label="Skip the next pick", command="skip"),
+            ),
+            command="schedule",
+        )
+
+    async def _skip(self, command: SkipPick, who: Asker) -> Reply:
+        sub = await self._current(who, "skip")
+        if isinstance(sub, Reply):
+            return sub
+        refusal = await self._refusal(who, sub, "skip a week of")
+        if refusal is not None:
+            return refusal
+        covered = await self.digests.covered(sub.channel)
+        _, pick = upcoming(self.catalog, sub.target, covered)
+        if pick is None:
+            return error(
+                "There is nothing left to skip.",
+                "The next post is the completion post.",
+                ("schedule",),
+            )
+        await self.digests.cover(sub.channel, pick, "skipped", self.clock.now())
+        _, after = upcoming(self.catalog, sub.target, {**covered, pick: "skipped"})
+        skipped = self.catalog.project(pick).name
+        then = (
+            f"The next digest ({when_text(sub.next_due_at, sub.schedule.zone)}) brings "
+            f"{self.catalog.project(after).name}."
+            if after
+            else "That was the last step: the next post is the completion post."
+        )
+        return Reply(kind=ReplyKind.SUBSCRIPTION, title=f"Skipped {skipped}.", text=then)
+
+    async def _pause(self, command: Pause, who: Asker) -> Reply:
+        sub = await self._current(who, "pause")
+        if isinstance(sub, Reply):
+            return sub
+        refusal = await self._refusal(who, sub, "pause")
+        if refusal is not None:
+            return refusal
+        today = self.clock.now().astimezone(sub.schedule.tz).date()
+        if command.until <= today:
+            return error(
+                f"{_day(command.until)} is not in the future.",
+                "Give the date the digests should start again, e.g. pause "
+                f"{(today + timedelta(days=14)).isoformat()}",
+            )
+        if command.until - today > MAX_PAUSE:
+            return error(
+                "That is more than a year away.",
+                "For a longer break, 'unsubscribe' keeps the channel's progress too.",
+                ("unsubscribe",),
+            )
+        await self.digests.set_pause(sub.id, command.until)
+        self._changed()
+        covered = await self.digests.covered(sub.channel)
+        _, pick = upcoming(self.catalog, sub.target, covered)
+        waits = f" The path waits at {self.catalog.project(pick).name}." if pick else ""
+        return Reply(
+            kind=ReplyKind.SUBSCRIPTION,
+            title=f"Paused until {_day(command.until)}.",
+            text=f"No digests before then; no week is lost.{waits}",
+            actions=(Action(label="Resume now", command="resume"),),
+        )
+
+    async def _resume(self, command: Resume, who: Asker) -> Reply:
+        sub = await self._current(who, "resume")
+        if isinstance(sub, Reply):
+            return sub
+        refusal = await self._refusal(who, sub, "resume")
+        if refusal is not None:
+            return refusal
+        if sub.paused_until is None and sub.problem is None:
+            return Reply(
+                kind=ReplyKind.SUBSCRIPTION,
+                title="The digest is not paused.",
+                text=f"It runs {sub.schedule.describe()}.",
+                actions=(Action(label="Schedule", command="schedule"),),
+            )
+        await self.digests.set_pause(sub.id, None)
+        await self.digests.set_problem(sub.id, None)
+        self._changed()
+        return Reply(
+            kind=ReplyKind.SUBSCRIPTION,
+            title="Resumed.",
+            text=f"The digest runs {sub.schedule.describe()} again.",
+            actions=(Action(label="Schedule", command="schedule"),),
+        )
+
+    async def _preview(self, command: PreviewDigest, who: Asker) -> Reply:
+        sub = await self._current(who, "digest")
+        if isinstance(sub, Reply):
+            return sub
+        digest = await self.deliverer.compose(sub)
+        when = when_text(sub.next_due_at, sub.schedule.zone)
+        return digest.message.model_copy(
+            update={
+                "public": False,
+                "shareable": False,
+                "footer": f"Preview of the post due {when}. {digest.message.footer}".strip(),
+            }
+        )
+
+
+def _day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"
