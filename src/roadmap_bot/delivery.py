@@ -63,7 +63,12 @@ class Poster(Protocol):
     min_interval: float  # seconds between two posts in one channel (Slack: 1 per second)
 
     async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
-        """Post a public message; return the platform's message id. Raise DeliveryError."""
+        """Post a public message; return the platform's message id.
+
+        Raise DeliveryError when the platform answered with a refusal. Any other exception
+        means the outcome is unknown; the deliverer then looks (``find_post``) before
+        posting again.
+        """
 
     async def post_discussion(
         self, channel: str, message_id: str, digest: Digest, delivery_id: str
@@ -205,7 +210,11 @@ class Deliverer:
                 summary.delivered += 1
                 return
         message_id = await self._send(
-            lambda: poster.post(sub.channel, digest.message, delivery.id), sub, delivery, summary
+            lambda: poster.post(sub.channel, digest.message, delivery.id),
+            sub,
+            delivery,
+            poster,
+            summary,
         )
         if message_id is None:
             return
@@ -232,7 +241,7 @@ class Deliverer:
             await self.digests.end(sub.id, "completed", now)
 
     async def _find(self, poster: Poster, sub: Subscription, delivery: Delivery) -> str | None:
-        since = (delivery.due_at or self.clock.now()) - timedelta(hours=1)
+        since = delivery.due_at - timedelta(hours=1)
         try:
             async with self._slots:
                 return await poster.find_post(sub.channel, delivery.id, since)
@@ -246,6 +255,7 @@ class Deliverer:
         call: Callable[[], Awaitable[str]],
         sub: Subscription,
         delivery: Delivery,
+        poster: Poster,
         summary: RunSummary,
     ) -> str | None:
         """Post with retries; a permanent error pauses the subscription with its reason."""
@@ -264,9 +274,14 @@ class Deliverer:
                     log.warning("digest for %s paused: %s", sub.channel, reason)
                     return None
                 delay = problem.retry_after
-            except Exception as problem:  # a network error the adapter did not translate
+            except Exception as problem:
+                # No answer (connection lost, timeout): the post may have gone through.
+                # Look before posting again, or a retry could post the week twice.
                 reason = f"{type(problem).__name__}: {problem}"
                 delay = None
+                found = await self._find(poster, sub, delivery)
+                if found is not None:
+                    return found
             if attempt + 1 < self.attempts:
                 await self.sleep(delay if delay is not None else 0.5 * 2**attempt)
         await self.digests.fail(delivery, reason)

@@ -26,7 +26,7 @@ from roadmap_bot.delivery import Deliverer, next_posts
 from roadmap_bot.digest import plan, resolve_target, target_title, upcoming
 from roadmap_bot.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Style, error
 from roadmap_bot.schedule import Schedule
-from roadmap_bot.store.digests import DeliveryState, DigestStore, Subscription
+from roadmap_bot.store.digests import Delivery, DeliveryState, DigestStore, Subscription
 
 DEFAULT_WEEKDAY = 0  # Monday
 DEFAULT_TIME = time(9, 0)
@@ -220,11 +220,10 @@ class StudyGroups:
         deliveries = await self.digests.deliveries(sub.channel, limit=5)
         last = next((d for d in deliveries if d.state is not DeliveryState.CLAIMED), None)
         if last is not None:
-            what = self.catalog.project(last.project).name if last.project else "completion post"
             facts.append(
                 Fact(
                     label="Last delivery",
-                    value=f"{when_text(last.due_at, zone)}: {what} ({last.state.value})",
+                    value=f"{when_text(last.due_at, zone)}: {self._outcome(last)}",
                 )
             )
         problem = sub.problem or (last.error if last and last.error else None)
@@ -255,6 +254,22 @@ class StudyGroups:
             ),
             command="schedule",
         )
+
+    def _outcome(self, delivery: Delivery) -> str:
+        what = (
+            self.catalog.project(delivery.project).name
+            if delivery.project and self.catalog.get(delivery.project)
+            else "the completion post"
+            if delivery.kind == "completion"
+            else "the weekly digest"
+        )
+        return {
+            DeliveryState.SENT: f"{what}, posted",
+            DeliveryState.MISSED: "missed (the bot was offline for longer than the catch-up window)",
+            DeliveryState.PAUSED: "skipped by the pause",
+            DeliveryState.FAILED: f"{what}, not posted: {delivery.error}",
+            DeliveryState.CLAIMED: f"{what}, being posted",
+        }[delivery.state]
 
     async def _skip(self, command: SkipPick, who: Asker) -> Reply:
         sub = await self._current(who, "skip")
