@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
 
 from roadmap_bot.schedule import Schedule
 from roadmap_bot.store.sqlite import SqliteStore, from_text, to_text
@@ -23,7 +25,7 @@ class DeliveryState(StrEnum):
     FAILED = "failed"  # the platform refused; retried while within the window
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subscription:
     id: int
     channel: str
@@ -88,18 +90,25 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _subscription(row: tuple[object, ...]) -> Subscription:
+@lru_cache(maxsize=4096)
+def _schedule(weekday: int, at_time: str, zone: str) -> Schedule:
+    # Few distinct schedules exist; sharing them keeps loading 10,000 rows cheap.
+    return Schedule(weekday, time.fromisoformat(at_time), zone)
+
+
+def _subscription(row: Any) -> Subscription:
+    # SQLite hands back ints and strs already: no conversions beyond the dates.
     (sid, channel, target, weekday, at_time, zone, by, created, due, paused, problem) = row
     return Subscription(
-        id=int(str(sid)),
-        channel=str(channel),
-        target=str(target),
-        schedule=Schedule(int(str(weekday)), time.fromisoformat(str(at_time)), str(zone)),
-        created_by=str(by),
-        created_at=from_text(str(created)),
-        next_due_at=from_text(str(due)),
-        paused_until=date.fromisoformat(str(paused)) if paused else None,
-        problem=str(problem) if problem else None,
+        sid,
+        channel,
+        target,
+        _schedule(weekday, at_time, zone),
+        by,
+        datetime.fromisoformat(created),
+        datetime.fromisoformat(due),
+        date.fromisoformat(paused) if paused else None,
+        problem,
     )
 
 
@@ -136,13 +145,13 @@ class DigestStore:
             f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE channel = ? AND ended_at IS NULL",
             (channel,),
         )
-        return _subscription(tuple(next(iter(rows)))) if rows else None
+        return _subscription(next(iter(rows))) if rows else None
 
     async def active(self) -> list[Subscription]:
         rows = await self.store.conn.execute_fetchall(
             f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE ended_at IS NULL ORDER BY id"
         )
-        return [_subscription(tuple(r)) for r in rows]
+        return [_subscription(r) for r in rows]
 
     async def due(self, now: datetime) -> list[Subscription]:
         """Active, unblocked subscriptions with an occurrence at or before ``now``."""
@@ -151,7 +160,7 @@ class DigestStore:
             "WHERE ended_at IS NULL AND problem IS NULL AND next_due_at <= ? ORDER BY next_due_at, id",
             (to_text(now),),
         )
-        return [_subscription(tuple(r)) for r in rows]
+        return [_subscription(r) for r in rows]
 
     async def subscribe(
         self,
@@ -168,7 +177,7 @@ class DigestStore:
                 f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE channel = ? AND ended_at IS NULL",
                 (channel,),
             )
-            replaced = _subscription(tuple(next(iter(rows)))) if rows else None
+            replaced = _subscription(next(iter(rows))) if rows else None
             if replaced is not None:
                 await conn.execute(
                     "UPDATE subscriptions SET ended_at = ?, ended_why = 'replaced' WHERE id = ?",
