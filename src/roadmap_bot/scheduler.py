@@ -48,6 +48,9 @@ class DigestScheduler:
 
     async def start(self) -> RunSummary:
         """Build the jobs, start ticking, and deliver whatever is due right now."""
+        # Started first: before that APScheduler only queues jobs and would not
+        # replace one queued under the same id.
+        self.scheduler.start()
         await self.rebuild()
         self.scheduler.add_job(
             self.tick,
@@ -57,7 +60,6 @@ class DigestScheduler:
             max_instances=1,
             replace_existing=True,
         )
-        self.scheduler.start()
         return await self.tick()  # catch-up after downtime
 
     async def tick(self) -> RunSummary:
@@ -83,12 +85,15 @@ class DigestScheduler:
 
     def changed(self) -> None:
         """A subscription changed in this process: rebuild the jobs soon."""
+        if not self.scheduler.running:
+            return  # start() builds them
         if self._rebuilding is None or self._rebuilding.done():
             self._rebuilding = asyncio.get_running_loop().create_task(self.rebuild())
 
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self.scheduler.get_jobs())
 
-    def shutdown(self) -> None:
+    async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler finishes its shutdown on the loop

@@ -38,7 +38,7 @@ async def serve(app: App) -> None:
     try:
         await _until_first_exits(tasks)
     finally:
-        scheduler.shutdown()
+        await scheduler.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
