@@ -1,0 +1,153 @@
+"""The discord.py client: logs in, registers the persistent buttons, syncs /roadmap.
+
+Commands are synced to ``DISCORD_GUILD_ID`` when set (instant, for development) or
+globally, and only when their definitions changed since the last sync: the hash of
+what was sent is kept in the store, so restarts do not spend Discord's sync quota.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+import discord
+from discord import app_commands
+from roadmap_bot.adapters.discord.autocomplete import Completer
+from roadmap_bot.adapters.discord.commands import RoadmapGroup
+from roadmap_bot.adapters.discord.interactions import DEFER_AFTER, Responder
+from roadmap_bot.adapters.discord.views import RoadmapButton
+from roadmap_bot.app import App
+from roadmap_bot.config import ConfigError
+from roadmap_bot.core import Roadmap
+
+log = logging.getLogger(__name__)
+
+# What the bot needs in a channel: answer, post shared cards and weekly digests, and
+# open a discussion thread on a digest.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    read_message_history=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
+)
+INVITE_SCOPES = ("bot", "applications.commands")
+SYNC_KEY = "discord.commands.{application}.{scope}"
+
+
+def use_endpoints(api_url: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at another REST base and gateway (a proxy, or a test's fake).
+
+    discord.py keeps both as class attributes, so this is process-wide by nature.
+    """
+    if api_url:
+        Route.BASE = api_url.rstrip("/")
+    if gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def invite_url(application_id: int) -> str:
+    """The URL that adds the bot to a server with the scopes and permissions it needs."""
+    return discord.utils.oauth_url(
+        application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES
+    )
+
+
+def commands_hash(payload: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class RoadmapClient(discord.Client):
+    """roadmap-bot on Discord: /roadmap commands, autocomplete and persistent buttons."""
+
+    def __init__(
+        self,
+        roadmap: Roadmap,
+        *,
+        guild_id: int | None = None,
+        defer_after: float = DEFER_AFTER,
+        **options: Any,
+    ) -> None:
+        options.setdefault("intents", discord.Intents(guilds=True))
+        # Nothing the bot echoes (names, search text) may ping anyone.
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        super().__init__(**options)
+        self.roadmap = roadmap
+        self.guild = discord.Object(id=guild_id) if guild_id else None
+        self.responder = Responder(roadmap, defer_after)
+        self.completer = Completer(roadmap.catalog)
+        self.tree: app_commands.CommandTree[RoadmapClient] = app_commands.CommandTree(self)
+        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        self.tree.add_command(RoadmapGroup(self.responder, self.completer), guild=self.guild)
+        self.synced: bool | None = None  # after setup: whether this start synced commands
+
+    async def setup_hook(self) -> None:
+        # Registered before the gateway connects, so no click is ever missed.
+        self.add_dynamic_items(RoadmapButton)
+        self.synced = await self.sync_commands()
+        if self.application_id is not None:
+            log.info("invite the bot with: %s", invite_url(self.application_id))
+
+    def command_payload(self) -> list[dict[str, Any]]:
+        """The command definitions as they are sent to Discord."""
+        return [c.to_dict(self.tree) for c in self.tree.get_commands(guild=self.guild)]
+
+    async def sync_commands(self) -> bool:
+        """Sync /roadmap when its definitions changed; True when a sync was made."""
+        scope = str(self.guild.id) if self.guild else "global"
+        key = SYNC_KEY.format(application=self.application_id, scope=scope)
+        digest = commands_hash(self.command_payload())
+        store = self.roadmap.store
+        if await store.get_meta(key) == digest:
+            log.info("Discord commands unchanged since the last sync (%s): not syncing", scope)
+            return False
+        try:
+            await self.tree.sync(guild=self.guild)
+        except discord.HTTPException as exc:
+            # Keep serving: commands synced earlier still work. Say how to fix it.
+            log.error(
+                "syncing Discord commands (%s) failed: %s. Is the bot in that server, invited "
+                "with the applications.commands scope? Invite URL: %s",
+                scope,
+                exc,
+                invite_url(self.application_id) if self.application_id else "(unknown)",
+            )
+            return False
+        await store.set_meta(key, digest)
+        log.info("synced Discord commands (%s)", scope)
+        return True
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction[Any], err: app_commands.AppCommandError
+    ) -> None:
+        # Option conversion and unknown commands land here: answer, never leave silence.
+        log.warning("app command failed: %s", err, exc_info=err)
+        if interaction.response.is_done():
+            return
+        await interaction.response.send_message(
+            "Sorry, I could not run that. Try `/roadmap help`.", ephemeral=True
+        )
+
+
+async def run(app: App) -> None:
+    """Run the client with the app's settings until cancelled."""
+    settings = app.settings
+    if settings.discord_token is None:
+        raise ConfigError("DISCORD_TOKEN is not set")
+    use_endpoints(settings.discord_api_url, settings.discord_gateway_url)
+    client = RoadmapClient(app.roadmap, guild_id=settings.discord_guild_id)
+    async with client:
+        try:
+            await client.start(settings.discord_token.get_secret_value())
+        except discord.LoginFailure:
+            raise ConfigError(
+                "DISCORD_TOKEN was rejected by Discord: copy the bot token again from the "
+                "Developer Portal (Bot > Reset Token)"
+            ) from None

@@ -1,0 +1,182 @@
+"""The /roadmap app-command group: one subcommand per command of the core language.
+
+Options build the core's typed commands directly; nothing here decides what to say.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from roadmap_bot.adapters.discord.autocomplete import Choice, Completer
+from roadmap_bot.adapters.discord.interactions import Responder, user_id
+from roadmap_bot.catalog import Level
+from roadmap_bot.commands import (
+    USAGES,
+    Done,
+    Help,
+    ListPaths,
+    Next,
+    Progress,
+    Random,
+    Search,
+    ShowLevel,
+    ShowPath,
+    ShowProject,
+    Undo,
+)
+
+AnyInteraction = discord.Interaction[discord.Client]
+
+# Free-text limits keep every command a button may carry inside a 100-character custom_id.
+NAME_MAX = 60
+SEARCH_MAX = 80
+PAGE_MAX = 99
+
+LEVELS = [app_commands.Choice(name=lv.value, value=lv.value) for lv in Level]
+TOPICS = [app_commands.Choice(name=u.word, value=u.word) for u in USAGES]
+
+
+def _choices(found: list[Choice]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=c.name, value=c.value) for c in found]
+
+
+class RoadmapGroup(app_commands.Group):
+    """/roadmap and its subcommands."""
+
+    def __init__(self, responder: Responder, completer: Completer) -> None:
+        super().__init__(
+            name="roadmap",
+            description="Learn how great systems are built: the roadmap of architecture reports",
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True),
+        )
+        self.responder = responder
+        self.completer = completer
+
+    # -- browsing -----------------------------------------------------------------------
+
+    @app_commands.command(name="help", description="Every command, or one with an example")
+    @app_commands.describe(topic="a command to explain")
+    @app_commands.choices(topic=TOPICS)
+    async def help_(
+        self, interaction: AnyInteraction, topic: app_commands.Choice[str] | None = None
+    ) -> None:
+        await self.responder.command(interaction, Help(topic.value if topic else None))
+
+    @app_commands.command(
+        name="level", description="The projects of a level, in the roadmap's order"
+    )
+    @app_commands.describe(
+        level="beginner, intermediate or advanced", page="which page of the list"
+    )
+    @app_commands.choices(level=LEVELS)
+    async def level(
+        self,
+        interaction: AnyInteraction,
+        level: app_commands.Choice[str],
+        page: app_commands.Range[int, 1, PAGE_MAX] | None = None,
+    ) -> None:
+        await self.responder.command(interaction, ShowLevel(Level(level.value), page))
+
+    @app_commands.command(
+        name="project", description="A project card: summary, concepts, paths, report"
+    )
+    @app_commands.describe(name="a project: type part of its name, a concept or a level")
+    async def project(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, ShowProject(name))
+
+    @app_commands.command(name="paths", description="The themed learning paths")
+    async def paths(self, interaction: AnyInteraction) -> None:
+        await self.responder.command(interaction, ListPaths())
+
+    @app_commands.command(name="path", description="A learning path step by step, with your marks")
+    @app_commands.describe(name="a learning path")
+    async def path(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, ShowPath(name))
+
+    @app_commands.command(
+        name="search", description="Search names, summaries, concepts, languages and categories"
+    )
+    @app_commands.describe(text="what to look for, e.g. raft", page="which page of the results")
+    async def search(
+        self,
+        interaction: AnyInteraction,
+        text: app_commands.Range[str, 1, SEARCH_MAX],
+        page: app_commands.Range[int, 1, PAGE_MAX] | None = None,
+    ) -> None:
+        await self.responder.command(interaction, Search(text, page))
+
+    @app_commands.command(name="random", description="A random project you have not read yet")
+    @app_commands.describe(level="only from this level")
+    @app_commands.choices(level=LEVELS)
+    async def random(
+        self, interaction: AnyInteraction, level: app_commands.Choice[str] | None = None
+    ) -> None:
+        await self.responder.command(interaction, Random(Level(level.value) if level else None))
+
+    # -- your progress ------------------------------------------------------------------
+
+    @app_commands.command(name="next", description="What you should read next, and why")
+    async def next_(self, interaction: AnyInteraction) -> None:
+        await self.responder.command(interaction, Next())
+
+    @app_commands.command(name="done", description="Mark a project's report as read")
+    @app_commands.describe(name="the project you have read")
+    async def done(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, Done(name))
+
+    @app_commands.command(name="undo", description="Take back a 'done' mark")
+    @app_commands.describe(name="the project to unmark")
+    async def undo(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, Undo(name))
+
+    @app_commands.command(
+        name="progress", description="Progress per level and path, yours or a member's"
+    )
+    @app_commands.describe(member="whose progress (default: yours)")
+    async def progress(
+        self, interaction: AnyInteraction, member: discord.Member | discord.User | None = None
+    ) -> None:
+        if member is None:
+            await self.responder.command(interaction, Progress())
+            return
+        name = member.display_name
+        known = {name.casefold(): member.id}
+        await self.responder.command(interaction, Progress(name), known)
+
+    # -- autocomplete -------------------------------------------------------------------
+
+    @project.autocomplete("name")
+    async def _project_names(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(self.completer.projects(current))
+
+    @path.autocomplete("name")
+    async def _path_names(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(self.completer.paths(current))
+
+    @done.autocomplete("name")
+    async def _done_names(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        marks = await self.responder.roadmap.store.progress(user_id(interaction))
+        unread = {p.slug for p in self.completer.catalog.projects if p.slug not in marks}
+        return _choices(self.completer.projects(current, prefer=unread))
+
+    @undo.autocomplete("name")
+    async def _undo_names(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        marks = await self.responder.roadmap.store.progress(user_id(interaction))
+        return _choices(self.completer.marked_projects(current, set(marks)))

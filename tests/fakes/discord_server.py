@@ -1,0 +1,1006 @@
+"""A fake Discord on 127.0.0.1 (REST + gateway websocket) that the real discord.py logs into.
+
+It plays the parts of Discord a bot meets: login, application info, command sync,
+the gateway handshake (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME), and
+interactions. A test sends INTERACTION_CREATE for slash commands, autocomplete and
+button clicks (in a guild or a DM) and awaits what the user would see. Channel
+messages (with ``nonce`` + ``enforce_nonce``), threads on messages, scripted errors
+(429 with Retry-After, 403, 404, ...) and latency are there for the digest deliverer.
+
+Point discord.py at it with ``use_endpoints(fake.api_url, fake.gateway_url)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API_PREFIX = "/api/v10"
+DISCORD_EPOCH_MS = 1_420_070_400_000
+EPHEMERAL = 1 << 6
+
+# Interaction types, callback types, option types, channel types (Discord's numbers).
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4
+CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 4, 5, 6, 7
+AUTOCOMPLETE_RESULT = 8
+SUB_COMMAND, STRING, INTEGER, BOOLEAN, USER = 1, 3, 4, 5, 6
+GUILD_TEXT, DM, PUBLIC_THREAD = 0, 1, 11
+
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_CHANNELS = 1 << 4
+ADMINISTRATOR = 1 << 3
+MEMBER_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | (1 << 14) | (1 << 16)  # + embed, history
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+_counter = itertools.count(1)
+
+
+def snowflake() -> int:
+    """A fresh, increasing Discord id."""
+    ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    return (ms << 22) | (next(_counter) & 0x3FFFFF)
+
+
+# -- the world -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    id: int
+    name: str
+    bot: bool = False
+    permissions: int = MEMBER_PERMISSIONS  # in guild channels
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "username": self.name,
+            "global_name": self.name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "public_flags": 0,
+        }
+
+    def member(self, permissions: int | None = None) -> dict[str, Any]:
+        return {
+            "user": self.payload(),
+            "nick": None,
+            "avatar": None,
+            "roles": [],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "premium_since": None,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "communication_disabled_until": None,
+            "permissions": str(self.permissions if permissions is None else permissions),
+        }
+
+
+@dataclass(frozen=True)
+class FakeChannel:
+    id: int
+    name: str
+    type: int = GUILD_TEXT
+    guild_id: int | None = None
+    parent_id: int | None = None
+
+    def payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": str(self.id),
+            "type": self.type,
+            "name": self.name,
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": str(self.parent_id) if self.parent_id else None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+        if self.guild_id is not None:
+            out["guild_id"] = str(self.guild_id)
+        if self.type == PUBLIC_THREAD:
+            out["thread_metadata"] = {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": _now_iso(),
+                "locked": False,
+            }
+            out["owner_id"] = None
+            out["message_count"] = 0
+            out["member_count"] = 1
+        return out
+
+
+@dataclass
+class FakeGuild:
+    id: int
+    name: str
+    channels: list[FakeChannel]
+
+    @property
+    def channel(self) -> FakeChannel:
+        return self.channels[0]
+
+    def payload(self, members: Iterable[FakeUser]) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "unavailable": False,
+            "icon": None,
+            "owner_id": str(next(iter(members)).id),
+            "member_count": 2,
+            "roles": [
+                {
+                    "id": str(self.id),
+                    "name": "@everyone",
+                    "color": 0,
+                    "hoist": False,
+                    "position": 0,
+                    "permissions": str(MEMBER_PERMISSIONS),
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "channels": [c.payload() for c in self.channels],
+            "members": [u.member() for u in members],
+            "threads": [],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "preferred_locale": "en-US",
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "large": False,
+        }
+
+
+def make_guild(name: str = "Study Group", channel: str = "general") -> FakeGuild:
+    guild_id = snowflake()
+    return FakeGuild(guild_id, name, [FakeChannel(snowflake(), channel, GUILD_TEXT, guild_id)])
+
+
+# -- what a test sees --------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    """One REST request the bot made."""
+
+    method: str
+    path: str  # without the /api/v10 prefix
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Script:
+    """A scripted answer for matching requests: an error status, a delay, or both."""
+
+    method: str
+    pattern: re.Pattern[str]
+    status: int | None
+    delay: float
+    times: int | None  # None: forever
+    retry_after: float | None
+    body: dict[str, Any] | None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            self.method in (method, "*")
+            and self.pattern.fullmatch(path) is not None
+            and (self.times is None or self.times > 0)
+        )
+
+
+@dataclass
+class Shown:
+    """What the user sees after an interaction: a message, or autocomplete choices."""
+
+    type: int  # the callback type that produced it
+    message: dict[str, Any] | None = None
+    choices: list[dict[str, Any]] | None = None
+    deferred: bool = False
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.message and self.message.get("flags", 0) & EPHEMERAL)
+
+    @property
+    def embeds(self) -> list[dict[str, Any]]:
+        return list((self.message or {}).get("embeds") or [])
+
+    @property
+    def embed(self) -> dict[str, Any]:
+        return self.embeds[0]
+
+    @property
+    def title(self) -> str:
+        return str(self.embed.get("title", "")) if self.embeds else ""
+
+    @property
+    def text(self) -> str:
+        """Every piece of text on the message, in reading order."""
+        parts: list[str] = [(self.message or {}).get("content") or ""]
+        for embed in self.embeds:
+            parts += [embed.get("title", ""), embed.get("description", "")]
+            for f in embed.get("fields", []):
+                parts += [f["name"], f["value"]]
+            parts.append(embed.get("footer", {}).get("text", ""))
+        return "\n".join(p for p in parts if p)
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        rows = (self.message or {}).get("components") or []
+        return [c for row in rows for c in row.get("components", [])]
+
+    @property
+    def labels(self) -> list[str]:
+        return [b.get("label", "") for b in self.buttons]
+
+    def button(self, label: str) -> dict[str, Any]:
+        for b in self.buttons:
+            if b.get("label") == label or b.get("label", "").startswith(label):
+                return b
+        raise AssertionError(f"no button {label!r} among {self.labels}")
+
+
+@dataclass
+class SentInteraction:
+    """An INTERACTION_CREATE the fake sent, and the bot's responses to it."""
+
+    id: int
+    token: str
+    type: int
+    payload: dict[str, Any]
+    sent_at: float = field(default_factory=time.perf_counter)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    followups: list[dict[str, Any]] = field(default_factory=list)
+    answered_at: float | None = None
+    shown: Shown | None = None
+    original_id: int | None = None  # the message @original refers to
+    _done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _answer(self, shown: Shown) -> None:
+        self.shown = shown
+        if self.answered_at is None:
+            self.answered_at = time.perf_counter()
+        self._done.set()
+
+    async def answer(self, timeout: float = 5.0) -> Shown:
+        """Wait until the user sees the answer (after a defer: the follow-up)."""
+        try:
+            await asyncio.wait_for(self._done.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"no answer to interaction {self.id} within {timeout}s "
+                f"(callbacks: {self.callbacks})"
+            ) from None
+        assert self.shown is not None
+        return self.shown
+
+    @property
+    def first_callback_at(self) -> float | None:
+        return self.answered_at
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+class FakeDiscord:
+    """Discord's REST API and gateway for one bot, on 127.0.0.1 and a free port."""
+
+    def __init__(self, *, token: str = "fake-token", guilds: Iterable[FakeGuild] | None = None):
+        self.token = token
+        self.application_id = snowflake()
+        self.bot = FakeUser(self.application_id, "roadmap-bot", bot=True)
+        self.owner = FakeUser(snowflake(), "owner")
+        self.guilds = list(guilds) if guilds is not None else [make_guild()]
+        self.latency = 0.0  # seconds before every REST answer
+        self.requests: list[Recorded] = []
+        self.unhandled: list[Recorded] = []
+        self.scripts: list[Script] = []
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> definitions
+        self.syncs: list[str] = []  # scopes, in the order they were synced
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.threads: dict[int, dict[str, Any]] = {}  # message id -> thread channel
+        self.identifies: list[dict[str, Any]] = []
+        self.interactions: dict[str, SentInteraction] = {}  # by token
+        self._command_ids: dict[str, int] = {}
+        self._ws: web.WebSocketResponse | None = None
+        self._seq = 0
+        self._session = ""
+        self._identified = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    @property
+    def guild(self) -> FakeGuild:
+        return self.guilds[0]
+
+    # -- knobs ---------------------------------------------------------------------------
+
+    def script(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int | None = None,
+        delay: float = 0.0,
+        times: int | None = 1,
+        retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Script:
+        """Answer the next ``times`` matching requests with ``status`` (after ``delay``).
+
+        ``path`` is a regular expression over the path after /api/v10. With no status,
+        the request is only delayed and then answered normally.
+        """
+        entry = Script(method, re.compile(path), status, delay, times, retry_after, body)
+        self.scripts.append(entry)
+        return entry
+
+    def fail(self, method: str, path: str, status: int, **kwargs: Any) -> Script:
+        return self.script(method, path, status=status, **kwargs)
+
+    def requests_to(self, method: str, path: str) -> list[Recorded]:
+        pattern = re.compile(path)
+        return [r for r in self.requests if r.method == method and pattern.fullmatch(r.path)]
+
+    # -- gateway -----------------------------------------------------------------------
+
+    async def wait_identified(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until the bot has sent IDENTIFY ``count`` times in all (and got READY)."""
+        async with self._identified:
+            await asyncio.wait_for(
+                self._identified.wait_for(lambda: len(self.identifies) >= count), timeout
+            )
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a DISPATCH event to the connected bot."""
+        assert self._ws is not None and not self._ws.closed, "the bot is not connected"
+        self._seq += 1
+        await self._ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
+
+    async def drop_connection(self, code: int = 4000) -> None:
+        """Close the gateway connection from Discord's side (the bot resumes)."""
+        if self._ws is not None:
+            await self._ws.close(code=code)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            frame = json.loads(msg.data)
+            op = frame.get("op")
+            if op == 1:
+                await ws.send_str(json.dumps({"op": 11}))
+            elif op == 2:
+                await self._identify(ws, frame["d"])
+            elif op == 6:
+                if frame["d"].get("session_id") == self._session:
+                    await self.dispatch("RESUMED", {})
+                else:
+                    await ws.send_str(json.dumps({"op": 9, "d": False}))
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        self._seq = 0
+        self._session = f"session-{snowflake()}"
+        members = [self.owner, self.bot]
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": {**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
+                "session_id": self._session,
+                "resume_gateway_url": self.gateway_url,
+                "shard": [0, 1],
+                "application": {"id": str(self.application_id), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+                "presences": [],
+            },
+        )
+        for guild in self.guilds:
+            await self.dispatch("GUILD_CREATE", guild.payload(members))
+        async with self._identified:
+            self.identifies.append(data)
+            self._identified.notify_all()
+
+    # -- interactions ------------------------------------------------------------------
+
+    def command(self, name: str = "roadmap", guild: FakeGuild | None = None) -> dict[str, Any]:
+        """The registered definition a user would pick in that guild (or a DM)."""
+        scopes = ([str(guild.id)] if guild else []) + ["global"]
+        for scope in scopes:
+            for definition in self.commands.get(scope, []):
+                if definition["name"] == name:
+                    return {**definition, "_scope": scope}
+        where = f"guild {guild.id}" if guild else "DMs"
+        raise AssertionError(f"/{name} is not registered for {where}: synced {self.syncs}")
+
+    async def slash(
+        self,
+        subcommand: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user: FakeUser,
+        guild: FakeGuild | None = None,
+        dm: bool = False,
+        permissions: int | None = None,
+        resolved_users: Iterable[FakeUser] = (),
+    ) -> SentInteraction:
+        """A user runs ``/roadmap <subcommand>`` with ``options`` (in a guild, or a DM)."""
+        return await self._command_interaction(
+            APPLICATION_COMMAND,
+            subcommand,
+            options or {},
+            None,
+            user,
+            guild,
+            dm,
+            permissions,
+            resolved_users,
+        )
+
+    async def autocomplete(
+        self,
+        subcommand: str,
+        option: str,
+        typed: str,
+        *,
+        user: FakeUser,
+        guild: FakeGuild | None = None,
+        dm: bool = False,
+    ) -> SentInteraction:
+        """A user types ``typed`` into an autocompleted option."""
+        return await self._command_interaction(
+            AUTOCOMPLETE, subcommand, {option: typed}, option, user, guild, dm, None, ()
+        )
+
+    async def click(
+        self,
+        message: dict[str, Any] | Shown,
+        label: str,
+        *,
+        user: FakeUser,
+        permissions: int | None = None,
+    ) -> SentInteraction:
+        """A user clicks the button labelled ``label`` on a message the bot sent."""
+        if isinstance(message, Shown):
+            assert message.message is not None
+            message = message.message
+        current = self.messages.get(int(message["id"]), message)
+        shown = Shown(CHANNEL_MESSAGE, current)
+        button = shown.button(label)
+        assert "custom_id" in button, f"{label!r} is a link button: {button.get('url')}"
+        guild = self._guild_of(int(current["channel_id"]))
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        return await self._interaction(
+            MESSAGE_COMPONENT, data, user, guild, guild is None, permissions, current
+        )
+
+    async def _command_interaction(
+        self,
+        kind: int,
+        subcommand: str,
+        values: dict[str, Any],
+        focused: str | None,
+        user: FakeUser,
+        guild: FakeGuild | None,
+        dm: bool,
+        permissions: int | None,
+        resolved_users: Iterable[FakeUser],
+    ) -> SentInteraction:
+        guild = None if dm else (guild or self.guild)
+        definition = self.command("roadmap", guild)
+        sub = next((o for o in definition.get("options", []) if o["name"] == subcommand), None)
+        assert sub is not None and sub["type"] == SUB_COMMAND, f"no /roadmap {subcommand}"
+        declared = {o["name"]: o for o in sub.get("options", [])}
+        options = []
+        for name, value in values.items():
+            assert name in declared, (
+                f"/roadmap {subcommand} has no option {name!r}: {list(declared)}"
+            )
+            option: dict[str, Any] = {"name": name, "type": declared[name]["type"], "value": value}
+            if name == focused:
+                option["focused"] = True
+            options.append(option)
+        missing = [n for n, o in declared.items() if o.get("required") and n not in values]
+        assert kind == AUTOCOMPLETE or not missing, f"missing required options {missing}"
+        data: dict[str, Any] = {
+            "id": str(self._command_ids[definition["name"]]),
+            "name": definition["name"],
+            "type": 1,
+            "options": [{"name": subcommand, "type": SUB_COMMAND, "options": options}],
+        }
+        if definition["_scope"] != "global":
+            data["guild_id"] = definition["_scope"]
+        users = list(resolved_users)
+        if users:
+            data["resolved"] = {"users": {str(u.id): u.payload() for u in users}}
+            if guild is not None:
+                data["resolved"]["members"] = {
+                    str(u.id): {k: v for k, v in u.member().items() if k != "user"} for u in users
+                }
+        return await self._interaction(kind, data, user, guild, dm, permissions, None)
+
+    async def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user: FakeUser,
+        guild: FakeGuild | None,
+        dm: bool,
+        permissions: int | None,
+        message: dict[str, Any] | None,
+    ) -> SentInteraction:
+        interaction_id = snowflake()
+        token = f"interaction-token-{interaction_id}"
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "data": data,
+            "token": token,
+            "version": 1,
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "app_permissions": str(MEMBER_PERMISSIONS),
+        }
+        if guild is not None and not dm:
+            channel = guild.channel
+            if message is not None:
+                channel = next(
+                    (c for c in guild.channels if c.id == int(message["channel_id"])), channel
+                )
+            payload |= {
+                "guild_id": str(guild.id),
+                "guild_locale": "en-US",
+                "channel_id": str(channel.id),
+                "channel": channel.payload(),
+                "member": user.member(permissions),
+                "context": 0,
+                "authorizing_integration_owners": {"0": str(guild.id)},
+            }
+        else:
+            channel_id = int(message["channel_id"]) if message else self._dm_channel(user)
+            payload |= {
+                "channel_id": str(channel_id),
+                "channel": {
+                    "id": str(channel_id),
+                    "type": DM,
+                    "recipients": [user.payload()],
+                    "last_message_id": None,
+                    "flags": 0,
+                },
+                "user": user.payload(),
+                "context": 1,
+                "authorizing_integration_owners": {"0": "0"},
+            }
+        if message is not None:
+            payload["message"] = message
+        sent = SentInteraction(interaction_id, token, kind, payload)
+        if message is not None:
+            sent.original_id = int(message["id"])
+        self.interactions[token] = sent
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return sent
+
+    def _dm_channel(self, user: FakeUser) -> int:
+        return user.id + 1  # stable per user, never a guild channel id
+
+    def _guild_of(self, channel_id: int) -> FakeGuild | None:
+        for guild in self.guilds:
+            if any(c.id == channel_id for c in guild.channels):
+                return guild
+        return None
+
+    # -- REST ------------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            is_json = request.content_type == "application/json" and raw
+            body = json.loads(raw) if is_json else raw
+        record = Recorded(request.method, path, dict(request.query), body, dict(request.headers))
+        self.requests.append(record)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        for script in self.scripts:
+            if script.matches(request.method, path):
+                if script.times is not None:
+                    script.times -= 1
+                if script.delay:
+                    await asyncio.sleep(script.delay)
+                if script.status is not None:
+                    return self._scripted(script)
+                break
+        if path.startswith(("/interactions/", "/webhooks/")):
+            pass  # interaction tokens authorize these, not the bot token
+        elif request.headers.get("Authorization") != f"Bot {self.token}":
+            return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        for method, pattern, handler in self._routes():
+            match = pattern.fullmatch(path)
+            if method == request.method and match:
+                return await handler(request, body, *match.groups())
+        self.unhandled.append(record)
+        return json_response({"message": "404: Not Found", "code": 0}, 404)
+
+    def _scripted(self, script: Script) -> web.Response:
+        status = script.status or 500
+        headers: dict[str, str] = {}
+        defaults = {
+            403: {"message": "Missing Access", "code": 50001},
+            404: {"message": "Unknown Channel", "code": 10003},
+            429: {"message": "You are being rate limited.", "global": False},
+        }
+        body = dict(script.body or defaults.get(status, {"message": "Server error", "code": 0}))
+        if status == 429:
+            retry = script.retry_after if script.retry_after is not None else 0.01
+            body.setdefault("retry_after", retry)
+            headers["Retry-After"] = str(retry)
+            headers["X-RateLimit-Scope"] = "user"
+            headers["Via"] = "1.1 google"  # discord.py treats a 429 without Via as a ban
+        return json_response(body, status, headers)
+
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Any]]]:
+        app = r"(\d+)"
+        token = r"([^/]+)"
+        return [
+            ("GET", re.compile(r"/users/@me"), self._me),
+            ("GET", re.compile(r"/oauth2/applications/@me"), self._application),
+            ("GET", re.compile(r"/gateway(?:/bot)?"), self._gateway_info),
+            ("PUT", re.compile(rf"/applications/{app}/commands"), self._put_global),
+            ("PUT", re.compile(rf"/applications/{app}/guilds/(\d+)/commands"), self._put_guild),
+            ("GET", re.compile(rf"/applications/{app}/commands"), self._get_global),
+            ("POST", re.compile(rf"/interactions/(\d+)/{token}/callback"), self._callback),
+            ("POST", re.compile(rf"/webhooks/{app}/{token}"), self._followup),
+            (
+                "PATCH",
+                re.compile(rf"/webhooks/{app}/{token}/messages/@original"),
+                self._edit_original,
+            ),
+            ("GET", re.compile(r"/channels/(\d+)"), self._get_channel),
+            ("POST", re.compile(r"/channels/(\d+)/messages"), self._create_message),
+            ("GET", re.compile(r"/channels/(\d+)/messages"), self._list_messages),
+            ("GET", re.compile(r"/channels/(\d+)/messages/(\d+)"), self._get_message),
+            ("PATCH", re.compile(r"/channels/(\d+)/messages/(\d+)"), self._edit_message),
+            ("POST", re.compile(r"/channels/(\d+)/messages/(\d+)/threads"), self._start_thread),
+        ]
+
+    async def _me(self, request: web.Request, body: Any) -> web.Response:
+        return json_response({**self.bot.payload(), "verified": True, "mfa_enabled": False})
+
+    async def _application(self, request: web.Request, body: Any) -> web.Response:
+        return json_response(
+            {
+                "id": str(self.application_id),
+                "name": self.bot.name,
+                "icon": None,
+                "description": "",
+                "summary": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self.owner.payload(),
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "team": None,
+                "rpc_origins": [],
+            }
+        )
+
+    async def _gateway_info(self, request: web.Request, body: Any) -> web.Response:
+        return json_response(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    def _register(self, scope: str, definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stored = []
+        for definition in definitions:
+            command_id = self._command_ids.setdefault(definition["name"], snowflake())
+            entry = {
+                **definition,
+                "id": str(command_id),
+                "application_id": str(self.application_id),
+                "version": str(snowflake()),
+                "default_member_permissions": definition.get("default_member_permissions"),
+            }
+            if scope != "global":
+                entry["guild_id"] = scope
+            stored.append(entry)
+        self.commands[scope] = stored
+        self.syncs.append(scope)
+        return stored
+
+    async def _put_global(self, request: web.Request, body: Any, app: str) -> web.Response:
+        return json_response(self._register("global", body))
+
+    async def _put_guild(
+        self, request: web.Request, body: Any, app: str, guild: str
+    ) -> web.Response:
+        if not any(str(g.id) == guild for g in self.guilds):
+            return json_response({"message": "Missing Access", "code": 50001}, 403)
+        return json_response(self._register(guild, body))
+
+    async def _get_global(self, request: web.Request, body: Any, app: str) -> web.Response:
+        return json_response(self.commands.get("global", []))
+
+    def _message(
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        *,
+        flags: int = 0,
+        message_type: int = 0,
+        message_id: int | None = None,
+    ) -> dict[str, Any]:
+        guild = self._guild_of(channel_id)
+        message: dict[str, Any] = {
+            "id": str(message_id or snowflake()),
+            "channel_id": str(channel_id),
+            "author": self.bot.payload(),
+            "content": body.get("content") or "",
+            "timestamp": _now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": message_type,
+            "flags": flags,
+        }
+        if guild is not None:
+            message["guild_id"] = str(guild.id)
+        if body.get("nonce") is not None:
+            message["nonce"] = body["nonce"]
+        self.messages[int(message["id"])] = message
+        return message
+
+    def _edit(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        message = dict(self.messages[message_id])
+        for key in ("content", "embeds", "components"):
+            if key in body and body[key] is not None:
+                message[key] = body[key]
+        message["edited_timestamp"] = _now_iso()
+        message["flags"] = message.get("flags", 0) & ~(1 << 7)  # no longer "loading"
+        self.messages[message_id] = message
+        return message
+
+    async def _callback(
+        self, request: web.Request, body: Any, interaction_id: str, token: str
+    ) -> web.Response:
+        sent = self.interactions.get(token)
+        if sent is None or str(sent.id) != interaction_id:
+            return json_response({"message": "Unknown interaction", "code": 10062}, 404)
+        if sent.callbacks:
+            return json_response(
+                {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
+            )
+        sent.callbacks.append(body)
+        kind = body["type"]
+        data = body.get("data") or {}
+        channel_id = int(sent.payload["channel_id"])
+        resource: dict[str, Any] | None = None
+        ephemeral = bool(data.get("flags", 0) & EPHEMERAL)
+        if kind == CHANNEL_MESSAGE:
+            message = self._message(channel_id, data, flags=data.get("flags", 0), message_type=20)
+            sent.original_id = int(message["id"])
+            sent._answer(Shown(kind, message))
+            resource = {"type": kind, "message": message}
+        elif kind == UPDATE_MESSAGE:
+            assert sent.original_id is not None, "UPDATE_MESSAGE needs a component's message"
+            message = self._edit(sent.original_id, data)
+            ephemeral = bool(message.get("flags", 0) & EPHEMERAL)
+            sent._answer(Shown(kind, message))
+            resource = {"type": kind, "message": message}
+        elif kind == DEFERRED_CHANNEL_MESSAGE:
+            message = self._message(
+                channel_id, {}, flags=data.get("flags", 0) | (1 << 7), message_type=20
+            )
+            sent.original_id = int(message["id"])
+            sent.answered_at = time.perf_counter()  # the user sees "thinking…"
+            resource = {"type": kind, "message": message}
+        elif kind == DEFERRED_UPDATE:
+            sent.answered_at = time.perf_counter()
+        elif kind == AUTOCOMPLETE_RESULT:
+            sent._answer(Shown(kind, choices=list(data.get("choices", []))))
+        response: dict[str, Any] = {
+            "interaction": {
+                "id": interaction_id,
+                "type": sent.type,
+                "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
+                "response_message_ephemeral": ephemeral,
+            }
+        }
+        if resource is not None:
+            response["interaction"]["response_message_id"] = resource["message"]["id"]
+            response["resource"] = resource
+        return json_response(response)
+
+    async def _followup(
+        self, request: web.Request, body: Any, app: str, token: str
+    ) -> web.Response:
+        sent = self.interactions.get(token)
+        if sent is None or not sent.callbacks:
+            return json_response({"message": "Unknown Webhook", "code": 10015}, 404)
+        sent.followups.append(body)
+        first = sent.callbacks[0]
+        if first["type"] == DEFERRED_CHANNEL_MESSAGE and sent.shown is None:
+            # The first follow-up after a defer replaces the "thinking…" message.
+            assert sent.original_id is not None
+            message = self._edit(sent.original_id, body)
+        else:
+            channel_id = int(sent.payload["channel_id"])
+            message = self._message(channel_id, body, flags=body.get("flags", 0))
+        sent._answer(Shown(first["type"], message, deferred=True))
+        return json_response(message)
+
+    async def _edit_original(
+        self, request: web.Request, body: Any, app: str, token: str
+    ) -> web.Response:
+        sent = self.interactions.get(token)
+        if sent is None or sent.original_id is None:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        message = self._edit(sent.original_id, body)
+        sent._answer(Shown(sent.callbacks[0]["type"], message, deferred=True))
+        return json_response(message)
+
+    def _channel(self, channel_id: int) -> FakeChannel | None:
+        for guild in self.guilds:
+            for channel in guild.channels:
+                if channel.id == channel_id:
+                    return channel
+        return None
+
+    async def _get_channel(self, request: web.Request, body: Any, channel: str) -> web.Response:
+        found = self._channel(int(channel))
+        if found is None:
+            return json_response({"message": "Unknown Channel", "code": 10003}, 404)
+        return json_response(found.payload())
+
+    async def _create_message(self, request: web.Request, body: Any, channel: str) -> web.Response:
+        if self._channel(int(channel)) is None:
+            return json_response({"message": "Unknown Channel", "code": 10003}, 404)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord returns the earlier message for a repeated nonce (a few minutes' window).
+            for message in self.messages.values():
+                if message["channel_id"] == channel and message.get("nonce") == nonce:
+                    return json_response(message)
+        return json_response(self._message(int(channel), body))
+
+    async def _list_messages(self, request: web.Request, body: Any, channel: str) -> web.Response:
+        limit = int(request.query.get("limit", 50))
+        found = [m for m in self.messages.values() if m["channel_id"] == channel]
+        found.sort(key=lambda m: int(m["id"]), reverse=True)
+        if "before" in request.query:
+            found = [m for m in found if int(m["id"]) < int(request.query["before"])]
+        if "after" in request.query:
+            found = [m for m in found if int(m["id"]) > int(request.query["after"])]
+        return json_response(found[:limit])
+
+    async def _get_message(
+        self, request: web.Request, body: Any, channel: str, message: str
+    ) -> web.Response:
+        found = self.messages.get(int(message))
+        if found is None or found["channel_id"] != channel:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        return json_response(found)
+
+    async def _edit_message(
+        self, request: web.Request, body: Any, channel: str, message: str
+    ) -> web.Response:
+        if int(message) not in self.messages:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        return json_response(self._edit(int(message), body))
+
+    async def _start_thread(
+        self, request: web.Request, body: Any, channel: str, message: str
+    ) -> web.Response:
+        parent = self._channel(int(channel))
+        if parent is None or int(message) not in self.messages:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        if int(message) in self.threads:
+            return json_response(
+                {"message": "A thread has already been created for this message", "code": 160004},
+                400,
+            )
+        # A thread started on a message has the message's id.
+        thread = FakeChannel(
+            int(message), body.get("name", "thread"), PUBLIC_THREAD, parent.guild_id, parent.id
+        )
+        payload = thread.payload()
+        self.threads[int(message)] = payload
+        self.messages[int(message)]["thread"] = payload
+        return json_response(payload, 201)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """discord.py parses a body as JSON only for exactly 'application/json'."""
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
