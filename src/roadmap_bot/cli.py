@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--channel", help="the console channel, e.g. 'study'")
     ask.add_argument(
         "--format",
-        choices=["text", "json"],
+        choices=["text", "json", "discord"],
         default="text",
-        help="text for people, json for the platform-neutral reply",
+        help="text for people, json for the platform-neutral reply, discord for the embed",
     )
     ask.add_argument("words", nargs="*", help="the command, e.g. 'project redis'")
 
@@ -120,6 +120,10 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.format == "json":
         print(reply.model_dump_json(indent=2))
+    elif args.format == "discord":
+        from roadmap_bot.adapters.discord.embeds import render
+
+        print(json.dumps(render(reply).payload(), indent=2, ensure_ascii=False))
     else:
         print(render_text(reply))
     return EXIT_OK if reply.ok else EXIT_BAD_INPUT

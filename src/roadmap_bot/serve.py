@@ -27,6 +27,10 @@ async def serve(app: App) -> None:
     app.study_groups.on_change = scheduler.changed
     services: dict[str, Service] = {}
     # Platform adapters are added here as they land (each only when configured).
+    if app.settings.discord_configured:
+        from roadmap_bot.adapters.discord import run_discord
+
+        services["discord"] = lambda: run_discord(app)
     if not services or sys.stdin.isatty():
         if not services:
             log.info("no Slack or Discord credentials: starting the local console")

@@ -178,6 +178,75 @@ def make_guild(name: str = "Study Group", channel: str = "general") -> FakeGuild
     return FakeGuild(guild_id, name, [FakeChannel(snowflake(), channel, GUILD_TEXT, guild_id)])
 
 
+# -- Discord's limits on a message -------------------------------------------------------------
+
+
+def message_problems(body: dict[str, Any]) -> list[str]:
+    """Why Discord would reject this message body (400 Invalid Form Body); [] if it would not.
+
+    The numbers are Discord's documented limits, written out here on purpose rather than
+    imported from the renderer under test.
+    """
+    problems: list[str] = []
+    if len(body.get("content") or "") > 2000:
+        problems.append("content: longer than 2000")
+    embeds = body.get("embeds") or []
+    if len(embeds) > 10:
+        problems.append("embeds: more than 10")
+    total = 0
+    for n, embed in enumerate(embeds):
+        where = f"embeds[{n}]"
+        for key, limit in (("title", 256), ("description", 4096)):
+            text = embed.get(key) or ""
+            total += len(text)
+            if len(text) > limit:
+                problems.append(f"{where}.{key}: longer than {limit}")
+        fields = embed.get("fields") or []
+        if len(fields) > 25:
+            problems.append(f"{where}.fields: more than 25")
+        for m, f in enumerate(fields):
+            name, value = f.get("name") or "", f.get("value") or ""
+            total += len(name) + len(value)
+            if not name.strip() or len(name) > 256:
+                problems.append(f"{where}.fields[{m}].name: empty or longer than 256")
+            if not value.strip() or len(value) > 1024:
+                problems.append(f"{where}.fields[{m}].value: empty or longer than 1024")
+        footer = (embed.get("footer") or {}).get("text") or ""
+        author = (embed.get("author") or {}).get("name") or ""
+        total += len(footer) + len(author)
+        if len(footer) > 2048:
+            problems.append(f"{where}.footer.text: longer than 2048")
+    if total > 6000:
+        problems.append(f"embeds: {total} characters in all, more than 6000")
+    rows = body.get("components") or []
+    if len(rows) > 5:
+        problems.append("components: more than 5 rows")
+    seen: set[str] = set()
+    for r, row in enumerate(rows):
+        buttons = row.get("components") or []
+        if row.get("type") != 1 or not 1 <= len(buttons) <= 5:
+            problems.append(f"components[{r}]: a row holds 1 to 5 buttons")
+        for b in buttons:
+            label = b.get("label") or ""
+            if len(label) > 80:
+                problems.append(f"button {label[:20]!r}: label longer than 80")
+            if b.get("style") == 5:
+                if not b.get("url") or "custom_id" in b:
+                    problems.append(f"button {label!r}: a link button needs a url only")
+                continue
+            custom = b.get("custom_id") or ""
+            if not 1 <= len(custom) <= 100:
+                problems.append(f"button {label!r}: custom_id must be 1-100 characters")
+            if custom in seen:
+                problems.append(f"button {label!r}: custom_id {custom!r} is not unique")
+            seen.add(custom)
+    return problems
+
+
+def _invalid(problems: list[str]) -> web.Response:
+    return json_response({"message": "Invalid Form Body", "code": 50035, "errors": problems}, 400)
+
+
 # -- what a test sees --------------------------------------------------------------------------
 
 
@@ -318,6 +387,7 @@ class FakeDiscord:
         self.latency = 0.0  # seconds before every REST answer
         self.requests: list[Recorded] = []
         self.unhandled: list[Recorded] = []
+        self.rejected: list[tuple[Any, list[str]]] = []  # bodies Discord would refuse
         self.scripts: list[Script] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> definitions
         self.syncs: list[str] = []  # scopes, in the order they were synced
@@ -856,9 +926,12 @@ class FakeDiscord:
             return json_response(
                 {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
             )
-        sent.callbacks.append(body)
         kind = body["type"]
         data = body.get("data") or {}
+        if kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE) and (problems := message_problems(data)):
+            self.rejected.append((body, problems))
+            return _invalid(problems)
+        sent.callbacks.append(body)
         channel_id = int(sent.payload["channel_id"])
         resource: dict[str, Any] | None = None
         ephemeral = bool(data.get("flags", 0) & EPHEMERAL)
@@ -903,6 +976,9 @@ class FakeDiscord:
         sent = self.interactions.get(token)
         if sent is None or not sent.callbacks:
             return json_response({"message": "Unknown Webhook", "code": 10015}, 404)
+        if problems := message_problems(body):
+            self.rejected.append((body, problems))
+            return _invalid(problems)
         sent.followups.append(body)
         first = sent.callbacks[0]
         if first["type"] == DEFERRED_CHANNEL_MESSAGE and sent.shown is None:
@@ -921,6 +997,9 @@ class FakeDiscord:
         sent = self.interactions.get(token)
         if sent is None or sent.original_id is None:
             return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        if problems := message_problems(body):
+            self.rejected.append((body, problems))
+            return _invalid(problems)
         message = self._edit(sent.original_id, body)
         sent._answer(Shown(sent.callbacks[0]["type"], message, deferred=True))
         return json_response(message)
@@ -941,6 +1020,9 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request, body: Any, channel: str) -> web.Response:
         if self._channel(int(channel)) is None:
             return json_response({"message": "Unknown Channel", "code": 10003}, 404)
+        if problems := message_problems(body):
+            self.rejected.append((body, problems))
+            return _invalid(problems)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             # Discord returns the earlier message for a repeated nonce (a few minutes' window).

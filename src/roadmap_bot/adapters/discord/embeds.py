@@ -240,17 +240,18 @@ def _page(reply: Reply, options: Options) -> tuple[list[Item], int, int]:
 def _description(intro: str, heading: str, items: Sequence[Item], budget: int) -> str:
     if not items:
         return clip(intro, budget)
-    head = f"{intro}\n\n{heading}" if intro and heading else intro or heading
-    if len(head) > budget // 2:
-        head = clip(head, budget // 2)
-    room = budget - len(head) - (2 if head else 0)
+    if len(intro) > budget // 2:
+        intro = clip(intro, budget // 2)
+    head = f"{intro}\n\n" if intro else ""
+    if heading:  # the heading sits right above its list
+        head += f"{heading}\n"
+    room = budget - len(head)
     # Shorten details before dropping items: every item keeps its name and mark.
     for detail_max in (None, 200, 120, 60, 0):
         lines = [item_line(i, detail_max) for i in items]
         if sum(len(line) + 1 for line in lines) - 1 <= room:
             break
-    block = fit_lines(lines, room)
-    return f"{head}\n\n{block}" if head else block
+    return head + fit_lines(lines, room)
 
 
 def item_line(item: Item, detail_max: int | None = None) -> str:
