@@ -84,7 +84,9 @@ def test_a_huge_reply_is_trimmed_not_rejected() -> None:
         facts=tuple(Fact(label=f"fact {n}" * 40, value=long) for n in range(30)),
         sections=(Section(heading="Many", items=tuple(Item(title=f"p{n}") for n in range(300))),),
         items=tuple(Item(title=f"Project {n}", detail=long) for n in range(500)),
-        actions=tuple(Action(label=f"Action {n} " * 20, command=f"project p{n}") for n in range(30)),
+        actions=tuple(
+            Action(label=f"Action {n} " * 20, command=f"project p{n}") for n in range(30)
+        ),
         suggestions=tuple(f"search s{n}" for n in range(30)),
         footer=long * 3,
         command="help",  # takes no page: everything must fit in one message
@@ -134,7 +136,9 @@ async def test_visibility_and_share_button(
 
 
 def test_a_public_reply_has_no_share_button() -> None:
-    reply = Reply(kind=ReplyKind.DIGEST, title="This week", command="next", shareable=True, public=True)
+    reply = Reply(
+        kind=ReplyKind.DIGEST, title="This week", command="next", shareable=True, public=True
+    )
     message = render(reply)
     assert not message.ephemeral
     assert message.rows == ()
