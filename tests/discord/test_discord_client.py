@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from conftest import ALICE, BOB, MODERATOR
 from fakes.discord_server import (
     AUTOCOMPLETE_RESULT,
@@ -17,7 +18,6 @@ from fakes.discord_server import (
     FakeUser,
     snowflake,
 )
-
 from roadmap_bot.adapters.discord.client import RoadmapClient, commands_hash
 from roadmap_bot.core import Asker, Roadmap
 from roadmap_bot.replies import Reply, ReplyKind
@@ -339,7 +339,7 @@ async def test_a_failure_inside_still_answers(
     assert shown.title == "Something went wrong on my side."
 
 
-# -- autocomplete ------------------------------------------------------------------------------------
+# -- autocomplete ----------------------------------------------------------------------------
 
 
 async def test_autocomplete_through_the_gateway(fake: FakeDiscord, bot: RoadmapClient) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from fakes.discord_server import message_problems
 
+from fakes.discord_server import message_problems
 from roadmap_bot.adapters.discord.embeds import Options, escape, render
 from roadmap_bot.catalog import Catalog, Level
 from roadmap_bot.core import Asker, Roadmap
