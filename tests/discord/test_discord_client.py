@@ -311,7 +311,7 @@ async def test_the_asker_carries_ids_and_channel_permissions(
     assert own.title == f"discord:dm:{ALICE.id}" and "manages channel: True" in own.text
 
 
-# -- slow answers and failures ---------------------------------------------------------------------
+# -- slow answers and failures -----------------------------------------------------------------
 
 
 async def test_a_slow_answer_is_deferred_then_delivered(
@@ -339,7 +339,7 @@ async def test_a_failure_inside_still_answers(
     assert shown.title == "Something went wrong on my side."
 
 
-# -- autocomplete ----------------------------------------------------------------------------
+# -- autocomplete ------------------------------------------------------------------------------
 
 
 async def test_autocomplete_through_the_gateway(fake: FakeDiscord, bot: RoadmapClient) -> None:
