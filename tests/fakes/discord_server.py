@@ -124,7 +124,6 @@ class FakeChannel:
                 "archive_timestamp": _now_iso(),
                 "locked": False,
             }
-            out["owner_id"] = None
             out["message_count"] = 0
             out["member_count"] = 1
         return out
@@ -244,7 +243,9 @@ def message_problems(body: dict[str, Any]) -> list[str]:
 
 
 def _invalid(problems: list[str]) -> web.Response:
-    return json_response({"message": "Invalid Form Body", "code": 50035, "errors": problems}, 400)
+    # Discord nests errors by field; discord.py flattens any dict holding "_errors".
+    errors = {"body": {"_errors": [{"code": "INVALID", "message": p} for p in problems]}}
+    return json_response({"message": "Invalid Form Body", "code": 50035, "errors": errors}, 400)
 
 
 # -- what a test sees --------------------------------------------------------------------------
@@ -394,6 +395,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.threads: dict[int, dict[str, Any]] = {}  # message id -> thread channel
         self.identifies: list[dict[str, Any]] = []
+        self.resumes = 0
         self.interactions: dict[str, SentInteraction] = {}  # by token
         self._command_ids: dict[str, int] = {}
         self._ws: web.WebSocketResponse | None = None
@@ -480,6 +482,13 @@ class FakeDiscord:
                 self._identified.wait_for(lambda: len(self.identifies) >= count), timeout
             )
 
+    async def wait_resumed(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until the bot has resumed its session ``count`` times in all."""
+        async with self._identified:
+            await asyncio.wait_for(
+                self._identified.wait_for(lambda: self.resumes >= count), timeout
+            )
+
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a DISPATCH event to the connected bot."""
         assert self._ws is not None and not self._ws.closed, "the bot is not connected"
@@ -508,6 +517,9 @@ class FakeDiscord:
             elif op == 6:
                 if frame["d"].get("session_id") == self._session:
                     await self.dispatch("RESUMED", {})
+                    async with self._identified:
+                        self.resumes += 1
+                        self._identified.notify_all()
                 else:
                     await ws.send_str(json.dumps({"op": 9, "d": False}))
         return ws
@@ -1071,7 +1083,7 @@ class FakeDiscord:
         thread = FakeChannel(
             int(message), body.get("name", "thread"), PUBLIC_THREAD, parent.guild_id, parent.id
         )
-        payload = thread.payload()
+        payload = {**thread.payload(), "owner_id": str(self.bot.id)}
         self.threads[int(message)] = payload
         self.messages[int(message)]["thread"] = payload
         return json_response(payload, 201)
