@@ -7,6 +7,7 @@ name, slug, concept, level, language or category; every typed word must match.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ LEVEL_WEIGHT = 3
 OTHER_WEIGHT = 2
 WHOLE_NAME_BONUS = 100  # the text typed so far starts the name
 INSIDE_NAME_BONUS = 40  # ... or appears inside it
+INSIDE_WEIGHT = 5  # a typed word inside a name rather than starting one of its words
 MIN_INSIDE = 3  # shorter text inside a name is noise ('go' in 'hugo')
 
 
@@ -60,6 +62,8 @@ class Completer:
         self.catalog = catalog
         self._projects = [self._project_entry(i, p) for i, p in enumerate(catalog.projects)]
         self._paths = [self._path_entry(i, p) for i, p in enumerate(catalog.paths)]
+        self._project_index = _Index(self._projects)
+        self._path_index = _Index(self._paths)
         self._names = {
             **{normalize_name(p.name): p.slug for p in catalog.projects},
             **{normalize_name(p.slug): p.slug for p in catalog.projects},
@@ -103,41 +107,16 @@ class Completer:
 
     def projects(self, current: str, prefer: Collection[str] = ()) -> list[Choice]:
         """Projects matching what is typed so far, best first; ``prefer`` slugs lead."""
-        return self._complete(self._projects, current, prefer, fuzzy=True)
+        found = self._project_index.complete(current, prefer)
+        return found or self._fuzzy(current)
 
     def marked_projects(self, current: str, marked: Collection[str]) -> list[Choice]:
         """For 'undo': only projects the asker has marked, unless none of those match."""
-        entries = [e for e in self._projects if e.value in marked]
-        found = self._complete(entries, current, (), fuzzy=False) if entries else []
+        found = self._project_index.complete(current, (), only=marked) if marked else []
         return found or self.projects(current)
 
     def paths(self, current: str) -> list[Choice]:
-        return self._complete(self._paths, current, (), fuzzy=False)
-
-    def _complete(
-        self, entries: list[_Entry], current: str, prefer: Collection[str], fuzzy: bool
-    ) -> list[Choice]:
-        terms = words(current)
-        if not terms:
-            ranked = sorted(entries, key=lambda e: (e.value not in prefer, e.order))
-            return [Choice(e.label, e.value) for e in ranked[:MAX_CHOICES]]
-        typed = normalize_name(current)
-        scored: list[tuple[float, int, Choice]] = []
-        for entry in entries:
-            score, concept = _score(entry, terms, typed)
-            if score <= 0:
-                continue
-            if entry.value in prefer:
-                score += 1
-            label = entry.label
-            if concept:  # say why it matched when the name does not
-                label = _label(entry.short, f"teaches {concept}")
-            scored.append((-score, entry.order, Choice(label, entry.value)))
-        scored.sort(key=lambda s: (s[0], s[1]))
-        found = [c for _, _, c in scored[:MAX_CHOICES]]
-        if not found and fuzzy:
-            found = self._fuzzy(current)
-        return found
+        return self._path_index.complete(current, ())
 
     def _fuzzy(self, current: str) -> list[Choice]:
         # Typos ('kuberntes'): only when nothing matched by words, as it is the slow path.
@@ -151,34 +130,91 @@ class Completer:
         return out
 
 
-def _score(entry: _Entry, terms: list[str], typed: str) -> tuple[float, str]:
-    """A score (0: no match) and the concept that matched, if that is why."""
-    score = 0.0
-    concept = ""
-    name_hit = False
-    for term in terms:
-        best = 0.0
-        if any(w.startswith(term) for w in entry.name_words):
-            best = NAME_WEIGHT
-            name_hit = True
-        else:
+class _Index:
+    """Sorted words with their entries: a typed word finds every word it starts by bisection."""
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = entries
+        best: dict[str, dict[int, tuple[int, str]]] = {}
+
+        def put(word: str, pos: int, weight: int, concept: str = "") -> None:
+            slot = best.setdefault(word, {})
+            if pos not in slot or slot[pos][0] < weight:
+                slot[pos] = (weight, concept)
+
+        for pos, entry in enumerate(entries):
+            for word in entry.name_words:
+                put(word, pos, NAME_WEIGHT)
             for word, label in entry.concepts:
-                if word.startswith(term):
-                    best, concept = CONCEPT_WEIGHT, concept or label
-                    break
+                put(word, pos, CONCEPT_WEIGHT, label)
+            for word in entry.level_words:
+                put(word, pos, LEVEL_WEIGHT)
+            for word in entry.other_words:
+                put(word, pos, OTHER_WEIGHT)
+        self.vocabulary = sorted(best)
+        self.postings = {w: list(best[w].items()) for w in self.vocabulary}
+        self.by_order = sorted(range(len(entries)), key=lambda pos: entries[pos].order)
+
+    def _term(self, term: str) -> dict[int, tuple[int, str]]:
+        """Entries with a word starting with ``term``: (weight of the best field, concept)."""
+        hits: dict[int, tuple[int, str]] = {}
+        index = bisect_left(self.vocabulary, term)
+        while index < len(self.vocabulary) and self.vocabulary[index].startswith(term):
+            for pos, (weight, concept) in self.postings[self.vocabulary[index]]:
+                old = hits.get(pos)
+                if old is None or old[0] < weight:
+                    hits[pos] = (weight, concept)
+            index += 1
+        if len(term) >= MIN_INSIDE:  # inside a name: 'sql' in 'postgresql'
+            for pos, entry in enumerate(self.entries):
+                if pos not in hits and any(term in key for key in entry.keys):
+                    hits[pos] = (INSIDE_WEIGHT, "")
+        return hits
+
+    def complete(
+        self, current: str, prefer: Collection[str], only: Collection[str] | None = None
+    ) -> list[Choice]:
+        entries = self.entries
+        terms = words(current)
+        if not terms:
+            listed = [
+                entries[pos] for pos in self.by_order if only is None or entries[pos].value in only
+            ]
+            listed.sort(key=lambda e: e.value not in prefer)  # stable: catalog order kept
+            return [Choice(e.label, e.value) for e in listed[:MAX_CHOICES]]
+        scores: dict[int, float] = {}
+        concepts: dict[int, str] = {}
+        named: set[int] = set()
+        for number, term in enumerate(terms):
+            hits = self._term(term)
+            if number == 0:
+                scores = dict.fromkeys(hits, 0.0)
             else:
-                if any(w.startswith(term) for w in entry.level_words):
-                    best = LEVEL_WEIGHT
-                elif any(w.startswith(term) for w in entry.other_words):
-                    best = OTHER_WEIGHT
-        if best == 0.0:
-            if len(term) < MIN_INSIDE or not any(term in key for key in entry.keys):
-                return 0.0, ""
-            best = NAME_WEIGHT / 2  # inside a name: 'sql' in 'postgresql'
-            name_hit = True
-        score += best
-    if any(key.startswith(typed) for key in entry.keys):
-        score += WHOLE_NAME_BONUS
-    elif len(typed) >= MIN_INSIDE and any(typed in key for key in entry.keys):
-        score += INSIDE_NAME_BONUS
-    return score, "" if name_hit else concept
+                scores = {pos: s for pos, s in scores.items() if pos in hits}
+            for pos in scores:
+                weight, concept = hits[pos]
+                scores[pos] += weight
+                if concept:
+                    concepts.setdefault(pos, concept)
+                elif weight >= INSIDE_WEIGHT:  # a name word, or inside the name
+                    named.add(pos)
+            if not scores:
+                return []
+        typed = normalize_name(current)
+        ranked: list[tuple[float, int, Choice]] = []
+        for pos, score in scores.items():
+            entry = entries[pos]
+            if only is not None and entry.value not in only:
+                continue
+            if any(key.startswith(typed) for key in entry.keys):
+                score += WHOLE_NAME_BONUS
+            elif len(typed) >= MIN_INSIDE and any(typed in key for key in entry.keys):
+                score += INSIDE_NAME_BONUS
+            if entry.value in prefer:
+                score += 1
+            label = entry.label
+            if pos in concepts and pos not in named:  # say why it matched
+                label = _label(entry.short, f"teaches {concepts[pos]}")
+            ranked.append((-score, entry.order, Choice(label, entry.value)))
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        return [choice for _, _, choice in ranked[:MAX_CHOICES]]
