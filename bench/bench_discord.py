@@ -20,16 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from discord import app_commands  # noqa: E402
-from fakes.discord_server import FakeDiscord, FakeUser, snowflake  # noqa: E402
+from discord import app_commands
 
-from roadmap_bot.adapters.discord.autocomplete import Completer  # noqa: E402
-from roadmap_bot.adapters.discord.client import RoadmapClient, use_endpoints  # noqa: E402
-from roadmap_bot.catalog import Catalog, load_catalog  # noqa: E402
-from roadmap_bot.clock import SystemClock  # noqa: E402
-from roadmap_bot.core import Roadmap  # noqa: E402
-from roadmap_bot.store.sqlite import SqliteStore  # noqa: E402
-from roadmap_bot.text import words  # noqa: E402
+from fakes.discord_server import FakeDiscord, FakeUser, snowflake
+from roadmap_bot.adapters.discord.autocomplete import Completer
+from roadmap_bot.adapters.discord.client import RoadmapClient, use_endpoints
+from roadmap_bot.catalog import Catalog, load_catalog
+from roadmap_bot.clock import SystemClock
+from roadmap_bot.core import Roadmap
+from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.text import words
 
 AUTOCOMPLETE_P99_TARGET_MS = 2.0
 
@@ -121,7 +121,9 @@ def main() -> int:
     p99 = bench_autocomplete(catalog)
     asyncio.run(bench_gateway(rounds=300))
     ok = p99 <= AUTOCOMPLETE_P99_TARGET_MS
-    print(f"autocomplete p99 target <= {AUTOCOMPLETE_P99_TARGET_MS} ms: {'met' if ok else 'MISSED'}")
+    print(
+        f"autocomplete p99 target <= {AUTOCOMPLETE_P99_TARGET_MS} ms: {'met' if ok else 'MISSED'}"
+    )
     return 0 if ok else 1
 
 

@@ -10,9 +10,9 @@ import time
 
 import discord
 import pytest
+
 from conftest import ALICE
 from fakes.discord_server import FakeDiscord
-
 from roadmap_bot.adapters.discord.client import RoadmapClient
 
 MESSAGES = r"/channels/\d+/messages"

@@ -12,8 +12,8 @@ import pytest
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
-from fakes.discord_server import FakeDiscord
 
+from fakes.discord_server import FakeDiscord
 from roadmap_bot.app import open_app
 from roadmap_bot.cli import main
 from roadmap_bot.config import ConfigError, load_settings

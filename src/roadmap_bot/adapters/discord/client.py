@@ -12,12 +12,12 @@ import json
 import logging
 from typing import Any
 
+import discord
 import yarl
+from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-import discord
-from discord import app_commands
 from roadmap_bot.adapters.discord.autocomplete import Completer
 from roadmap_bot.adapters.discord.commands import RoadmapGroup
 from roadmap_bot.adapters.discord.interactions import DEFER_AFTER, Responder

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import discord
 from discord import app_commands
+
 from roadmap_bot.adapters.discord.autocomplete import Choice, Completer
 from roadmap_bot.adapters.discord.interactions import Responder, user_id
 from roadmap_bot.catalog import Level

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 import discord
+
 from roadmap_bot.adapters.discord.embeds import (
     ButtonKind,
     Message,

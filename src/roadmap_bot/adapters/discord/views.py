@@ -11,6 +11,7 @@ import re
 from typing import Any, Protocol
 
 import discord
+
 from roadmap_bot.adapters.discord.embeds import CUSTOM_ID_RE, Message
 
 BaseButton = discord.ui.Button[discord.ui.View]
