@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, time
 
 import pytest
 
@@ -10,7 +11,10 @@ from fakes.discord_server import message_problems
 from roadmap_bot.adapters.discord.embeds import Options, escape, render
 from roadmap_bot.catalog import Catalog, Level
 from roadmap_bot.core import Asker, Roadmap
+from roadmap_bot.digest import GroupState, ReadingAgenda, compose_digest, plan
 from roadmap_bot.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Section, Style
+from roadmap_bot.schedule import Schedule
+from roadmap_bot.store.digests import Subscription
 
 ASKER = Asker(id="discord:1:2", name="alice")
 
@@ -184,3 +188,32 @@ def test_marks_show_as_symbols() -> None:
     )
     lines = render(reply).embeds[0]["description"].splitlines()
     assert lines == ["✅ 1. **One**", "👉 2. **Two**"]
+
+
+def test_weekly_digests_render_publicly_within_limits(catalog: Catalog) -> None:
+    now = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    agenda = ReadingAgenda(decisions=tuple(f"Decision {n} " * 20 for n in range(12)))
+    targets = [f"path:{p.slug}" for p in catalog.paths] + [f"level:{lv.value}" for lv in Level]
+    rendered = 0
+    for target in targets:
+        steps = plan(catalog, target)
+        for covered in (0, len(steps) // 2, len(steps)):  # first, middle, completion
+            sub = Subscription(1, "discord:1:2", target, Schedule(0, time(9), "UTC"), "u", now, now)
+            state = GroupState(
+                covered=dict.fromkeys(steps[:covered], "posted"),
+                posted=steps[:covered],
+                marks={},
+                names={},
+            )
+            digest = compose_digest(catalog, sub, state, agenda, agenda)
+            for reply in (digest.message, digest.discussion):
+                if reply is None:
+                    continue
+                message = render(reply)
+                assert message_problems(message.payload()) == [], target
+                assert not message.ephemeral
+                assert "Share to channel" not in [b.label for b in message.buttons]
+                rendered += 1
+    assert rendered >= 2 * len(targets)
+    first = render(compose_digest(catalog, sub, GroupState({}, [], {}, {})).message)
+    assert [b.label for b in first.buttons][:3] == ["Done", "Reading", "Skip for me"]
