@@ -362,3 +362,37 @@ async def test_undo_autocomplete_offers_what_you_marked(
     assert [c["value"] for c in shown.choices or []] == ["redis"]
     everything = await (await fake.autocomplete("done", "name", "", user=BOB)).answer()
     assert len(everything.choices or []) == 25
+
+
+def _message_with_button(fake: FakeDiscord, label: str, custom_id: str) -> dict[str, Any]:
+    button = {"type": 2, "style": 2, "label": label, "custom_id": custom_id}
+    return fake._message(
+        fake.guild.channel.id, {"components": [{"type": 1, "components": [button]}]}
+    )
+
+
+@pytest.mark.parametrize("defer_after", [2.0, 0.0])
+async def test_a_mistake_is_never_shared(
+    fake: FakeDiscord, start_bot: StartBot, defer_after: float
+) -> None:
+    await start_bot(defer_after=defer_after)
+    message = _message_with_button(fake, "Share", "rb:s:project nosuchthing")
+    sent = await fake.click(message, "Share", user=ALICE)
+    shown = await sent.answer()
+    assert shown.ephemeral
+    assert shown.title == "I don't know a project called 'nosuchthing'."
+    if defer_after == 0:  # the public "thinking…" was removed, not turned into the error
+        assert fake.requests_to("DELETE", r"/webhooks/\d+/[^/]+/messages/@original")
+    assert all(m.get("flags", 0) & 64 for m in fake.messages.values() if m["type"] == 20)
+
+
+async def test_a_command_the_bot_does_not_know_gets_an_answer(
+    fake: FakeDiscord, bot: RoadmapClient
+) -> None:
+    # Discord still shows a subcommand removed in a newer version until the next sync.
+    (definition,) = fake.commands[str(fake.guild.id)]
+    definition["options"].append({"type": 1, "name": "ghost", "description": "gone"})
+    shown = await (await fake.slash("ghost", user=ALICE)).answer()
+    assert shown.ephemeral
+    assert shown.message is not None
+    assert shown.message["content"] == "Sorry, I could not run that. Try `/roadmap help`."

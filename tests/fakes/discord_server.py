@@ -809,6 +809,11 @@ class FakeDiscord:
                 re.compile(rf"/webhooks/{app}/{token}/messages/@original"),
                 self._edit_original,
             ),
+            (
+                "DELETE",
+                re.compile(rf"/webhooks/{app}/{token}/messages/@original"),
+                self._delete_original,
+            ),
             ("GET", re.compile(r"/channels/(\d+)"), self._get_channel),
             ("POST", re.compile(r"/channels/(\d+)/messages"), self._create_message),
             ("GET", re.compile(r"/channels/(\d+)/messages"), self._list_messages),
@@ -993,9 +998,8 @@ class FakeDiscord:
             return _invalid(problems)
         sent.followups.append(body)
         first = sent.callbacks[0]
-        if first["type"] == DEFERRED_CHANNEL_MESSAGE and sent.shown is None:
+        if first["type"] == DEFERRED_CHANNEL_MESSAGE and sent.shown is None and sent.original_id:
             # The first follow-up after a defer replaces the "thinking…" message.
-            assert sent.original_id is not None
             message = self._edit(sent.original_id, body)
         else:
             channel_id = int(sent.payload["channel_id"])
@@ -1015,6 +1019,16 @@ class FakeDiscord:
         message = self._edit(sent.original_id, body)
         sent._answer(Shown(sent.callbacks[0]["type"], message, deferred=True))
         return json_response(message)
+
+    async def _delete_original(
+        self, request: web.Request, body: Any, app: str, token: str
+    ) -> web.Response:
+        sent = self.interactions.get(token)
+        if sent is None or sent.original_id is None or sent.original_id not in self.messages:
+            return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        del self.messages[sent.original_id]
+        sent.original_id = None
+        return web.Response(status=204)
 
     def _channel(self, channel_id: int) -> FakeChannel | None:
         for guild in self.guilds:

@@ -5,6 +5,8 @@ Options build the core's typed commands directly; nothing here decides what to s
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 
@@ -25,6 +27,8 @@ from roadmap_bot.commands import (
     ShowProject,
     Undo,
 )
+
+log = logging.getLogger(__name__)
 
 AnyInteraction = discord.Interaction[discord.Client]
 
@@ -171,7 +175,7 @@ class RoadmapGroup(app_commands.Group):
     async def _done_names(
         self, interaction: AnyInteraction, current: str
     ) -> list[app_commands.Choice[str]]:
-        marks = await self.responder.roadmap.store.progress(user_id(interaction))
+        marks = await self._marks(interaction)
         unread = {p.slug for p in self.completer.catalog.projects if p.slug not in marks}
         return _choices(self.completer.projects(current, prefer=unread))
 
@@ -179,5 +183,13 @@ class RoadmapGroup(app_commands.Group):
     async def _undo_names(
         self, interaction: AnyInteraction, current: str
     ) -> list[app_commands.Choice[str]]:
-        marks = await self.responder.roadmap.store.progress(user_id(interaction))
-        return _choices(self.completer.marked_projects(current, set(marks)))
+        marks = await self._marks(interaction)
+        return _choices(self.completer.marked_projects(current, marks))
+
+    async def _marks(self, interaction: AnyInteraction) -> set[str]:
+        # Marks only order the choices: without the database, still offer every project.
+        try:
+            return set(await self.responder.roadmap.store.progress(user_id(interaction)))
+        except Exception:
+            log.exception("reading marks for autocomplete failed")
+            return set()
