@@ -114,6 +114,7 @@ def test_plain_text_cannot_format_or_break_the_embed() -> None:
         command="project x",
     )
     embed = render(reply).embeds[0]
+    assert embed["title"] == r"a\*b"
     description = embed["description"]
     assert r"\*\*loud\*\*" in description and r"\_x\_" in description
     assert r"\[link\]" in description and r"\|\|spoiler\|\|" in description

@@ -368,10 +368,6 @@ class SentInteraction:
         assert self.shown is not None
         return self.shown
 
-    @property
-    def first_callback_at(self) -> float | None:
-        return self.answered_at
-
 
 # -- the server ---------------------------------------------------------------------------------
 

@@ -160,7 +160,7 @@ def fit_lines(lines: Sequence[str], limit: int) -> str:
         cost = len(line) + (1 if out else 0)
         left = len(lines) - index
         reserve = 0 if left == 1 else len(f"\n{ELLIPSIS} and {left} more")
-        if used + cost + reserve > limit and not (left == 1 and used + cost <= limit):
+        if used + cost + reserve > limit:
             if not out:  # not even one line fits: cut it
                 return clip(line, limit)
             out.append(f"{ELLIPSIS} and {left} more")
@@ -203,7 +203,7 @@ def render(reply: Reply, options: Options | None = None) -> Message:
     footer = clip(" · ".join(footer_parts), FOOTER_MAX)
 
     fields = _fields(reply)
-    title = clip(reply.title, TITLE_MAX)
+    title = clip(escape(reply.title), TITLE_MAX)
     intro = escape(reply.text)
     heading = f"**{escape(reply.items_heading)}**" if reply.items_heading and items else ""
     rest = len(title) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
@@ -278,7 +278,7 @@ def _meter_line(meter: Meter) -> str:
 
 def _field(name: str, value: str, inline: bool = False) -> dict[str, Any]:
     return {
-        "name": clip(name, FIELD_NAME_MAX) or "\u200b",
+        "name": clip(escape(name), FIELD_NAME_MAX) or "\u200b",
         "value": value or "—",
         "inline": inline,
     }

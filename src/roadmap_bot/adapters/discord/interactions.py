@@ -152,10 +152,6 @@ class Responder:
             how = How.NEW  # never post a mistake for everyone
             if deferred:  # the public "thinking…" would become the answer: remove it
                 await interaction.delete_original_response()
-                await interaction.followup.send(
-                    embeds=to_discord(render(reply, self.options(interaction)))[0], ephemeral=True
-                )
-                return
         message = render(reply, self.options(interaction, shared_by))
         await _send(interaction, message, how, deferred)
 
