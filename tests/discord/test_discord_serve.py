@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_ask_does_not_import_discord(tmp_path: Path) -> None:
         "main(['ask', 'next']); main(['ask', '--format', 'discord', 'next']); "
         "print('discord loaded:', 'discord' in sys.modules)"
     )
-    env = {"ROADMAP_DB": str(tmp_path / "db.sqlite"), "PATH": "/usr/bin:/bin"}
+    env = {"ROADMAP_DB": str(tmp_path / "db.sqlite"), "PATH": os.environ.get("PATH", "")}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
     )
