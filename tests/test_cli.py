@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+
+def offline_report_url() -> str:
+    """A ROADMAP_REPORT_URL on a loopback port nobody listens on: report fetches are
+    refused at once and never leave the machine (subprocesses escape the offline guard)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{{name}}.md"
 
 
 def run(
@@ -18,6 +28,7 @@ def run(
         k: v for k, v in os.environ.items() if not k.startswith(("ROADMAP_", "SLACK_", "DISCORD_"))
     }
     environment["ROADMAP_DB"] = str(tmp_path / "cli.db")
+    environment["ROADMAP_REPORT_URL"] = offline_report_url()
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "roadmap_bot", *args],
@@ -66,7 +77,11 @@ def test_ask_does_not_import_platform_libraries(tmp_path: Path) -> None:
         "loaded = [m for m in sys.modules if m.split('.')[0] in ('slack_bolt', 'slack_sdk', 'discord')]; "
         "print('LOADED', loaded); sys.exit(code)"
     )
-    environment = {**os.environ, "ROADMAP_DB": str(tmp_path / "x.db")}
+    environment = {
+        **os.environ,
+        "ROADMAP_DB": str(tmp_path / "x.db"),
+        "ROADMAP_REPORT_URL": offline_report_url(),
+    }
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=tmp_path
     )

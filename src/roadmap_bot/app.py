@@ -6,18 +6,25 @@ Adapters and CLI commands receive an :class:`App`; nothing reaches for a global.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TextIO
 
+import aiohttp
+
+from roadmap_bot import __version__
 from roadmap_bot.adapters.console import ConsolePoster
 from roadmap_bot.catalog import Catalog, load_catalog
 from roadmap_bot.clock import Clock, SystemClock
 from roadmap_bot.config import Settings
 from roadmap_bot.core import Roadmap
 from roadmap_bot.delivery import Deliverer
+from roadmap_bot.digest import ReadingAgenda
+from roadmap_bot.reports import command as report_command
+from roadmap_bot.reports.service import Reports
+from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
 from roadmap_bot.study_groups import StudyGroups
 
@@ -33,6 +40,7 @@ class App:
     roadmap: Roadmap
     deliverer: Deliverer
     study_groups: StudyGroups
+    reports: Reports
 
 
 @asynccontextmanager
@@ -46,17 +54,38 @@ async def open_app(
     """Load the catalog, open the store and build the core; close it all on exit."""
     catalog = catalog or load_catalog(settings.catalog)
     store = await SqliteStore.open(settings.db)
+    # One HTTP session for the whole process: its connection pool is shared.
+    http = aiohttp.ClientSession(headers={"User-Agent": f"roadmap-bot/{__version__}"})
+    reports: Reports | None = None
     try:
         clock = clock or SystemClock()
         roadmap = Roadmap(catalog, store, clock)
+        reports = Reports(ReportCache(store), clock, http, settings.report_url)
+        report_command.install(roadmap, reports)
         deliverer = Deliverer(
             catalog,
             store,
             clock,
             {"console": ConsolePoster(console_out)},
             catchup=timedelta(hours=settings.catchup_hours),
+            agenda=reading_agenda(reports),
         )
         groups = StudyGroups(roadmap, deliverer, settings.default_timezone)
-        yield App(settings, catalog, store, clock, roadmap, deliverer, groups)
+        yield App(settings, catalog, store, clock, roadmap, deliverer, groups, reports)
     finally:
+        if reports is not None:
+            await reports.aclose()
+        await http.close()
         await store.close()
+
+
+def reading_agenda(reports: Reports) -> Callable[[str, float], Awaitable[ReadingAgenda | None]]:
+    """The digests' view of a report: its decision headings and takeaway lead phrases."""
+
+    async def agenda(slug: str, timeout: float) -> ReadingAgenda | None:
+        outline = await reports.agenda(slug, timeout=timeout)
+        if outline is None:
+            return None
+        return ReadingAgenda(decisions=outline.decision_titles, takeaways=outline.takeaways)
+
+    return agenda

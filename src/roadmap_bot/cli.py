@@ -65,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--channel", required=True, help="a channel id: 'study' (console) or 'slack:T1:C1'"
     )
 
+    reports = sub.add_parser("reports", help="the architecture reports' outlines")
+    reports_sub = reports.add_subparsers(dest="reports_command", metavar="ACTION", required=True)
+    refresh = reports_sub.add_parser(
+        "refresh", help="fetch every catalog project's report now and cache its outline"
+    )
+    refresh.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=8,
+        help="reports fetched at the same time, 1-32 (default: 8)",
+    )
+
     sub.add_parser("serve", help="run the configured adapters (console when none)")
     sub.add_parser("health", help="check that the catalog loads and the database opens")
     return parser
@@ -81,6 +93,12 @@ def _instant(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _concurrency(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 32:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number from 1 to 32")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -89,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"roadmap-bot: {exc}", file=sys.stderr)
         return EXIT_FAILED
     # One-shot commands keep stderr quiet unless asked; a server logs what it does.
-    quiet = args.command in ("ask", "console", "catalog", "health", "digest")
+    quiet = args.command in ("ask", "console", "catalog", "health", "digest", "reports")
     level = logging.getLevelName(settings.log_level)
     logging.basicConfig(
         level=max(level, logging.WARNING) if quiet else level,
@@ -218,6 +236,25 @@ async def _digest(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def _reports(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.app import open_app
+    from roadmap_bot.reports.progress import ProgressBar
+
+    # The summary names every failure with its reason: don't also log each one.
+    logging.getLogger("roadmap_bot.reports").setLevel(logging.ERROR)
+    async with open_app(settings) as app:
+        slugs = [p.slug for p in app.catalog.projects]
+        progress = ProgressBar(len(slugs), sys.stderr)
+        summary = await app.reports.refresh_all(
+            slugs, concurrency=args.concurrency, progress=progress
+        )
+        progress.finish()
+    print(f"{len(slugs)} reports: {summary.line()}")
+    for problem in sorted(summary.problems):
+        print(f"  failed: {problem}")
+    return EXIT_OK if not summary.failed else EXIT_FAILED
+
+
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
     from roadmap_bot.serve import serve
@@ -240,6 +277,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any
     "console": _console,
     "catalog": _catalog,
     "digest": _digest,
+    "reports": _reports,
     "serve": _serve,
     "health": _health,
 }

@@ -91,6 +91,13 @@ class Pass:
     name: str
 
 
+@dataclass(frozen=True)
+class ShowReport:
+    """A report's outline: design decisions, takeaways, release, section links."""
+
+    name: str
+
+
 # -- study groups: a channel's weekly digest ---------------------------------------------
 
 
@@ -153,6 +160,7 @@ Command = (
     | Random
     | Reading
     | Pass
+    | ShowReport
     | Subscribe
     | Unsubscribe
     | ShowSchedule
@@ -189,6 +197,12 @@ USAGES: tuple[Usage, ...] = (
         "a project card: summary, concepts, paths, related projects, report",
         "project redis",
     ),
+    Usage(
+        "report",
+        "report NAME",
+        "a report's outline: its design decisions, takeaways and section links",
+        "report kafka",
+    ),
     Usage("paths", "paths", "the themed learning paths", "paths"),
     Usage(
         "path", "path NAME", "a learning path step by step, with your marks", "path observability"
@@ -220,6 +234,7 @@ KEYWORDS: tuple[str, ...] = (
     "intermediate",
     "advanced",
     "project",
+    "report",
     "paths",
     "path",
     "search",
@@ -248,6 +263,7 @@ ALIASES: dict[str, str] = {
     "me": "progress",
     "stats": "progress",
     "read": "done",
+    "outline": "report",
 }
 
 LEVEL_WORDS: dict[str, Level] = {level.value: level for level in Level}
@@ -279,6 +295,8 @@ def parse(text: str) -> Command:
         return ShowLevel(LEVEL_WORDS[head], page)
     if head == "project":
         return ShowProject(rest) if rest else _needs("project", "a project name", "project redis")
+    if head == "report":
+        return ShowReport(rest) if rest else _needs("report", "a project name", "report kafka")
     if head == "paths":
         return ListPaths() if not rest else ShowPath(rest)
     if head == "path":

@@ -102,6 +102,8 @@ class Roadmap:
         self.parsers: list[Callable[[str], Any | None]] = []
         # Called before every command (e.g. to note who is active in a channel).
         self.observers: list[Callable[[Any, Asker], Awaitable[None]]] = []
+        # Design decision headings for project cards; set by the reports feature.
+        self.outlines: Callable[[Project], Awaitable[tuple[str, ...]]] | None = None
         self._handlers: dict[type, Handler] = {
             Help: self._help,
             ShowLevel: self._level,
@@ -184,8 +186,8 @@ class Roadmap:
         return cards.project_reply(self.catalog, project, marks, kind, extra_actions, outline)
 
     async def design_outline(self, project: Project) -> tuple[str, ...]:
-        """Design decision headings for a card; the reports module replaces this."""
-        return ()
+        """Design decision headings for a card, from the reports feature when it is wired."""
+        return await self.outlines(project) if self.outlines is not None else ()
 
     def _unknown_word(self, text: str) -> Reply:
         """A first word that is neither a command nor a project: suggest both."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, time, timedelta
@@ -23,11 +24,21 @@ DUE = first_monday_nine()
 LATER = DUE.replace(":00:00+", ":30:00+")
 
 
+def offline_report_url() -> str:
+    """A ROADMAP_REPORT_URL on a loopback port nobody listens on: report fetches are
+    refused at once and never leave the machine (subprocesses escape the offline guard)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{{name}}.md"
+
+
 def cli(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("ROADMAP_", "SLACK_", "DISCORD_"))
     }
     env["ROADMAP_DB"] = str(tmp_path / "groups.db")
+    env["ROADMAP_REPORT_URL"] = offline_report_url()
     return subprocess.Popen(
         [sys.executable, "-m", "roadmap_bot", *args],
         stdout=subprocess.PIPE,

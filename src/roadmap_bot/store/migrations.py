@@ -82,6 +82,22 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (channel, user_id)
         ) WITHOUT ROWID""",
     ],
+    # 3: architecture reports: each one's parsed outline, its HTTP validators and freshness
+    [
+        """CREATE TABLE report_outlines (
+            slug          TEXT PRIMARY KEY,
+            url           TEXT NOT NULL,        -- where it was fetched (ROADMAP_REPORT_URL)
+            parser        INTEGER NOT NULL,     -- the parser version that read it
+            outline       TEXT,                 -- JSON; NULL: no usable outline
+            problem       TEXT,                 -- why outline is NULL (malformed, 404, ...)
+            etag          TEXT,
+            last_modified TEXT,
+            fetched_at    TEXT,                 -- UTC: the last 200
+            checked_at    TEXT,                 -- UTC: the source last answered (200 or 304)
+            failed_at     TEXT,                 -- UTC: the last attempt that got no answer
+            failure       TEXT
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -1,0 +1,7 @@
+"""Architecture reports: fetch, parse and cache each report's outline (the reading agenda).
+
+``outline`` parses (pure), ``fetch`` does one bounded HTTP request, ``service`` holds the
+cache policy, ``reply`` says it, ``command`` wires it onto the core, ``progress`` draws
+the refresh bar. Import from the modules: this package re-exports nothing, so that
+``store.reports`` can use the outline model without an import cycle.
+"""

@@ -1,0 +1,32 @@
+"""The reports feature on the core: the `report NAME` command and the cards' headings."""
+
+from __future__ import annotations
+
+import logging
+
+from roadmap_bot import cards
+from roadmap_bot.commands import ShowReport
+from roadmap_bot.core import Asker, Roadmap
+from roadmap_bot.replies import Reply
+from roadmap_bot.reports.reply import report_reply
+from roadmap_bot.reports.service import Reports, ReportState
+
+log = logging.getLogger(__name__)
+
+
+def install(roadmap: Roadmap, reports: Reports) -> None:
+    """Answer `report NAME` and give project cards their "Design decisions to look for"."""
+
+    async def show_report(command: ShowReport, who: Asker) -> Reply:
+        project = roadmap.catalog.find_project(command.name)
+        if project is None:
+            return cards.unknown_project(roadmap.catalog, "report", command.name)
+        try:
+            state = await reports.state(project.slug, wait=reports.report_wait)
+        except Exception:  # the links alone still answer the question
+            log.exception("reading the outline of %s failed", project.slug)
+            state = ReportState(None)
+        return report_reply(project, state)
+
+    roadmap.register(ShowReport, show_report)
+    roadmap.outlines = reports.decision_headings

@@ -1,0 +1,301 @@
+"""Report outlines for cards, the `report` command and digests: cache first, network bounded.
+
+The policy, in one place:
+- A cached outline is served as it is; the source is asked again (conditionally, with
+  ETag / Last-Modified) at most once a day, in the background, while the stale copy is
+  served (stale-while-revalidate). Readers wait for the network only when nothing is
+  cached at all, and then only up to their own bound (a card: one second).
+- When the source is down, the cache keeps being served and the source is not asked
+  again for ``retry_after``; the log says so once per attempt.
+- A malformed answer (error page, 404, redirect loop, too big, not UTF-8, missing
+  sections) is cached as an empty outline with its reason: one warning in the log, no
+  error for anyone, and no new warning until the source sends something else.
+- One fetch per report at a time: concurrent readers share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import aiohttp
+
+from roadmap_bot.catalog import Project
+from roadmap_bot.clock import Clock
+from roadmap_bot.reports.fetch import MAX_BYTES, TIMEOUT, BadReport, SourceDown, fetch_report
+from roadmap_bot.reports.outline import PARSER_VERSION, MalformedReport, Outline, parse_report
+from roadmap_bot.store.reports import CachedReport, ReportCache
+
+log = logging.getLogger(__name__)
+
+REVALIDATE_EVERY = timedelta(days=1)
+RETRY_AFTER = timedelta(minutes=10)  # after the source did not answer
+CARD_WAIT = 1.0  # seconds a project card waits when nothing is cached
+REPORT_WAIT = 3.0  # seconds 'report NAME' waits when nothing is cached
+
+
+class Outcome(StrEnum):
+    FETCHED = "fetched"  # a new or changed outline
+    UNCHANGED = "unchanged"  # 304, or the same outline again
+    FAILED = "failed"  # no answer, or an answer that is not a report
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    slug: str
+    outcome: Outcome
+    reason: str | None = None  # for FAILED
+
+
+@dataclass
+class RefreshSummary:
+    fetched: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, result: Refreshed) -> None:
+        setattr(self, result.outcome.value, getattr(self, result.outcome.value) + 1)
+        if result.outcome is Outcome.FAILED:
+            self.problems.append(f"{result.slug}: {result.reason}")
+
+    def line(self) -> str:
+        return f"fetched {self.fetched}, unchanged {self.unchanged}, failed {self.failed}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportState:
+    """What is known about a report right now, for a reply to show."""
+
+    outline: Outline | None  # None: nothing usable yet
+    checked_at: datetime | None = None  # when the source last answered
+    problem: str | None = None  # why a source's answer gave no outline
+    source_down: bool = False  # the last attempt got no answer: this may be out of date
+    pending: bool = False  # a fetch is under way
+
+    @property
+    def decision_titles(self) -> tuple[str, ...]:
+        return self.outline.decision_titles if self.outline else ()
+
+
+class Reports:
+    """Fetches, parses and caches report outlines; never raises to its callers' users."""
+
+    def __init__(
+        self,
+        cache: ReportCache,
+        clock: Clock,
+        session: aiohttp.ClientSession,
+        url_template: str,
+        *,
+        timeout: aiohttp.ClientTimeout = TIMEOUT,
+        max_bytes: int = MAX_BYTES,
+        card_wait: float = CARD_WAIT,
+        report_wait: float = REPORT_WAIT,
+    ) -> None:
+        self.cache = cache
+        self.clock = clock
+        self.session = session
+        self.url_template = url_template
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.card_wait = card_wait
+        self.report_wait = report_wait
+        self._entries: dict[str, CachedReport] = {}  # a memory copy of the cache
+        self._inflight: dict[str, asyncio.Task[Refreshed]] = {}
+
+    def url(self, slug: str) -> str:
+        return self.url_template.replace("{name}", slug)
+
+    async def aclose(self) -> None:
+        """Stop background fetches (the session belongs to the caller)."""
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def state(self, slug: str, *, wait: float) -> ReportState:
+        """The cached outline, revalidated when due; waits up to ``wait`` s only if none."""
+        entry = await self._entry(slug)
+        if not self._due(entry):
+            return self._state(entry)
+        task = self._revalidate(slug)
+        if entry is None or entry.outline is None:
+            await asyncio.wait({task}, timeout=wait)  # never cancels the fetch
+            entry = self._entries.get(slug, entry)
+        return self._state(entry, pending=not task.done())
+
+    async def decision_headings(self, project: Project) -> tuple[str, ...]:
+        """For a project card: cached headings, or () after at most ``card_wait`` seconds."""
+        try:
+            return (await self.state(project.slug, wait=self.card_wait)).decision_titles
+        except Exception:  # a card is never lost to a report
+            log.exception("report outline of %s failed; card shown without it", project.slug)
+            return ()
+
+    async def agenda(self, slug: str, *, timeout: float) -> Outline | None:
+        """The outline for a digest within ``timeout`` seconds, or None; never raises."""
+        try:
+            async with asyncio.timeout(timeout):
+                state = await self.state(slug, wait=timeout)
+        except TimeoutError:
+            log.warning("no agenda for %s: gave up after %.1f s", slug, timeout)
+            return None
+        except Exception:
+            log.exception("no agenda for %s: reading its outline failed", slug)
+            return None
+        if state.outline is None:
+            why = (
+                state.problem
+                or ("the report did not arrive in time" if state.pending else None)
+                or ("the source is not answering" if state.source_down else "no outline yet")
+            )
+            log.warning("no agenda for %s: %s", slug, why)
+            return None
+        return state.outline
+
+    # -- refreshing ----------------------------------------------------------------------
+
+    async def refresh(self, slug: str) -> Refreshed:
+        """Ask the source now (conditionally), whatever the cache's age."""
+        return await asyncio.shield(self._revalidate(slug))
+
+    async def refresh_all(
+        self,
+        slugs: Iterable[str],
+        *,
+        concurrency: int = 8,
+        progress: Callable[[Refreshed, RefreshSummary], None] | None = None,
+    ) -> RefreshSummary:
+        """Refresh every report, ``concurrency`` at a time; ``progress`` after each one."""
+        summary = RefreshSummary()
+        slots = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(slug: str) -> None:
+            async with slots:
+                result = await self.refresh(slug)
+            summary.add(result)
+            if progress is not None:
+                progress(result, summary)
+
+        await asyncio.gather(*(one(s) for s in dict.fromkeys(slugs)))
+        return summary
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _entry(self, slug: str) -> CachedReport | None:
+        entry = self._entries.get(slug)
+        if entry is None or self._due(entry):
+            # another process (a 'reports refresh' cron job) may have refreshed it
+            entry = await self.cache.get(slug)
+            if entry is not None:
+                self._entries[slug] = entry
+        return entry
+
+    def _due(self, entry: CachedReport | None) -> bool:
+        """Whether to ask the source now."""
+        if entry is None:
+            return True
+        now = self.clock.now()
+        if entry.failed_at is not None and now - entry.failed_at < RETRY_AFTER:
+            return False
+        if entry.url != self.url(entry.slug) or entry.parser != PARSER_VERSION:
+            return True
+        return entry.checked_at is None or now - entry.checked_at >= REVALIDATE_EVERY
+
+    def _state(self, entry: CachedReport | None, pending: bool = False) -> ReportState:
+        if entry is None:
+            return ReportState(None, pending=pending)
+        return ReportState(
+            entry.outline,
+            checked_at=entry.checked_at,
+            problem=entry.problem,
+            source_down=entry.failed_at is not None,
+            pending=pending,
+        )
+
+    def _revalidate(self, slug: str) -> asyncio.Task[Refreshed]:
+        """The fetch of ``slug`` under way, or a new one."""
+        task = self._inflight.get(slug)
+        if task is None:
+            task = asyncio.create_task(self._fetch(slug), name=f"report:{slug}")
+            self._inflight[slug] = task
+            task.add_done_callback(lambda _: self._inflight.pop(slug, None))
+        return task
+
+    async def _fetch(self, slug: str) -> Refreshed:
+        try:
+            return await self._fetch_and_store(slug)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a background task: nobody else would see it
+            log.exception("refreshing the report of %s failed", slug)
+            return Refreshed(slug, Outcome.FAILED, f"internal error: {exc}")
+
+    async def _fetch_and_store(self, slug: str) -> Refreshed:
+        url = self.url(slug)
+        now = self.clock.now()
+        old = await self.cache.get(slug)
+        usable = old is not None and old.url == url and old.parser == PARSER_VERSION
+        base = old if old is not None and usable else CachedReport(slug, url, PARSER_VERSION)
+        try:
+            got = await fetch_report(
+                self.session,
+                url,
+                etag=base.etag,
+                last_modified=base.last_modified,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+            )
+        except SourceDown as exc:
+            kept = "serving the cached outline" if (old or base).outline else "no outline cached"
+            log.warning("report %s: the source did not answer (%s); %s", slug, exc, kept)
+            # a row fetched from an older URL is still better than nothing: keep it
+            await self._save(replace(old or base, failed_at=now, failure=str(exc)))
+            return Refreshed(slug, Outcome.FAILED, str(exc))
+        except BadReport as exc:
+            return await self._unusable(CachedReport(slug, url, PARSER_VERSION), now, exc)
+        if got.text is None:  # 304: what we have is current
+            await self._save(
+                replace(
+                    base,
+                    etag=got.etag,
+                    last_modified=got.last_modified,
+                    checked_at=now,
+                    failed_at=None,
+                    failure=None,
+                )
+            )
+            return Refreshed(slug, Outcome.UNCHANGED)
+        validators = CachedReport(
+            slug, url, PARSER_VERSION, etag=got.etag, last_modified=got.last_modified
+        )
+        try:
+            outline = parse_report(got.text)
+        except MalformedReport as exc:
+            # with its validators kept, a 304 next time keeps it empty without a new warning
+            return await self._unusable(validators, now, exc)
+        same = base.outline == outline
+        fetched_at = base.fetched_at if same else now
+        await self._save(
+            replace(validators, outline=outline, fetched_at=fetched_at, checked_at=now)
+        )
+        return Refreshed(slug, Outcome.UNCHANGED if same else Outcome.FETCHED)
+
+    async def _unusable(self, entry: CachedReport, now: datetime, exc: Exception) -> Refreshed:
+        """The source answered with something that is not a report: an empty outline."""
+        log.warning(
+            "report %s at %s is unusable: %s; its outline is empty", entry.slug, entry.url, exc
+        )
+        await self._save(replace(entry, problem=str(exc), checked_at=now))
+        return Refreshed(entry.slug, Outcome.FAILED, str(exc))
+
+    async def _save(self, entry: CachedReport) -> None:
+        await self.cache.put(entry)
+        self._entries[entry.slug] = entry
