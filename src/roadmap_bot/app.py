@@ -10,9 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TextIO
-
-import aiohttp
+from typing import TYPE_CHECKING, TextIO
 
 from roadmap_bot import __version__
 from roadmap_bot.adapters.console import ConsolePoster
@@ -27,6 +25,9 @@ from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
 from roadmap_bot.study_groups import StudyGroups
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,12 @@ async def open_app(
     """Load the catalog, open the store and build the core; close it all on exit."""
     catalog = catalog or load_catalog(settings.catalog)
     store = await SqliteStore.open(settings.db)
-    # One HTTP session for the whole process: its connection pool is shared.
-    http = aiohttp.ClientSession(headers={"User-Agent": f"roadmap-bot/{__version__}"})
+    http = SharedHttp()
     reports: Reports | None = None
     try:
         clock = clock or SystemClock()
         roadmap = Roadmap(catalog, store, clock)
-        reports = Reports(ReportCache(store), clock, http, settings.report_url)
+        reports = Reports(ReportCache(store), clock, http.session, settings.report_url)
         report_command.install(roadmap, reports)
         deliverer = Deliverer(
             catalog,
@@ -77,6 +77,27 @@ async def open_app(
             await reports.aclose()
         await http.close()
         await store.close()
+
+
+class SharedHttp:
+    """The process's one HTTP session (one connection pool), opened on first use:
+    importing aiohttp costs about 0.2 s that one-shot commands fetching nothing need not pay."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": f"roadmap-bot/{__version__}"}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
 def reading_agenda(reports: Reports) -> Callable[[str, float], Awaitable[ReadingAgenda | None]]:

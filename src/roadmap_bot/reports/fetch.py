@@ -47,10 +47,12 @@ async def fetch_report(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    timeout: aiohttp.ClientTimeout = TIMEOUT,
-    max_bytes: int = MAX_BYTES,
+    timeout: aiohttp.ClientTimeout | None = None,
+    max_bytes: int | None = None,
 ) -> Fetched:
     """GET ``url``, conditionally when validators are given; raise SourceDown or BadReport."""
+    timeout = timeout or TIMEOUT
+    max_bytes = max_bytes or MAX_BYTES
     headers = {hdrs.ACCEPT: "text/markdown, text/plain;q=0.9, */*;q=0.1"}
     if etag:
         headers[hdrs.IF_NONE_MATCH] = etag

@@ -22,6 +22,8 @@ _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|:<>])")
 _SPACES = re.compile(r"\s+")
+_HIDDEN = 0xE000
+_HIDDEN_CHARS = re.compile("[\ue000-\ue07f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +60,16 @@ def _closes(marker: str, fence: str, line: str) -> bool:
 
 def plain(text: str) -> str:
     """Inline Markdown to plain text: code, emphasis, links, images and tags unwrapped."""
-    out = text.replace("`", "")
+    # escaped characters hide in the private use area until the markup is gone
+    out = _ESCAPE.sub(lambda m: chr(_HIDDEN + ord(m.group(1))), text)
+    out = out.replace("`", "")
     out = _IMAGE.sub(r"\1", out)
     out = _LINK.sub(r"\1", out)
     out = _REF_LINK.sub(r"\1", out)
     out = _TAG.sub("", out)
     out = _STRONG.sub(r"\2", out)
     out = _EMPHASIS.sub(r"\1", out)
-    out = _ESCAPE.sub(r"\1", out)
+    out = _HIDDEN_CHARS.sub(lambda m: chr(ord(m.group(0)) - _HIDDEN), out)
     return _SPACES.sub(" ", out).strip()
 
 

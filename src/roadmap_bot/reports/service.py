@@ -21,14 +21,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from roadmap_bot.catalog import Project
 from roadmap_bot.clock import Clock
-from roadmap_bot.reports.fetch import MAX_BYTES, TIMEOUT, BadReport, SourceDown, fetch_report
 from roadmap_bot.reports.outline import PARSER_VERSION, MalformedReport, Outline, parse_report
 from roadmap_bot.store.reports import CachedReport, ReportCache
+
+if TYPE_CHECKING:  # aiohttp costs 0.2 s to import: it loads with the first fetch
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +90,17 @@ class Reports:
         self,
         cache: ReportCache,
         clock: Clock,
-        session: aiohttp.ClientSession,
+        session: Callable[[], aiohttp.ClientSession],
         url_template: str,
         *,
-        timeout: aiohttp.ClientTimeout = TIMEOUT,
-        max_bytes: int = MAX_BYTES,
+        timeout: aiohttp.ClientTimeout | None = None,
+        max_bytes: int | None = None,
         card_wait: float = CARD_WAIT,
         report_wait: float = REPORT_WAIT,
     ) -> None:
         self.cache = cache
         self.clock = clock
-        self.session = session
+        self.session = session  # the process's shared session, opened on first use
         self.url_template = url_template
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -239,6 +240,8 @@ class Reports:
             return Refreshed(slug, Outcome.FAILED, f"internal error: {exc}")
 
     async def _fetch_and_store(self, slug: str) -> Refreshed:
+        from roadmap_bot.reports.fetch import BadReport, SourceDown, fetch_report
+
         url = self.url(slug)
         now = self.clock.now()
         old = await self.cache.get(slug)
@@ -246,7 +249,7 @@ class Reports:
         base = old if old is not None and usable else CachedReport(slug, url, PARSER_VERSION)
         try:
             got = await fetch_report(
-                self.session,
+                self.session(),
                 url,
                 etag=base.etag,
                 last_modified=base.last_modified,
