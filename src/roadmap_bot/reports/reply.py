@@ -120,6 +120,8 @@ def _about(project: Project, outline: Outline) -> str:
 def _why_missing(state: ReportState) -> str:
     if state.pending:
         return "Its outline is still on its way: ask again in a moment."
+    if state.problem and state.problem.startswith("HTTP "):
+        return f"I couldn't get its outline: its source answered with an error ({state.problem})."
     if state.problem:
         return "I couldn't read its outline: the report does not have the usual shape."
     if state.source_down:

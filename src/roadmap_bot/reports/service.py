@@ -146,7 +146,7 @@ class Reports:
             async with asyncio.timeout(timeout):
                 state = await self.state(slug, wait=timeout)
         except TimeoutError:
-            log.warning("no agenda for %s: gave up after %.1f s", slug, timeout)
+            log.warning("no agenda for %s: the report did not arrive within %.1f s", slug, timeout)
             return None
         except Exception:
             log.exception("no agenda for %s: reading its outline failed", slug)
@@ -154,7 +154,7 @@ class Reports:
         if state.outline is None:
             why = (
                 state.problem
-                or ("the report did not arrive in time" if state.pending else None)
+                or (f"the report did not arrive within {timeout:.1f} s" if state.pending else None)
                 or ("the source is not answering" if state.source_down else "no outline yet")
             )
             log.warning("no agenda for %s: %s", slug, why)
