@@ -6,7 +6,7 @@ The policy, in one place:
   served (stale-while-revalidate). Readers wait for the network only when nothing is
   cached at all, and then only up to their own bound (a card: one second).
 - When the source is down, the cache keeps being served and the source is not asked
-  again for ``retry_after``; the log says so once per attempt.
+  again for ten minutes (RETRY_AFTER); the log says so once per attempt.
 - A malformed answer (error page, 404, redirect loop, too big, not UTF-8, missing
   sections) is cached as an empty outline with its reason: one warning in the log, no
   error for anyone, and no new warning until the source sends something else.
