@@ -367,7 +367,6 @@ def project_reply(
                 heading="Design decisions to look for",
                 text=f"The takeaways and every section: report {project.slug}",
                 items=tuple(Item(title=h, prefix=f"{i}.") for i, h in enumerate(outline, 1)),
-                links=(Link(label="Key Design Decisions", url=project.report_url + DESIGN_ANCHOR),),
             )
         )
     if mark is not None and mark.status is Status.DONE:

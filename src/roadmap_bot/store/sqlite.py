@@ -88,6 +88,19 @@ def from_text(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+async def _enable_wal(conn: aiosqlite.Connection) -> None:
+    """Switch to WAL. On a brand-new file two processes may race here, and SQLite answers
+    'locked' at once instead of waiting on the busy timeout: retry briefly."""
+    for attempt in range(50):
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            await asyncio.sleep(0.05 + 0.01 * attempt)
+
+
 class SqliteStore:
     """The :class:`roadmap_bot.store.Store` on a SQLite file."""
 
@@ -114,7 +127,7 @@ class SqliteStore:
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if where != ":memory:":
-                await conn.execute("PRAGMA journal_mode = WAL")
+                await _enable_wal(conn)
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
             await store._migrate()
