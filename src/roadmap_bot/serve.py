@@ -27,6 +27,10 @@ async def serve(app: App) -> None:
     app.study_groups.on_change = scheduler.changed
     services: dict[str, Service] = {}
     # Platform adapters are added here as they land (each only when configured).
+    if app.settings.slack_configured:
+        from roadmap_bot.adapters.slack.server import slack_service
+
+        services["slack"] = slack_service(app)
     if app.settings.discord_configured:
         from roadmap_bot.adapters.discord import run_discord
 

@@ -1,0 +1,112 @@
+"""The Slack Web API client: base URL from settings, retries for 429s and transient errors.
+
+slack_sdk's async retry handlers do the work. Ours differ in one way: the rate-limit
+handler waits exactly what Retry-After says (fractions too) through an injectable
+sleep, so tests and benchmarks can drive 429s without real waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+
+from roadmap_bot.config import ConfigError, Settings
+
+SLACK_API_URL = "https://slack.com/api/"
+MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is Slack asking us to stop, not to wait
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+
+Sleep = Callable[[float], Awaitable[None]]
+
+api_log = logging.getLogger("roadmap_bot.slack.api")
+
+
+def retry_after(response: HttpResponse) -> float:
+    """Seconds from a Retry-After header (1 when missing or unreadable)."""
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after":
+            value = values[0] if isinstance(values, list) else values
+            try:
+                return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+            except ValueError:
+                break
+    return 1.0
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Retries a 429 after exactly the Retry-After the server asked for."""
+
+    def __init__(self, max_retry_count: int = 3, sleep: Sleep = asyncio.sleep) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.sleep = sleep
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:  # pragma: no cover - only called for a 429 response
+            raise error or RuntimeError("rate limited without a response")
+        state.next_attempt_requested = True
+        wait = retry_after(response)
+        api_log.info("Slack rate limit on %s: retrying in %.2f s", request.url, wait)
+        await self.sleep(wait)
+        state.increment_current_attempt()
+
+
+class ServerErrorRetry(AsyncRetryHandler):
+    """Retries 500/502/503/504 with exponential backoff and jitter."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in TRANSIENT_STATUSES
+
+
+def retry_handlers(
+    *, sleep: Sleep = asyncio.sleep, backoff: float = 0.5, attempts: int = 3
+) -> list[AsyncRetryHandler]:
+    """429s (Retry-After), 5xx and dropped connections (backoff), each ``attempts`` times."""
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    return [
+        RateLimitRetry(max_retry_count=attempts, sleep=sleep),
+        ServerErrorRetry(max_retry_count=attempts, interval_calculator=interval),
+        AsyncConnectionErrorRetryHandler(max_retry_count=attempts, interval_calculator=interval),
+    ]
+
+
+def web_client(
+    settings: Settings, *, handlers: list[AsyncRetryHandler] | None = None, **options: Any
+) -> AsyncWebClient:
+    """The bot's Web API client, pointed at ``SLACK_API_URL`` when set."""
+    if settings.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is not set")
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url or SLACK_API_URL,
+        timeout=options.pop("timeout", 15),
+        retry_handlers=handlers if handlers is not None else retry_handlers(),
+        logger=api_log,
+        **options,
+    )

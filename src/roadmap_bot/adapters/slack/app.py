@@ -1,0 +1,235 @@
+"""The Bolt app: /roadmap, button clicks and the App Home tab, answered by the core.
+
+Every request is acknowledged at once (Slack allows 3 seconds); the answer follows
+through the request's ``response_url`` (or ``views.publish`` for the Home tab) from a
+background task. Replies go to the asker only; "Share to channel" posts the card for
+everyone. The Bolt app runs with ``process_before_response`` so an ack returns straight
+away instead of after Bolt's 10 ms polling loop; our own tasks do the slow part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from roadmap_bot.adapters.slack.api import retry_handlers, web_client
+from roadmap_bot.adapters.slack.blocks import (
+    COMMAND_ACTION,
+    SHARE_ACTION,
+    URL_ACTION,
+    render_message,
+)
+from roadmap_bot.adapters.slack.home import home_view
+from roadmap_bot.adapters.slack.people import People, read_mentions, unnamed_mentions
+from roadmap_bot.config import Settings
+from roadmap_bot.core import Asker, Roadmap
+from roadmap_bot.replies import Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+SORRY = Reply(
+    kind=ReplyKind.ERROR,
+    ok=False,
+    title="Sorry, something went wrong on our side.",
+    text="Please try again in a moment. If it keeps happening, tell whoever runs roadmap-bot.",
+)
+
+
+class SlackAdapter:
+    """The Slack side of roadmap-bot: a Bolt ``AsyncApp`` wired to the core.
+
+    Use it as an async context manager: it owns one HTTP session for Web API calls and
+    response_url posts, and on exit waits for answers still being sent.
+    """
+
+    def __init__(
+        self,
+        roadmap: Roadmap,
+        settings: Settings,
+        *,
+        client: AsyncWebClient | None = None,
+        handlers: list[AsyncRetryHandler] | None = None,
+    ) -> None:
+        self.roadmap = roadmap
+        self.settings = settings
+        self.handlers = handlers if handlers is not None else retry_handlers()
+        self.client = client or web_client(settings, handlers=self.handlers)
+        self.people = People(self.client, settings.slack_admins)
+        self.session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        secret = settings.slack_signing_secret
+        self.app = AsyncApp(
+            client=self.client,
+            # Socket Mode needs no secret; HTTP mode is only served with one (server.py).
+            signing_secret=secret.get_secret_value() if secret else "",
+            process_before_response=True,
+            logger=logging.getLogger("roadmap_bot.slack.bolt"),
+            name="roadmap-bot",
+        )
+        self.app.command(re.compile(r"^/"))(self._on_command)
+        self.app.action(re.compile(rf"^{COMMAND_ACTION}:\d+$"))(self._on_button)
+        self.app.action(SHARE_ACTION)(self._on_share)
+        self.app.action(re.compile(rf"^{URL_ACTION}:\d+$"))(self._on_link)
+        self.app.event("app_home_opened")(self._on_home_opened)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SlackAdapter:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        self.client.session = self.session
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.idle()
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+            self.client.session = None
+
+    async def idle(self) -> None:
+        """Wait until every answer started so far has been sent."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- listeners: ack now, answer in the background -------------------------------------
+
+    async def _on_command(self, ack: AsyncAck, body: Body) -> None:
+        await ack()
+        self._spawn(self._guarded(body, self._answer_command))
+
+    async def _on_button(self, ack: AsyncAck, body: Body) -> None:
+        await ack()
+        self._spawn(self._guarded(body, self._answer_button))
+
+    async def _on_share(self, ack: AsyncAck, body: Body) -> None:
+        await ack()
+        self._spawn(self._guarded(body, self._answer_share))
+
+    async def _on_link(self, ack: AsyncAck) -> None:
+        await ack()  # the browser opens the URL; Slack still tells us about the click
+
+    async def _on_home_opened(self, ack: AsyncAck, body: Body, event: Body) -> None:
+        await ack()
+        if event.get("tab", "home") == "home":
+            self._spawn(self._guarded(body, self._answer_home))
+
+    async def _guarded(self, body: Body, answer: Callable[[Body], Awaitable[None]]) -> None:
+        """Run one answer; a failure is logged and, where possible, told to the user."""
+        try:
+            await answer(body)
+        except Exception:
+            log.exception("answering a Slack %s failed", body.get("type") or "command")
+            url = body.get("response_url")
+            if url:
+                try:
+                    await self.respond(url, render_message(SORRY), response_type="ephemeral")
+                except Exception:
+                    log.warning("could not tell the user about the failure either")
+
+    # -- answers ----------------------------------------------------------------------------
+
+    async def _answer_command(self, body: Body) -> None:
+        team = str(body.get("team_id", ""))
+        user = str(body.get("user_id", ""))
+        text = str(body.get("text") or "")
+        names = await self.people.names(unnamed_mentions(text)) if "<@" in text else {}
+        mentions = read_mentions(text, names)
+        asker = self.people.asker(
+            team, user, str(body.get("user_name") or ""), body.get("channel_id"), mentions
+        )
+        reply = await self.roadmap.ask(mentions.text, asker)
+        await self.respond(
+            body["response_url"],
+            render_message(reply),
+            response_type="in_channel" if reply.public else "ephemeral",
+        )
+
+    def _clicker(self, body: Body) -> Asker:
+        who = body.get("user") or {}
+        team = str((body.get("team") or {}).get("id") or who.get("team_id") or "")
+        name = str(who.get("username") or who.get("name") or "")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        return self.people.asker(team, str(who.get("id", "")), name, channel)
+
+    async def _answer_button(self, body: Body) -> None:
+        """Run the button's command as the clicker and answer where the button was."""
+        asker = self._clicker(body)
+        reply = await self.roadmap.ask(str(body["actions"][0].get("value", "")), asker)
+        container = body.get("container") or {}
+        if container.get("type") == "view":
+            await self.publish_home(asker, answer=reply)
+        elif container.get("is_ephemeral"):
+            # The asker's own message: replace it (paging turns the page in place).
+            await self.respond(body["response_url"], render_message(reply), replace_original=True)
+        else:
+            # A message everyone sees: answer the clicker alone, leave it as it is.
+            await self.respond(
+                body["response_url"],
+                render_message(reply),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+    async def _answer_share(self, body: Body) -> None:
+        """Post the card the clicker sees for the whole channel."""
+        asker = self._clicker(body)
+        reply = await self.roadmap.ask(str(body["actions"][0].get("value", "")), asker)
+        shared = reply.model_copy(update={"public": True})
+        await self.respond(
+            body["response_url"],
+            render_message(shared),
+            response_type="in_channel",
+            replace_original=False,
+        )
+
+    async def _answer_home(self, body: Body) -> None:
+        event = body.get("event") or {}
+        team = str(body.get("team_id") or "")
+        user = str(event.get("user") or "")
+        info = await self.people.user_info(user)
+        await self.publish_home(self.people.asker(team, user, str(info.get("name") or ""), None))
+
+    async def publish_home(self, asker: Asker, answer: Reply | None = None) -> None:
+        """Refresh the asker's Home tab (with ``answer`` on top, after a click there)."""
+        progress = await self.roadmap.ask("progress", asker)
+        pick = await self.roadmap.ask("next", asker)
+        slack_user = asker.id.rsplit(":", 1)[-1]
+        await self.client.views_publish(user_id=slack_user, view=home_view(progress, pick, answer))
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def respond(self, url: str, message: dict[str, Any], **options: Any) -> None:
+        """Post to a response_url (retrying 429s and 5xx); Slack's refusal is logged."""
+        hook = AsyncWebhookClient(
+            url,
+            session=self.session,
+            retry_handlers=self.handlers,
+            logger=logging.getLogger("roadmap_bot.slack.api"),
+        )
+        try:
+            response = await hook.send_dict({**message, **options})
+        except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as problem:
+            log.warning("response_url post failed: %s", type(problem).__name__)
+            return
+        if response.status_code != 200:
+            # The URL is a credential for 30 minutes: log the outcome, not the URL.
+            log.warning("response_url refused the answer: %s %s", response.status_code, response.body)

@@ -1,0 +1,63 @@
+"""Slack text escaping: what people typed is shown, never parsed.
+
+Slack reads ``& < >`` as control characters in every text object (``<!channel>``,
+``<@U123>``, ``<url|label>``), so all text from a Reply is escaped to ``&amp; &lt; &gt;``
+before it meets our own markup. Limits are counted on the escaped text, which is what
+Slack checks, and trimming never cuts an entity in half.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+ELLIPSIS = "…"
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_TABLE = str.maketrans(_ENTITIES)
+
+
+def escape(text: str) -> str:
+    """``& < >`` as entities, so no mention, broadcast or link can be formed."""
+    return text.translate(_TABLE)
+
+
+def fit(text: str, limit: int) -> str:
+    """Escape ``text`` and trim it to ``limit`` characters, ending with '…' when cut."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    used = 0
+    for char in text:
+        piece = _ENTITIES.get(char, char)
+        if used + len(piece) > limit - len(ELLIPSIS):
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out).rstrip() + ELLIPSIS
+
+
+def trim(markup: str, limit: int) -> str:
+    """Trim already-built mrkdwn at a line end when possible, never inside an entity or link."""
+    if len(markup) <= limit:
+        return markup
+    cut = markup.rfind("\n", 0, limit - len(ELLIPSIS))
+    if cut <= 0:
+        cut = limit - len(ELLIPSIS)
+        # Step back out of an '&...;' entity or a '<...>' link we would split.
+        amp, semi = markup.rfind("&", 0, cut), markup.rfind(";", 0, cut)
+        if amp > semi:
+            cut = amp
+        opening, closing = markup.rfind("<", 0, cut), markup.rfind(">", 0, cut)
+        if opening > closing:
+            cut = opening
+    return markup[:cut].rstrip() + ELLIPSIS
+
+
+def safe_url(url: str) -> str:
+    """A URL that cannot end a Slack link early: '|', '<', '>' percent-encoded, '&' escaped."""
+    return escape(quote(url, safe=":/?#[]@!$&'()*+,;=%~-._"))
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link whose label is shown as typed."""
+    return f"<{safe_url(url)}|{escape(label).replace('|', '¦')}>"

@@ -1,0 +1,129 @@
+"""Running the Slack adapter: HTTP mode (aiohttp) or Socket Mode, plus ``GET /healthz``.
+
+HTTP mode serves ``POST /slack/events`` for slash commands, interactivity and events;
+Bolt verifies the signature and timestamp of every request (401 otherwise). Socket Mode,
+chosen when ``SLACK_APP_TOKEN`` is set, needs no public URL; ``/healthz`` is served in
+both modes so a container orchestrator can watch the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+from roadmap_bot.adapters.slack.app import SlackAdapter
+from roadmap_bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from roadmap_bot.app import App
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; refuse anything bigger
+
+Mode = Literal["http", "socket"]
+
+
+def slack_mode(settings: Settings) -> Mode:
+    """Socket Mode with an app token, else HTTP mode; a setup that cannot work is refused."""
+    if settings.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is not set")
+    if settings.slack_app_token is not None:
+        if not settings.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise ConfigError("bad configuration:\n  SLACK_APP_TOKEN: must be an app-level token (xapp-...)")
+        return "socket"
+    if settings.slack_signing_secret is None:
+        raise ConfigError(
+            "bad configuration:\n  SLACK_BOT_TOKEN is set, so Slack needs either "
+            "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
+        )
+    return "http"
+
+
+def web_app(adapter: SlackAdapter, mode: Mode, socket: AsyncSocketModeHandler | None = None) -> web.Application:
+    """The aiohttp application: Slack's endpoint (HTTP mode) and the health check."""
+
+    async def events(request: web.Request) -> web.Response:
+        bolt_response = await adapter.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def health(request: web.Request) -> web.Response:
+        connected = True
+        if socket is not None:
+            connected = await socket.client.is_connected()
+        status = 200 if connected else 503
+        return web.json_response({"ok": connected, "mode": mode}, status=status)
+
+    application = web.Application(client_max_size=MAX_BODY)
+    application.router.add_get(HEALTH_PATH, health)
+    if mode == "http":
+        application.router.add_post(EVENTS_PATH, events)
+    return application
+
+
+@asynccontextmanager
+async def serving(
+    adapter: SlackAdapter, settings: Settings, host: str | None = None, port: int | None = None
+) -> AsyncIterator[tuple[str, int]]:
+    """Serve until the block ends; yields the (host, port) actually bound (port 0 works)."""
+    mode = slack_mode(settings)
+    socket: AsyncSocketModeHandler | None = None
+    if mode == "socket":
+        assert settings.slack_app_token is not None
+        socket = AsyncSocketModeHandler(
+            adapter.app,
+            app_token=settings.slack_app_token.get_secret_value(),
+            web_client=adapter.client,
+            logger=logging.getLogger("roadmap_bot.slack.socket"),
+        )
+    runner = web.AppRunner(web_app(adapter, mode, socket), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner,
+            host if host is not None else settings.http_host,
+            port if port is not None else settings.http_port,
+        )
+        await site.start()
+        bound = _bound(runner)
+        if mode == "http":
+            log.info("Slack HTTP mode: POST %s on %s:%d", EVENTS_PATH, *bound)
+        else:
+            assert socket is not None
+            await socket.connect_async()
+            log.info("Slack Socket Mode connected; %s on %s:%d", HEALTH_PATH, *bound)
+        yield bound
+    finally:
+        if socket is not None:
+            await socket.close_async()
+        await runner.cleanup()
+
+
+def _bound(runner: web.AppRunner) -> tuple[str, int]:
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        for sock in getattr(server, "sockets", None) or ():
+            address = sock.getsockname()
+            return str(address[0]), int(address[1])
+    raise RuntimeError("the Slack web server did not bind a socket")
+
+
+async def run_slack(app: App) -> None:
+    """Serve Slack until cancelled (``roadmap-bot serve``)."""
+    async with SlackAdapter(app.roadmap, app.settings) as adapter, serving(adapter, app.settings):
+        await asyncio.Event().wait()
+
+
+def slack_service(app: App) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The serve.py service; checks the configuration before anything starts."""
+    slack_mode(app.settings)
+    return lambda: run_slack(app)

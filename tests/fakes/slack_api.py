@@ -1,0 +1,397 @@
+"""A fake Slack for tests and benchmarks: Web API, response_urls and Socket Mode.
+
+An aiohttp server on 127.0.0.1 (port 0) that records every call and answers like Slack:
+``/api/<method>`` for the Web API (point ``SLACK_API_URL`` at :attr:`FakeSlack.api_url`),
+``/response/<name>`` for response_urls (:meth:`FakeSlack.response_url`) and a Socket
+Mode WebSocket that ``apps.connections.open`` hands out.
+
+Knobs, for the adapter's tests and for digest delivery (429s, slow calls, channels that
+are gone):
+
+- ``latency[method] = seconds`` (``"*"`` for every method): the server waits that long;
+- ``script(method, Answer(...), ...)``: the next calls to ``method`` get these answers in
+  order (an HTTP status, a body, headers such as Retry-After, a delay), then normal ones;
+- ``fail(method, "ratelimited", status=429, retry_after=1)`` / ``fail(method, "x")``:
+  shorthands for a scripted answer, ``times`` over;
+- ``channel_errors[channel] = "channel_not_found"``: every chat.postMessage there fails
+  that way (``not_in_channel``, ``is_archived``, ...);
+- ``rate_limit(method, ratio=0.02, retry_after=1.0)``: a seeded share of calls gets 429;
+- ``tokens``: when set, calls without one of these bearer tokens get ``invalid_auth``.
+
+Messages posted with chat.postMessage are kept per channel (with their metadata and
+thread) and returned by conversations.history / conversations.replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class Call:
+    """One request the fake received."""
+
+    method: str  # a Web API method ("chat.postMessage"), "response_url" or "socket_ack"
+    params: JSON  # query, form and JSON body together
+    headers: dict[str, str]
+    path: str = ""
+    at: float = 0.0  # time.monotonic() when it arrived
+    status: int = 200  # what the fake answered
+
+    @property
+    def token(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+
+
+@dataclass
+class Answer:
+    """A scripted answer: status, JSON body (or text), headers, and a delay first."""
+
+    status: int = 200
+    body: JSON | None = None
+    text: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class _RateLimit:
+    ratio: float
+    retry_after: float
+    rng: random.Random
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        *,
+        team: str = "T1",
+        bot_user: str = "UBOT",
+        tokens: set[str] | None = None,
+    ) -> None:
+        self.team = team
+        self.bot_user = bot_user
+        self.tokens = tokens
+        self.calls: list[Call] = []
+        self.users: dict[str, JSON] = {}
+        self.latency: dict[str, float] = {}
+        self.channel_errors: dict[str, str] = {}
+        self.messages: dict[str, list[JSON]] = defaultdict(list)
+        self.views: dict[str, JSON] = {}
+        self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
+        self._limits: dict[str, _RateLimit] = {}
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_acks: dict[str, asyncio.Future[JSON]] = {}
+        self._socket_open = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        application = web.Application()
+        application.router.add_route("*", "/api/{method}", self._api)
+        application.router.add_post("/response/{name}", self._response_url)
+        application.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(application, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def close(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.url}/response/{name}"
+
+    # -- knobs ------------------------------------------------------------------------------
+
+    def script(self, method: str, *answers: Answer) -> None:
+        self._scripts[method].extend(answers)
+
+    def fail(
+        self,
+        method: str,
+        error: str,
+        *,
+        times: int = 1,
+        status: int = 200,
+        retry_after: float | None = None,
+    ) -> None:
+        headers = {"Retry-After": _number(retry_after)} if retry_after is not None else {}
+        body = {"ok": False, "error": error}
+        self.script(method, *(Answer(status, body, headers=headers) for _ in range(times)))
+
+    def rate_limit(
+        self, method: str, *, ratio: float, retry_after: float = 1.0, seed: int = 1
+    ) -> None:
+        self._limits[method] = _RateLimit(ratio, retry_after, random.Random(seed))
+
+    # -- what happened ------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def responses(self, name: str | None = None) -> list[JSON]:
+        """Bodies posted to response_urls (to one, by name), oldest first."""
+        return [
+            c.params
+            for c in self.calls
+            if c.method == "response_url" and (name is None or c.path.endswith(f"/{name}"))
+        ]
+
+    async def wait_for(
+        self, method: str, count: int = 1, timeout: float = 5.0, where: Callable[[Call], bool] | None = None
+    ) -> list[Call]:
+        """Wait until ``count`` calls to ``method`` (matching ``where``) have arrived."""
+
+        def matching() -> list[Call]:
+            return [c for c in self.calls_to(method) if where is None or where(c)]
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), timeout)
+        return matching()
+
+    # -- Socket Mode ----------------------------------------------------------------------------
+
+    async def socket_send(
+        self, kind: str, payload: JSON, *, timeout: float = 5.0, accepts_response_payload: bool = False
+    ) -> JSON:
+        """Send an envelope (``slash_commands``, ``interactive``, ``events_api``); return the ack."""
+        await asyncio.wait_for(self._socket_open.wait(), timeout)
+        envelope_id = str(uuid.uuid4())
+        done: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        self._socket_acks[envelope_id] = done
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        await self._sockets[-1].send_str(json.dumps(envelope))
+        return await asyncio.wait_for(done, timeout)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets),
+                    "connection_info": {"app_id": "A1"},
+                    "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+                }
+            )
+        )
+        self._socket_open.set()
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                await self._record(Call("socket_ack", data, {}, "/socket", time.monotonic()))
+                waiting = self._socket_acks.pop(str(data.get("envelope_id")), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(data)
+        finally:
+            self._sockets.remove(ws)
+            if not self._sockets:
+                self._socket_open.clear()
+        return ws
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _params(self, request: web.Request) -> JSON:
+        params: JSON = dict(request.query)
+        if request.can_read_body:
+            raw = await request.text()
+            if request.content_type == "application/json":
+                params.update(json.loads(raw or "{}"))
+            else:
+                params.update(dict(parse_qsl(raw, keep_blank_values=True)))
+        return params
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        headers = dict(request.headers)
+        call = Call(method, params, headers, request.path, time.monotonic())
+        delay = self.latency.get(method, self.latency.get("*", 0.0))
+        answer = self._scripted(method)
+        if answer is None and self.tokens is not None and call.token not in self.tokens:
+            answer = Answer(200, {"ok": False, "error": "invalid_auth"})
+        if answer is None:
+            answer = Answer(200, self._default(method, params))
+        call.status = answer.status
+        await self._record(call)
+        if delay or answer.delay:
+            await asyncio.sleep(delay + answer.delay)
+        return _http(answer)
+
+    async def _response_url(self, request: web.Request) -> web.StreamResponse:
+        params = await self._params(request)
+        call = Call("response_url", params, dict(request.headers), request.path, time.monotonic())
+        answer = self._scripted("response_url") or Answer(200, text="ok")
+        call.status = answer.status
+        await self._record(call)
+        delay = self.latency.get("response_url", 0.0) + answer.delay
+        if delay:
+            await asyncio.sleep(delay)
+        return _http(answer)
+
+    def _scripted(self, method: str) -> Answer | None:
+        queue = self._scripts.get(method)
+        if queue:
+            return queue.popleft()
+        limit = self._limits.get(method)
+        if limit is not None and limit.rng.random() < limit.ratio:
+            return Answer(
+                429,
+                {"ok": False, "error": "ratelimited"},
+                headers={"Retry-After": _number(limit.retry_after)},
+            )
+        return None
+
+    # -- Slack's answers ---------------------------------------------------------------------------
+
+    def _default(self, method: str, params: JSON) -> JSON:
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        return handler(params) if handler is not None else {"ok": True}
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def _m_auth_test(self, params: JSON) -> JSON:
+        return {
+            "ok": True,
+            "url": "https://fake.slack.test/",
+            "team": "Fake Team",
+            "user": "roadmap-bot",
+            "team_id": self.team,
+            "user_id": self.bot_user,
+            "bot_id": "B1",
+        }
+
+    def _m_users_info(self, params: JSON) -> JSON:
+        user = self.users.get(str(params.get("user")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _m_apps_connections_open(self, params: JSON) -> JSON:
+        return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
+
+    def _m_views_publish(self, params: JSON) -> JSON:
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        self.views[str(params.get("user_id"))] = view
+        return {"ok": True, "view": {"id": "V1", **(view or {})}}
+
+    def _m_chat_postMessage(self, params: JSON) -> JSON:
+        channel = str(params.get("channel"))
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        message = {
+            "type": "message",
+            "ts": self._next_ts(),
+            "user": self.bot_user,
+            "bot_id": "B1",
+            "text": params.get("text", ""),
+            "blocks": params.get("blocks", []),
+        }
+        for key in ("metadata", "thread_ts"):
+            if params.get(key):
+                message[key] = params[key]
+        self.messages[channel].append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _m_chat_postEphemeral(self, params: JSON) -> JSON:
+        channel = str(params.get("channel"))
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_chat_update(self, params: JSON) -> JSON:
+        channel, ts = str(params.get("channel")), str(params.get("ts"))
+        for message in self.messages.get(channel, []):
+            if message["ts"] == ts:
+                message.update({k: params[k] for k in ("text", "blocks", "metadata") if k in params})
+                return {"ok": True, "channel": channel, "ts": ts}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _m_conversations_history(self, params: JSON) -> JSON:
+        channel = str(params.get("channel"))
+        if channel in self.channel_errors:
+            return {"ok": False, "error": self.channel_errors[channel]}
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        limit = int(params.get("limit") or 100)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [
+            _shown(m, with_metadata)
+            for m in reversed(self.messages.get(channel, []))
+            if "thread_ts" not in m and oldest <= float(m["ts"]) <= latest
+        ]
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
+    def _m_conversations_replies(self, params: JSON) -> JSON:
+        channel, ts = str(params.get("channel")), str(params.get("ts"))
+        thread = [
+            m for m in self.messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts
+        ]
+        return {"ok": True, "messages": thread, "has_more": False}
+
+
+def _shown(message: JSON, with_metadata: bool) -> JSON:
+    return message if with_metadata else {k: v for k, v in message.items() if k != "metadata"}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _http(answer: Answer) -> web.Response:
+    if answer.text is not None:
+        return web.Response(status=answer.status, text=answer.text, headers=answer.headers)
+    return web.json_response(answer.body or {"ok": True}, status=answer.status, headers=answer.headers)
