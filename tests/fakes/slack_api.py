@@ -16,6 +16,8 @@ are gone):
 - ``channel_errors[channel] = "channel_not_found"``: every chat.postMessage there fails
   that way (``not_in_channel``, ``is_archived``, ...);
 - ``rate_limit(method, ratio=0.02, retry_after=1.0)``: a seeded share of calls gets 429;
+- ``hold(method)``: calls to ``method`` wait until the returned event is set (to see
+  what happens while Slack has not answered yet);
 - ``tokens``: when set, calls without one of these bearer tokens get ``invalid_auth``.
 
 Messages posted with chat.postMessage are kept per channel (with their metadata and
@@ -95,6 +97,7 @@ class FakeSlack:
         self.views: dict[str, JSON] = {}
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
         self._limits: dict[str, _RateLimit] = {}
+        self._gates: dict[str, asyncio.Event] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
@@ -161,6 +164,11 @@ class FakeSlack:
     ) -> None:
         self._limits[method] = _RateLimit(ratio, retry_after, random.Random(seed))
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls to ``method`` are recorded, then wait for the returned event before answering."""
+        gate = self._gates[method] = asyncio.Event()
+        return gate
+
     # -- what happened ------------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:
@@ -175,7 +183,11 @@ class FakeSlack:
         ]
 
     async def wait_for(
-        self, method: str, count: int = 1, timeout: float = 5.0, where: Callable[[Call], bool] | None = None
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,
+        where: Callable[[Call], bool] | None = None,
     ) -> list[Call]:
         """Wait until ``count`` calls to ``method`` (matching ``where``) have arrived."""
 
@@ -183,13 +195,20 @@ class FakeSlack:
             return [c for c in self.calls_to(method) if where is None or where(c)]
 
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: len(matching()) >= count), timeout)
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(matching()) >= count), timeout
+            )
         return matching()
 
     # -- Socket Mode ----------------------------------------------------------------------------
 
     async def socket_send(
-        self, kind: str, payload: JSON, *, timeout: float = 5.0, accepts_response_payload: bool = False
+        self,
+        kind: str,
+        payload: JSON,
+        *,
+        timeout: float = 5.0,
+        accepts_response_payload: bool = False,
     ) -> JSON:
         """Send an envelope (``slash_commands``, ``interactive``, ``events_api``); return the ack."""
         await asyncio.wait_for(self._socket_open.wait(), timeout)
@@ -267,8 +286,7 @@ class FakeSlack:
             answer = Answer(200, self._default(method, params))
         call.status = answer.status
         await self._record(call)
-        if delay or answer.delay:
-            await asyncio.sleep(delay + answer.delay)
+        await self._wait(method, delay + answer.delay)
         return _http(answer)
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
@@ -277,10 +295,15 @@ class FakeSlack:
         answer = self._scripted("response_url") or Answer(200, text="ok")
         call.status = answer.status
         await self._record(call)
-        delay = self.latency.get("response_url", 0.0) + answer.delay
+        await self._wait("response_url", self.latency.get("response_url", 0.0) + answer.delay)
+        return _http(answer)
+
+    async def _wait(self, method: str, delay: float) -> None:
+        gate = self._gates.get(method)
+        if gate is not None:
+            await gate.wait()
         if delay:
             await asyncio.sleep(delay)
-        return _http(answer)
 
     def _scripted(self, method: str) -> Answer | None:
         queue = self._scripts.get(method)
@@ -356,7 +379,9 @@ class FakeSlack:
         channel, ts = str(params.get("channel")), str(params.get("ts"))
         for message in self.messages.get(channel, []):
             if message["ts"] == ts:
-                message.update({k: params[k] for k in ("text", "blocks", "metadata") if k in params})
+                message.update(
+                    {k: params[k] for k in ("text", "blocks", "metadata") if k in params}
+                )
                 return {"ok": True, "channel": channel, "ts": ts}
         return {"ok": False, "error": "message_not_found"}
 
@@ -394,4 +419,6 @@ def _number(value: float) -> str:
 def _http(answer: Answer) -> web.Response:
     if answer.text is not None:
         return web.Response(status=answer.status, text=answer.text, headers=answer.headers)
-    return web.json_response(answer.body or {"ok": True}, status=answer.status, headers=answer.headers)
+    return web.json_response(
+        answer.body or {"ok": True}, status=answer.status, headers=answer.headers
+    )

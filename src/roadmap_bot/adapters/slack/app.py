@@ -232,4 +232,6 @@ class SlackAdapter:
             return
         if response.status_code != 200:
             # The URL is a credential for 30 minutes: log the outcome, not the URL.
-            log.warning("response_url refused the answer: %s %s", response.status_code, response.body)
+            log.warning(
+                "response_url refused the answer: %s %s", response.status_code, response.body
+            )

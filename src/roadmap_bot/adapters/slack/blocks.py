@@ -162,7 +162,9 @@ def render_message(
     """The message payload: ``text`` (the notification fallback) and ``blocks``."""
     return {
         "text": fallback_text(reply),
-        "blocks": render_blocks(reply, page_size=page_size, max_blocks=max_blocks, share=share, ids=ids),
+        "blocks": render_blocks(
+            reply, page_size=page_size, max_blocks=max_blocks, share=share, ids=ids
+        ),
     }
 
 

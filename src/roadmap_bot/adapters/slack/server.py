@@ -39,7 +39,9 @@ def slack_mode(settings: Settings) -> Mode:
         raise ConfigError("SLACK_BOT_TOKEN is not set")
     if settings.slack_app_token is not None:
         if not settings.slack_app_token.get_secret_value().startswith("xapp-"):
-            raise ConfigError("bad configuration:\n  SLACK_APP_TOKEN: must be an app-level token (xapp-...)")
+            raise ConfigError(
+                "bad configuration:\n  SLACK_APP_TOKEN: must be an app-level token (xapp-...)"
+            )
         return "socket"
     if settings.slack_signing_secret is None:
         raise ConfigError(
@@ -49,7 +51,9 @@ def slack_mode(settings: Settings) -> Mode:
     return "http"
 
 
-def web_app(adapter: SlackAdapter, mode: Mode, socket: AsyncSocketModeHandler | None = None) -> web.Application:
+def web_app(
+    adapter: SlackAdapter, mode: Mode, socket: AsyncSocketModeHandler | None = None
+) -> web.Application:
     """The aiohttp application: Slack's endpoint (HTTP mode) and the health check."""
 
     async def events(request: web.Request) -> web.Response:

@@ -1,0 +1,69 @@
+"""Slack fixtures: the real core and Bolt app, served on 127.0.0.1, talking to a fake Slack."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from fakes.slack_api import FakeSlack
+from fakes.slack_driver import SlackDriver, Sleeps, make_settings
+from fakes.slack_requests import APP_TOKEN, BOT_TOKEN
+from roadmap_bot.adapters.slack.api import retry_handlers
+from roadmap_bot.adapters.slack.app import SlackAdapter
+from roadmap_bot.adapters.slack.server import serving
+from roadmap_bot.clock import FixedClock
+from roadmap_bot.config import Settings
+from roadmap_bot.core import Roadmap
+from roadmap_bot.delivery import Deliverer
+from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.study_groups import StudyGroups
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(tokens={BOT_TOKEN, APP_TOKEN}) as fake:
+        fake.users["U1"] = {"id": "U1", "name": "alice", "tz": "Europe/Berlin", "is_admin": False}
+        fake.users["U2"] = {"id": "U2", "name": "bob", "tz": "America/New_York"}
+        fake.users["UADMIN"] = {"id": "UADMIN", "name": "ada", "tz": "UTC", "is_admin": True}
+        yield fake
+
+
+@pytest.fixture
+def slack_settings(fake_slack: FakeSlack, tmp_path: Path) -> Settings:
+    return make_settings(fake_slack, tmp_path)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def groups(roadmap: Roadmap, store: SqliteStore, clock: FixedClock) -> StudyGroups:
+    """Study-group commands on the core, as the app wires them (digests are not posted)."""
+    deliverer = Deliverer(roadmap.catalog, store, clock, {}, catchup=timedelta(hours=24))
+    return StudyGroups(roadmap, deliverer, default_zone="UTC")
+
+
+@pytest.fixture
+async def adapter(
+    roadmap: Roadmap, groups: StudyGroups, slack_settings: Settings, sleeps: Sleeps
+) -> AsyncIterator[SlackAdapter]:
+    handlers = retry_handlers(sleep=sleeps, backoff=0.001)
+    async with SlackAdapter(roadmap, slack_settings, handlers=handlers) as slack:
+        yield slack
+
+
+@pytest.fixture
+async def slack(
+    adapter: SlackAdapter, slack_settings: Settings, fake_slack: FakeSlack
+) -> AsyncIterator[SlackDriver]:
+    async with (
+        serving(adapter, slack_settings, host="127.0.0.1", port=0) as (host, port),
+        aiohttp.ClientSession() as http,
+    ):
+        yield SlackDriver(http, f"http://{host}:{port}", adapter, fake_slack)
