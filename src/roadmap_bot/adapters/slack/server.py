@@ -103,12 +103,12 @@ async def serving(
             log.info("Slack HTTP mode: POST %s on %s:%d", EVENTS_PATH, *bound)
         else:
             assert socket is not None
-            await socket.connect_async()
+            await socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack Socket Mode connected; %s on %s:%d", HEALTH_PATH, *bound)
         yield bound
     finally:
         if socket is not None:
-            await socket.close_async()
+            await socket.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
 
 
