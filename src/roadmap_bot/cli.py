@@ -43,9 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--channel", help="the console channel, e.g. 'study'")
     ask.add_argument(
         "--format",
-        choices=["text", "json", "discord"],
+        choices=["text", "json", "slack", "discord"],
         default="text",
-        help="text for people, json for the platform-neutral reply, discord for the embed",
+        help=(
+            "text for people, json for the platform-neutral reply, "
+            "slack for Block Kit JSON, discord for the embed"
+        ),
     )
     ask.add_argument("words", nargs="*", help="the command, e.g. 'project redis'")
 
@@ -143,6 +146,10 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.format == "json":
         print(reply.model_dump_json(indent=2))
+    elif args.format == "slack":
+        from roadmap_bot.adapters.slack.blocks import render_message
+
+        print(json.dumps(render_message(reply), indent=2, ensure_ascii=False))
     elif args.format == "discord":
         from roadmap_bot.adapters.discord.embeds import render
 
