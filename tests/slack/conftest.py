@@ -53,7 +53,7 @@ def groups(roadmap: Roadmap, store: SqliteStore, clock: FixedClock) -> StudyGrou
 async def adapter(
     roadmap: Roadmap, groups: StudyGroups, slack_settings: Settings, sleeps: Sleeps
 ) -> AsyncIterator[SlackAdapter]:
-    handlers = retry_handlers(sleep=sleeps, backoff=0.001)
+    handlers = retry_handlers(sleep=sleeps)
     async with SlackAdapter(roadmap, slack_settings, handlers=handlers) as slack:
         yield slack
 

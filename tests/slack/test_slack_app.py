@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 
 import pytest
@@ -24,6 +25,7 @@ from fakes.slack_requests import (
     visible_text,
 )
 from roadmap_bot.adapters.slack.api import web_client
+from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.blocks import SHARE_ACTION
 from roadmap_bot.adapters.slack.people import People
 from roadmap_bot.store import Status
@@ -267,7 +269,9 @@ async def test_web_api_429_and_5xx_are_retried(slack: SlackDriver, sleeps: Sleep
     await slack.post(json.dumps(home_opened()), json_body=True)
     await slack.adapter.idle()
     assert [c.status for c in slack.fake.calls_to("views.publish")] == [429, 503, 200]
-    assert sleeps.delays == [0.5]  # the 5xx waited its (tiny, injected) backoff instead
+    rate_limited, backoff = sleeps.delays
+    assert rate_limited == 0.5  # exactly what Retry-After said
+    assert 0.5 <= backoff <= 1.5  # the 5xx: backoff (0.5 s) plus jitter
     assert "U1" in slack.fake.views
 
 
@@ -326,3 +330,15 @@ def _text_objects(message: dict[str, object]) -> list[dict[str, object]]:
 
     walk(message["blocks"])
     return found
+
+
+async def test_an_unreachable_response_url_is_retried_then_logged(
+    adapter: SlackAdapter, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nobody listens there any more
+    await adapter.respond(f"http://127.0.0.1:{port}/response/gone", {"text": "hi", "blocks": []})
+    assert len(sleeps.delays) == 3  # three retries with backoff, then it gives up
+    assert "response_url post failed" in caplog.text

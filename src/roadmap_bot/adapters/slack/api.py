@@ -70,8 +70,33 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-class ServerErrorRetry(AsyncRetryHandler):
-    """Retries 500/502/503/504 with exponential backoff and jitter."""
+class _Backoff(AsyncRetryHandler):
+    """Exponential backoff with jitter (slack_sdk's calculator), slept through ``sleep``."""
+
+    sleep: Sleep = staticmethod(asyncio.sleep)
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        wait = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
+        api_log.info(
+            "Slack call to %s failed (%s): retrying in %.2f s",
+            request.url,
+            _why(response, error),
+            wait,
+        )
+        await self.sleep(wait)
+        state.increment_current_attempt()
+
+
+class ServerErrorRetry(_Backoff):
+    """Retries 500/502/503/504."""
 
     async def _can_retry_async(
         self,
@@ -84,16 +109,25 @@ class ServerErrorRetry(AsyncRetryHandler):
         return response is not None and response.status_code in TRANSIENT_STATUSES
 
 
+class ConnectionRetry(_Backoff, AsyncConnectionErrorRetryHandler):
+    """Retries dropped and refused connections."""
+
+
+def _why(response: HttpResponse | None, error: Exception | None) -> str:
+    if response is not None:
+        return f"HTTP {response.status_code}"
+    return type(error).__name__ if error is not None else "unknown"
+
+
 def retry_handlers(
     *, sleep: Sleep = asyncio.sleep, backoff: float = 0.5, attempts: int = 3
 ) -> list[AsyncRetryHandler]:
     """429s (Retry-After), 5xx and dropped connections (backoff), each ``attempts`` times."""
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
-    return [
-        RateLimitRetry(max_retry_count=attempts, sleep=sleep),
-        ServerErrorRetry(max_retry_count=attempts, interval_calculator=interval),
-        AsyncConnectionErrorRetryHandler(max_retry_count=attempts, interval_calculator=interval),
-    ]
+    server = ServerErrorRetry(max_retry_count=attempts, interval_calculator=interval)
+    connection = ConnectionRetry(max_retry_count=attempts, interval_calculator=interval)
+    server.sleep = connection.sleep = sleep
+    return [RateLimitRetry(max_retry_count=attempts, sleep=sleep), server, connection]
 
 
 def web_client(
