@@ -32,6 +32,12 @@ TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 Sleep = Callable[[float], Awaitable[None]]
 
 api_log = logging.getLogger("roadmap_bot.slack.api")
+# The SDK clients' own logger. slack_sdk formats a dump of every request and response
+# (response_urls and whole messages included) whenever this logger's *own* level is
+# DEBUG or unset, even when nothing is emitted: pinning it to INFO keeps those dumps
+# out of the logs and their cost out of every call.
+sdk_log = logging.getLogger("roadmap_bot.slack.sdk")
+sdk_log.setLevel(logging.INFO)
 
 
 def retry_after(response: HttpResponse) -> float:
@@ -141,6 +147,6 @@ def web_client(
         base_url=settings.slack_api_url or SLACK_API_URL,
         timeout=options.pop("timeout", 15),
         retry_handlers=handlers if handlers is not None else retry_handlers(),
-        logger=api_log,
+        logger=sdk_log,
         **options,
     )

@@ -22,7 +22,7 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from roadmap_bot.adapters.slack.api import retry_handlers, web_client
+from roadmap_bot.adapters.slack.api import retry_handlers, sdk_log, web_client
 from roadmap_bot.adapters.slack.blocks import (
     COMMAND_ACTION,
     SHARE_ACTION,
@@ -223,7 +223,7 @@ class SlackAdapter:
             url,
             session=self.session,
             retry_handlers=self.handlers,
-            logger=logging.getLogger("roadmap_bot.slack.api"),
+            logger=sdk_log,
         )
         try:
             response = await hook.send_dict({**message, **options})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from roadmap_bot.adapters.slack.escape import ELLIPSIS, escape, fit, link, trim
@@ -78,7 +79,7 @@ class ActionIds:
 class _Parts:
     head: list[Block] = field(default_factory=list)
     body: list[Block] = field(default_factory=list)
-    compact_items: list[Block] = field(default_factory=list)  # the list without row buttons
+    rows: list[str] = field(default_factory=list)  # the shown list's rows, as markup
     items_at: tuple[int, int] = (0, 0)  # where the item rows sit in body
     tail: list[Block] = field(default_factory=list)
 
@@ -239,14 +240,15 @@ def _items(reply: Reply, parts: _Parts, page_size: int, ids: ActionIds) -> _Page
     begin = len(parts.body)
     verb = ITEM_COMMAND.get(reply.kind)
     for item in shown:
-        block = sections(item_markup(item))[0]
+        row = item_markup(item)  # already within a section's limit
+        block: Block = {"type": "section", "text": mrkdwn(row)}
         if verb and item.slug:
             accessory = button("Open", ids, command=f"{verb} {item.slug}")
             if accessory is not None:
                 block["accessory"] = accessory
         parts.body.append(block)
+        parts.rows.append(row)
     parts.items_at = (begin, len(parts.body))
-    parts.compact_items = sections("\n".join(item_markup(i) for i in shown))
     if pages > 1:
         note = f"Page {page} of {pages} · {start + 1}–{end} of {len(items)}"
         if not pageable:
@@ -255,10 +257,12 @@ def _items(reply: Reply, parts: _Parts, page_size: int, ids: ActionIds) -> _Page
     return _PageInfo(page, pages) if pageable and pages > 1 else None
 
 
+@lru_cache(maxsize=8192)
 def item_markup(item: Item, bullet: str | None = None) -> str:
     """One row: mark, position, title (linked to its report), slug, detail.
 
     ``bullet`` replaces the empty mark (lists inside a section are not checklists).
+    Cached: items are immutable, and the same rows come back in every level list.
     """
     title = escape(item.title)
     if item.url:
@@ -275,6 +279,7 @@ def item_markup(item: Item, bullet: str | None = None) -> str:
     return trim(row, SECTION_TEXT)
 
 
+@lru_cache(maxsize=1024)
 def meter_markup(meter: Meter) -> str:
     drawn, count = bar(meter.done, meter.total).rsplit(" ", 1)
     return f"`{drawn}` {count}  {escape(meter.label)}"
@@ -333,7 +338,7 @@ def _fit(parts: _Parts, max_blocks: int) -> list[Block]:
     body = parts.body
     if len(body) > budget and parts.items_at != (0, 0):
         begin, end = parts.items_at
-        body = body[:begin] + parts.compact_items + body[end:]
+        body = [*body[:begin], *sections("\n".join(parts.rows)), *body[end:]]
     if len(body) > budget:
         keep = max(budget - 1, 0)
         body = [*body[:keep], context(f"{ELLIPSIS} more than Slack can show in one message.")]

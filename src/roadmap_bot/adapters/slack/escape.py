@@ -8,6 +8,7 @@ Slack checks, and trimming never cuts an entity in half.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 ELLIPSIS = "…"
@@ -53,6 +54,7 @@ def trim(markup: str, limit: int) -> str:
     return markup[:cut].rstrip() + ELLIPSIS
 
 
+@lru_cache(maxsize=4096)
 def safe_url(url: str) -> str:
     """A URL that cannot end a Slack link early: '|', '<', '>' percent-encoded, '&' escaped."""
     return escape(quote(url, safe=":/?#[]@!$&'()*+,;=%~-._"))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.config import ConfigError, Settings
@@ -52,12 +53,12 @@ def slack_mode(settings: Settings) -> Mode:
 
 
 def web_app(
-    adapter: SlackAdapter, mode: Mode, socket: AsyncSocketModeHandler | None = None
+    bolt: AsyncApp, mode: Mode, socket: AsyncSocketModeHandler | None = None
 ) -> web.Application:
     """The aiohttp application: Slack's endpoint (HTTP mode) and the health check."""
 
     async def events(request: web.Request) -> web.Response:
-        bolt_response = await adapter.app.async_dispatch(await to_bolt_request(request))
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
     async def health(request: web.Request) -> web.Response:
@@ -89,7 +90,7 @@ async def serving(
             web_client=adapter.client,
             logger=logging.getLogger("roadmap_bot.slack.socket"),
         )
-    runner = web.AppRunner(web_app(adapter, mode, socket), access_log=None)
+    runner = web.AppRunner(web_app(adapter.app, mode, socket), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(
