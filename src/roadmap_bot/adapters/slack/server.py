@@ -33,6 +33,10 @@ MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; refuse anything bigger
 
 Mode = Literal["http", "socket"]
 
+# At DEBUG the Socket Mode client dumps every frame (and the socket's ticketed URL).
+socket_log = logging.getLogger("roadmap_bot.slack.socket")
+socket_log.setLevel(logging.INFO)
+
 
 def slack_mode(settings: Settings) -> Mode:
     """Socket Mode with an app token, else HTTP mode; a setup that cannot work is refused."""
@@ -88,7 +92,7 @@ async def serving(
             adapter.app,
             app_token=settings.slack_app_token.get_secret_value(),
             web_client=adapter.client,
-            logger=logging.getLogger("roadmap_bot.slack.socket"),
+            logger=socket_log,
         )
     runner = web.AppRunner(web_app(adapter.app, mode, socket), access_log=None)
     await runner.setup()
