@@ -60,7 +60,7 @@ ROUNDS = 20
 # -- the servers' process ------------------------------------------------------------------
 
 
-async def serve_apps(api_url: str) -> None:
+async def serve_apps(fake_url: str) -> None:
     from slack_bolt.async_app import AsyncAck, AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
@@ -73,9 +73,12 @@ async def serve_apps(api_url: str) -> None:
     settings = load_settings(
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=api_url,
+        SLACK_API_URL=fake_url + "/api/",
+        # Reports come from the fake too (a 404: no outline), never from the internet.
+        ROADMAP_REPORT_URL=fake_url + "/oss/{name}.md",
         ROADMAP_DB=str(Path(folder) / "bench.db"),
     )
+    api_url = settings.slack_api_url or ""
 
     def bare(process_before_response: bool) -> AsyncApp:
         app = AsyncApp(
@@ -268,7 +271,7 @@ async def bench(requests: int) -> None:
         os.sched_setaffinity(0, set(cores[1:]))  # the load generator keeps off the servers' core
     async with (
         child("--fake", core=None) as (fake, _),
-        child("--serve", fake["api"], core=server_core) as (ports, server),
+        child("--serve", fake["url"], core=server_core) as (ports, server),
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http,
     ):
         urls = {name: f"http://127.0.0.1:{port}/slack/events" for name, port in ports.items()}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from fakes.slack_api import FakeSlack
 from fakes.slack_driver import SlackDriver, Sleeps, make_settings
@@ -19,6 +20,9 @@ from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import Settings
 from roadmap_bot.core import Roadmap
 from roadmap_bot.delivery import Deliverer
+from roadmap_bot.reports import command as report_command
+from roadmap_bot.reports.service import Reports
+from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
 from roadmap_bot.study_groups import StudyGroups
 
@@ -47,6 +51,32 @@ def groups(roadmap: Roadmap, store: SqliteStore, clock: FixedClock) -> StudyGrou
     """Study-group commands on the core, as the app wires them (digests are not posted)."""
     deliverer = Deliverer(roadmap.catalog, store, clock, {}, catchup=timedelta(hours=24))
     return StudyGroups(roadmap, deliverer, default_zone="UTC")
+
+
+REPORT = (Path(__file__).parents[1] / "reports" / "fixtures" / "tidepool.md").read_text("utf-8")
+
+
+@pytest.fixture
+async def with_reports(
+    roadmap: Roadmap, store: SqliteStore, clock: FixedClock
+) -> AsyncIterator[Roadmap]:
+    """The core with the reports feature, every report served (the same invented one) locally."""
+
+    async def report(request: web.Request) -> web.Response:
+        return web.Response(text=REPORT)
+
+    application = web.Application()
+    application.router.add_get("/oss/{name}.md", report)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/oss/{{name}}.md"
+    async with aiohttp.ClientSession() as http:
+        reports = Reports(ReportCache(store), clock, lambda: http, url)
+        report_command.install(roadmap, reports)
+        yield roadmap
+        await reports.aclose()
+    await runner.cleanup()
 
 
 @pytest.fixture

@@ -76,6 +76,10 @@ def language(catalog: Catalog) -> list[str]:
         "progress",
         "progress <@U2|bob>",
         "progress two people",
+        "report redis",
+        "report kafka",
+        "report nowhere",
+        "report",
         # study groups, in a channel
         "schedule",
         "subscribe observability-stack on friday at 17:30 tz America/New_York",
@@ -94,8 +98,13 @@ def language(catalog: Catalog) -> list[str]:
 
 
 async def test_every_command_renders_within_slacks_limits(
-    roadmap: Roadmap, groups: StudyGroups, catalog: Catalog, store: SqliteStore, clock: FixedClock
+    with_reports: Roadmap,
+    groups: StudyGroups,
+    catalog: Catalog,
+    store: SqliteStore,
+    clock: FixedClock,
 ) -> None:
+    roadmap = with_reports
     for slug in ("fzf", "ripgrep", "jq", "redis"):
         await store.set_mark(ALICE.id, slug, Status.DONE, clock.now())
     await store.set_mark(ALICE.id, "kafka", Status.READING, clock.now())
@@ -111,7 +120,9 @@ async def test_every_command_renders_within_slacks_limits(
             except AssertionError as problem:
                 raise AssertionError(f"/roadmap {command}: {problem}") from None
     assert len(commands) > 180
-    assert kinds >= set(ReplyKind) - {ReplyKind.REPORT, ReplyKind.NOTICE, ReplyKind.DIGEST}
+    assert kinds >= set(ReplyKind) - {ReplyKind.NOTICE, ReplyKind.DIGEST}
+    card = render_message(await roadmap.ask("project redis", ALICE))
+    assert "Design decisions to look for" in visible_text(card)  # from the (served) report
 
 
 class KeepingPoster:

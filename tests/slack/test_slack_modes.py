@@ -163,6 +163,7 @@ async def test_serve_answers_slack_over_http(tmp_path: Path, fake_slack: FakeSla
             SLACK_BOT_TOKEN=BOT_TOKEN,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=fake_slack.api_url,
+            ROADMAP_REPORT_URL=fake_slack.url + "/oss/{name}.md",  # never the internet
             ROADMAP_HTTP_HOST="127.0.0.1",
             ROADMAP_HTTP_PORT="0",
         ),
