@@ -5,7 +5,7 @@ Issue 3 target: our p50 <= 1.5x the bare app's p50, measured in the same run.
 Three processes, so the load generator does not steal the servers' CPU:
 
 - servers (pinned to one core): our Slack adapter (real core, SQLite store, the study-group
-  commands, Block Kit rendering, answers posted to response_url) and two bare Bolt apps
+  commands, Block Kit rendering, the answer in the ack) and two bare Bolt apps
   that only ack: one configured like ours (``process_before_response=True``), and one
   with Bolt's defaults (which polls for the ack every 10 ms), for context;
 - a fake Slack (Web API + response_urls) and
@@ -13,8 +13,9 @@ Three processes, so the load generator does not steal the servers' CPU:
 
 Every request is a correctly signed ``/roadmap`` slash command (a mix of cards, level lists,
 searches, paths and picks, from 50 users). Measured: ack latency p50/p99 one request at a
-time, requests per second and p50/p99 with 16 in flight, and for our app the time from
-sending the command to its answer arriving at the response_url.
+time, requests per second and p50/p99 with 16 in flight. Our app answers a command inside
+its ack when the core is fast enough (nearly always), so its ack latency is the time
+until the user has the answer; the bare apps' acks carry nothing.
 
 Run: .venv/bin/python bench/bench_slack.py  [--requests N]
 """
@@ -233,35 +234,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def end_to_end(http: aiohttp.ClientSession, url: str, count: int) -> list[float]:
-    """Command sent -> answer posted to its response_url (ms), one at a time."""
-    arrived: dict[str, asyncio.Future[float]] = {}
-
-    async def receive(request: web.Request) -> web.Response:
-        await request.read()
-        waiting = arrived.get(request.match_info["n"])
-        if waiting is not None and not waiting.done():
-            waiting.set_result(time.perf_counter())
-        return web.Response(text="ok")
-
-    application = web.Application()
-    application.router.add_post("/answer/{n}", receive)
-    runner = web.AppRunner(application, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}/answer"
-    times = []
-    try:
-        for i, (body, headers) in enumerate(bodies(count, base)):
-            arrived[str(i)] = asyncio.get_running_loop().create_future()
-            start = time.perf_counter()
-            async with http.post(url, data=body, headers=headers) as response:
-                await response.read()
-            done = await asyncio.wait_for(arrived[str(i)], 10)
-            times.append((done - start) * 1000)
-    finally:
-        await runner.cleanup()
-    return times
+async def inline_share(http: aiohttp.ClientSession, url: str, answers: str) -> float:
+    """The share of commands whose answer came back in the ack itself."""
+    inline = 0
+    sample = bodies(200, answers)
+    for body, headers in sample:
+        async with http.post(url, data=body, headers=headers) as response:
+            inline += bool(await response.read())
+    return inline / len(sample)
 
 
 async def bench(requests: int) -> None:
@@ -297,7 +277,7 @@ async def bench(requests: int) -> None:
                 results[name]["cpu"].append((cpu_seconds(server) - used) / (per_round * 7))
                 results[name]["load"] += under
                 results[name]["rps"].append(rps)
-        e2e = await end_to_end(http, urls["ours"], max(requests // 4, 100))
+        answered_inline = await inline_share(http, urls["ours"], answers)
 
     count = len(results["ours"]["seq"])
     print(
@@ -330,8 +310,8 @@ async def bench(requests: int) -> None:
         verdict = "ok" if ratio <= 1.5 else "ABOVE TARGET"
         print(f"ours / bare p50, {label}: {ratio:.2f}x (target <= 1.5x)  {verdict}")
     print(
-        f"ours, command -> answer at response_url: p50 {pct(e2e, 0.5):.2f} ms, "
-        f"p99 {pct(e2e, 0.99):.2f} ms over {len(e2e)}"
+        f"ours answered {answered_inline:.0%} of commands inside the ack: for those the ack "
+        "latency above is the time until the user has the answer"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,18 @@ class SlackDriver:
             return response
 
     async def command(self, text: str, **fields: Any) -> Message:
-        """/roadmap TEXT; returns what the user sees (the response_url post)."""
+        """/roadmap TEXT; returns what the user sees: the ack's message, or else the
+        answer posted to the response_url."""
         url = self.new_response_url()
         response = await self.post(form(slash_command(text, response_url=url, **fields)))
         assert response.status == 200
+        body = await response.text()
+        if body:
+            message: Message = json.loads(body)
+            await self.adapter.idle()
+            assert self.fake.responses(url.rsplit("/", 1)[-1]) == [], "answered twice"
+            assert_valid(message)
+            return message
         return await self.answer(url)
 
     async def click(self, button: Message, **fields: Any) -> Message:

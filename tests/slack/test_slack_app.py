@@ -24,6 +24,7 @@ from fakes.slack_requests import (
     slash_command,
     visible_text,
 )
+from roadmap_bot.adapters.slack import app as slack_app
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.blocks import SHARE_ACTION
@@ -34,13 +35,14 @@ from roadmap_bot.store.sqlite import SqliteStore
 ALICE = "slack:T1:U1"
 
 
-async def test_slash_command_is_acked_then_answered_privately(slack: SlackDriver) -> None:
-    gate = slack.fake.hold("response_url")  # Slack has not taken the answer yet...
+async def test_a_fast_answer_rides_in_the_ack_privately(slack: SlackDriver) -> None:
     url = slack.new_response_url()
     response = await slack.post(form(slash_command("project redis", response_url=url)))
-    assert response.status == 200  # ...and the ack is back already
-    gate.set()
-    message = await slack.answer(url)
+    assert response.status == 200
+    message = json.loads(await response.text())
+    assert_valid(message)
+    await slack.adapter.idle()
+    assert slack.fake.responses("r1") == []  # one exchange: nothing to the response_url
     assert message["response_type"] == "ephemeral"
     assert message["blocks"][0] == {
         "type": "header",
@@ -50,6 +52,21 @@ async def test_slash_command_is_acked_then_answered_privately(slack: SlackDriver
     labels = [b["text"]["text"] for b in buttons(message)]
     assert labels == ["Mark done", "Next in path: Apache Kafka", "Open report", "Share to channel"]
     assert button_labeled(message, "Open report")["url"].endswith("/redis/README.md")
+
+
+async def test_a_slow_answer_is_acked_first_then_sent_to_the_response_url(
+    slack: SlackDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slack_app, "INLINE_BUDGET", 0.0)  # as if the core were slow
+    gate = slack.fake.hold("response_url")  # Slack has not taken the answer yet...
+    url = slack.new_response_url()
+    response = await slack.post(form(slash_command("project redis", response_url=url)))
+    assert response.status == 200  # ...and the ack is back already, empty
+    assert await response.text() == ""
+    gate.set()
+    message = await slack.answer(url)
+    assert message["response_type"] == "ephemeral"
+    assert "Step 1 of 5 in Data Infrastructure" in visible_text(message)
 
 
 @pytest.mark.parametrize(
@@ -248,8 +265,9 @@ async def test_url_buttons_are_acknowledged_and_do_nothing_else(slack: SlackDriv
 
 
 async def test_a_rate_limited_answer_is_retried_after_retry_after(
-    slack: SlackDriver, sleeps: Sleeps
+    slack: SlackDriver, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(slack_app, "INLINE_BUDGET", 0.0)  # the answer goes to the response_url
     slack.fake.script(
         "response_url",
         Answer(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "2"}),
@@ -301,18 +319,25 @@ async def test_healthz(slack: SlackDriver) -> None:
         assert await response.json() == {"ok": True, "mode": "http"}
 
 
-async def test_many_commands_at_once_are_each_answered_once(slack: SlackDriver) -> None:
-    urls = [slack.new_response_url() for _ in range(20)]
-    await asyncio.gather(
-        *(
-            slack.post(form(slash_command(f"search raft page {i % 3 + 1}", response_url=u)))
-            for i, u in enumerate(urls)
+async def test_many_commands_at_once_are_each_answered_once(
+    slack: SlackDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def ask(i: int, url: str) -> str:
+        response = await slack.post(
+            form(slash_command(f"search raft page {i % 3 + 1}", response_url=url))
         )
-    )
-    await slack.adapter.idle()
-    for url in urls:
-        [answer] = slack.fake.responses(url.rsplit("/", 1)[-1])
-        assert_valid(answer)
+        return await response.text()
+
+    for budget in (slack_app.INLINE_BUDGET, 0.0):  # answered in the ack, then late
+        monkeypatch.setattr(slack_app, "INLINE_BUDGET", budget)
+        urls = [slack.new_response_url() for _ in range(20)]
+        acks = await asyncio.gather(*(ask(i, u) for i, u in enumerate(urls)))
+        await slack.adapter.idle()
+        for ack, url in zip(acks, urls, strict=True):
+            posted = slack.fake.responses(url.rsplit("/", 1)[-1])
+            answers = [json.loads(ack)] if ack else []
+            assert len(answers + posted) == 1
+            assert_valid((answers + posted)[0])
 
 
 def _text_objects(message: dict[str, object]) -> list[dict[str, object]]:

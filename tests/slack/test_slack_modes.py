@@ -56,9 +56,10 @@ async def test_socket_mode_answers_commands_and_clicks(
     assert opened.token == APP_TOKEN  # the app token opens the socket, the bot token posts
     payload = slash_command("project etcd", response_url=fake_slack.response_url("s1"))
     ack = await fake_slack.socket_send("slash_commands", payload)
-    assert ack["envelope_id"] and not ack.get("payload")
+    assert ack["envelope_id"]
+    card = ack["payload"]  # a fast answer rides in the ack, over the socket too
     await adapter.idle()
-    [card] = fake_slack.responses("s1")
+    assert fake_slack.responses("s1") == []
     assert_valid(card)
     assert card["blocks"][0]["text"]["text"] == "etcd"
     click = button_click(
@@ -189,9 +190,9 @@ async def test_serve_answers_slack_over_http(tmp_path: Path, fake_slack: FakeSla
             ) as response,
         ):
             assert response.status == 200
-        [call] = await fake_slack.wait_for("response_url", timeout=30)
-        assert_valid(call.params)
-        assert visible_text(call.params).startswith("Read next:")
+            answer = await response.json()
+        assert_valid(answer)
+        assert visible_text(answer).startswith("Read next:")
         assert [c.token for c in fake_slack.calls_to("auth.test")] == [BOT_TOKEN]
     finally:
         process.terminate()

@@ -1,8 +1,9 @@
 """The Bolt app: /roadmap, button clicks and the App Home tab, answered by the core.
 
-Every request is acknowledged at once (Slack allows 3 seconds); the answer follows
-through the request's ``response_url`` (or ``views.publish`` for the Home tab) from a
-background task. Replies go to the asker only; "Share to channel" posts the card for
+A slash command's answer rides in its ack when the core answers within
+``INLINE_BUDGET``; otherwise the ack goes out empty and the answer follows through the
+request's ``response_url``. Buttons and the Home tab are acknowledged at once and
+answered from a background task (``response_url`` / ``views.publish``). Replies go to the asker only; "Share to channel" posts the card for
 everyone. The Bolt app runs with ``process_before_response`` so an ack returns straight
 away instead of after Bolt's 10 ms polling loop; our own tasks do the slow part.
 """
@@ -36,6 +37,10 @@ from roadmap_bot.core import Asker, Roadmap
 from roadmap_bot.replies import Reply, ReplyKind
 
 log = logging.getLogger(__name__)
+
+# How long a slash command may take to answer inside its ack. Slack allows 3 seconds
+# for the ack; the rest is margin for the network.
+INLINE_BUDGET = 1.5
 
 Body = dict[str, Any]
 
@@ -111,8 +116,21 @@ class SlackAdapter:
     # -- listeners: ack now, answer in the background -------------------------------------
 
     async def _on_command(self, ack: AsyncAck, body: Body) -> None:
-        await ack()
-        self._spawn(self._guarded(body, self._answer_command))
+        # A fast answer rides in the ack itself: one HTTP exchange instead of two. When
+        # the core takes longer than INLINE_BUDGET, ack empty and answer via response_url.
+        work = asyncio.ensure_future(self._command_reply(body))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(work), INLINE_BUDGET)
+        except TimeoutError:
+            await ack()
+            self._spawn(self._guarded(body, lambda late: self._answer_late(late, work)))
+            return
+        except Exception:
+            log.exception("answering a Slack command failed")
+            reply = SORRY
+        await ack(
+            response_type="in_channel" if reply.public else "ephemeral", **render_message(reply)
+        )
 
     async def _on_button(self, ack: AsyncAck, body: Body) -> None:
         await ack()
@@ -145,7 +163,7 @@ class SlackAdapter:
 
     # -- answers ----------------------------------------------------------------------------
 
-    async def _answer_command(self, body: Body) -> None:
+    async def _command_reply(self, body: Body) -> Reply:
         team = str(body.get("team_id", ""))
         user = str(body.get("user_id", ""))
         text = str(body.get("text") or "")
@@ -154,7 +172,11 @@ class SlackAdapter:
         asker = self.people.asker(
             team, user, str(body.get("user_name") or ""), body.get("channel_id"), mentions
         )
-        reply = await self.roadmap.ask(mentions.text, asker)
+        return await self.roadmap.ask(mentions.text, asker)
+
+    async def _answer_late(self, body: Body, work: asyncio.Future[Reply]) -> None:
+        """The answer that missed the ack's budget, through the response_url."""
+        reply = await work
         await self.respond(
             body["response_url"],
             render_message(reply),
