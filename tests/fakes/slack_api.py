@@ -18,7 +18,12 @@ are gone):
 - ``rate_limit(method, ratio=0.02, retry_after=1.0)``: a seeded share of calls gets 429;
 - ``hold(method)``: calls to ``method`` wait until the returned event is set (to see
   what happens while Slack has not answered yet);
-- ``tokens``: when set, calls without one of these bearer tokens get ``invalid_auth``.
+- ``tokens``: when set, calls without one of these bearer tokens get ``invalid_auth``;
+- ``per_channel[method] = seconds``: two calls in one channel closer than that get a 429
+  with Retry-After (Slack's one message per second per channel);
+- ``now``: the clock message timestamps are taken from (tests pass their FixedClock's);
+- ``lose_answers[method] = n``: the next n calls are carried out (a message is posted)
+  but answered with a 502, as when a proxy drops Slack's answer.
 
 Messages posted with chat.postMessage are kept per channel (with their metadata and
 thread) and returned by conversations.history / conversations.replies.
@@ -97,6 +102,10 @@ class FakeSlack:
         self.views: dict[str, JSON] = {}
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
         self._limits: dict[str, _RateLimit] = {}
+        self.per_channel: dict[str, float] = {}
+        self.lose_answers: dict[str, int] = {}
+        self._last_in_channel: dict[tuple[str, str], float] = {}
+        self.now: Callable[[], float] = time.time
         self._gates: dict[str, asyncio.Event] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -279,11 +288,14 @@ class FakeSlack:
         headers = dict(request.headers)
         call = Call(method, params, headers, request.path, time.monotonic())
         delay = self.latency.get(method, self.latency.get("*", 0.0))
-        answer = self._scripted(method)
+        answer = self._scripted(method) or self._paced(method, params)
         if answer is None and self.tokens is not None and call.token not in self.tokens:
             answer = Answer(200, {"ok": False, "error": "invalid_auth"})
         if answer is None:
             answer = Answer(200, self._default(method, params))
+            if self.lose_answers.get(method):
+                self.lose_answers[method] -= 1
+                answer = Answer(502, text="<html>502 Bad Gateway</html>")
         call.status = answer.status
         await self._record(call)
         await self._wait(method, delay + answer.delay)
@@ -318,6 +330,22 @@ class FakeSlack:
             )
         return None
 
+    def _paced(self, method: str, params: JSON) -> Answer | None:
+        interval = self.per_channel.get(method)
+        if not interval:
+            return None
+        key, now = (method, str(params.get("channel"))), time.monotonic()
+        last = self._last_in_channel.get(key)
+        if last is not None and now - last < interval:
+            wait = interval - (now - last)
+            return Answer(
+                429,
+                {"ok": False, "error": "ratelimited"},
+                headers={"Retry-After": _number(max(1, round(wait)))},
+            )
+        self._last_in_channel[key] = now
+        return None
+
     # -- Slack's answers ---------------------------------------------------------------------------
 
     def _default(self, method: str, params: JSON) -> JSON:
@@ -325,7 +353,8 @@ class FakeSlack:
         return handler(params) if handler is not None else {"ok": True}
 
     def _next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        # Real-looking, strictly increasing: seconds from ``now``, a counter as the fraction.
+        return f"{int(self.now())}.{next(self._ts):06d}"
 
     def _m_auth_test(self, params: JSON) -> JSON:
         return {

@@ -1,0 +1,143 @@
+"""Weekly digests on Slack: the deliverer's :class:`~roadmap_bot.delivery.Poster`.
+
+The digest goes out with ``chat.postMessage`` carrying message metadata (event type and
+delivery id), so an unfinished claim can be checked against the channel's history
+(``conversations.history`` with ``include_all_metadata``) before anything is posted
+again. The discussion prompts follow as a thread reply.
+
+This client has no retry handlers of its own: the deliverer owns the policy (it waits
+out Retry-After, backs off, and looks before re-posting after a lost answer). slack_sdk's
+connection-error retry would re-send a post whose answer was merely lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from roadmap_bot.adapters.slack.api import web_client
+from roadmap_bot.adapters.slack.blocks import render_message
+from roadmap_bot.config import Settings
+from roadmap_bot.delivery import DeliveryError
+from roadmap_bot.digest import Digest
+from roadmap_bot.replies import Reply
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "roadmap_digest"
+HISTORY_PAGES = 5  # x 200 messages: far more than a channel sees between two attempts
+
+# Slack errors that no retry can fix: the subscription pauses with the reason.
+PERMANENT = {
+    "channel_not_found": "the channel no longer exists or the bot cannot see it",
+    "not_in_channel": "the bot is not a member of the channel: invite it with /invite",
+    "is_archived": "the channel is archived",
+    "account_inactive": "the bot's account was deactivated",
+    "invalid_auth": "Slack refused the bot token (SLACK_BOT_TOKEN)",
+    "not_authed": "Slack refused the bot token (SLACK_BOT_TOKEN)",
+    "token_revoked": "the bot token was revoked: reinstall the app",
+    "missing_scope": "the app lacks a scope it needs (see the manifest): reinstall it",
+    "restricted_action": "the workspace does not let the bot post there",
+    "access_denied": "Slack denied the bot access to the channel",
+    "team_access_not_granted": "the app is not installed in that workspace",
+}
+
+
+def slack_channel(channel: str) -> str:
+    """'slack:T1:C1' -> 'C1'."""
+    return channel.rsplit(":", 1)[-1]
+
+
+class SlackPoster:
+    """Posts public digests to Slack channels."""
+
+    platform = "slack"
+    min_interval = 1.0  # chat.postMessage: about one message per second per channel
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackPoster:
+        return cls(web_client(settings, handlers=[]))
+
+    async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
+        payload = render_message(message)
+        response = await self._call(
+            "chat_postMessage",
+            channel=slack_channel(channel),
+            text=payload["text"],
+            blocks=payload["blocks"],
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"delivery_id": delivery_id}},
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    async def post_discussion(
+        self, channel: str, message_id: str, digest: Digest, delivery_id: str
+    ) -> None:
+        if digest.discussion is None:
+            return
+        payload = render_message(digest.discussion)
+        await self._call(
+            "chat_postMessage",
+            channel=slack_channel(channel),
+            thread_ts=message_id,
+            text=payload["text"],
+            blocks=payload["blocks"],
+            unfurl_links=False,
+        )
+
+    async def find_post(self, channel: str, delivery_id: str, since: datetime) -> str | None:
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            response = await self._call(
+                "conversations_history",
+                channel=slack_channel(channel),
+                oldest=f"{since.timestamp():.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for found in response.get("messages") or []:
+                metadata = found.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (
+                    metadata.get("event_type") == EVENT_TYPE
+                    and payload.get("delivery_id") == delivery_id
+                ):
+                    return str(found["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
+    async def _call(self, method: str, **params: Any) -> Any:
+        """One Web API call; Slack's refusals become DeliveryError, lost answers propagate."""
+        try:
+            return await getattr(self.client, method)(**params)
+        except SlackApiError as problem:
+            response = problem.response
+            error = str(response.get("error") or f"HTTP {response.status_code}")
+            if response.status_code == 429 or error == "ratelimited":
+                wait = _header(response.headers, "retry-after")
+                raise DeliveryError(
+                    "Slack rate limit", retry_after=float(wait) if wait else 1.0
+                ) from None
+            if error in PERMANENT:
+                raise DeliveryError(f"{error}: {PERMANENT[error]}", permanent=True) from None
+            if response.status_code >= 500:
+                raise  # Slack failed mid-way: the post may exist, so the deliverer looks first
+            raise DeliveryError(f"Slack answered {error}") from None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return str(value[0] if isinstance(value, list) else value)
+    return None
