@@ -29,10 +29,14 @@ from roadmap_bot.digest import Digest, GroupState, ReadingAgenda, compose_digest
 from roadmap_bot.replies import Reply
 from roadmap_bot.schedule import Schedule
 from roadmap_bot.store.digests import (
+    Claim,
     ClaimOutcome,
+    ClaimRequest,
+    Completion,
     Delivery,
     DeliveryState,
     DigestStore,
+    Recorded,
     Subscription,
 )
 from roadmap_bot.store.sqlite import SqliteStore
@@ -131,39 +135,62 @@ class Deliverer:
     # -- what is due ---------------------------------------------------------------------
 
     async def run_due(self, now: datetime | None = None) -> RunSummary:
-        """Deliver everything due at ``now`` (default: the clock). Safe to run repeatedly."""
+        """Deliver everything due at ``now`` (default: the clock). Safe to run repeatedly.
+
+        The ledger work is batched: one transaction records the missed and paused weeks,
+        one claims every post of the run, and completions are committed together as
+        posts come back, so a run over thousands of channels costs a few dozen commits.
+        """
         now = now or self.clock.now()
         summary = RunSummary()
         async with self._run_lock:
-            subs = await self.digests.due(now)
+            subs = [s for s in await self.digests.due(now) if self._poster(s) is not None]
             summary.already = await self.digests.sent_between(now - self.catchup, now)
-            await asyncio.gather(*(self._handle(sub, now, summary) for sub in subs))
+            plans = [self._plan(sub, now) for sub in subs]
+            summary.missed = await self.digests.record_many(
+                [p.missed for p in plans if p.missed is not None]
+            )
+            await self.digests.record_many([p.paused for p in plans if p.paused is not None])
+            due = [p for p in plans if p.week is not None]
+            claims = await self.digests.claim_many(
+                [ClaimRequest(p.sub, p.week, p.due) for p in due if p.week is not None],
+                self.worker,
+                now,
+                STALE_CLAIM,
+            )
+            work = []
+            for plan, claim in zip(due, claims, strict=True):
+                if claim.outcome in (ClaimOutcome.DONE, ClaimOutcome.BUSY):
+                    summary.already += 1
+                else:
+                    work.append((plan, claim))
+            states = await self.group_states([plan.sub.channel for plan, _ in work])
+            batch = _Completions(self.digests)
+            await asyncio.gather(
+                *(
+                    self._deliver(plan, claim, states[plan.sub.channel], now, batch, summary)
+                    for plan, claim in work
+                )
+            )
         if subs:
             log.info("digests at %s: %s", now.isoformat(), summary.line())
         return summary
 
-    async def _handle(self, sub: Subscription, now: datetime, summary: RunSummary) -> None:
-        poster = self.posters.get(sub.channel.split(":", 1)[0])
-        if poster is None:
-            return  # this process does not serve that platform; one that does will
-        try:
-            await self._handle_weeks(sub, now, poster, summary)
-        except Exception:  # one channel's bug must not stop the others
-            log.exception("delivering to %s failed", sub.channel)
-            summary.failed += 1
+    def _poster(self, sub: Subscription) -> Poster | None:
+        # None: this process does not serve that platform; one that does will post it.
+        return self.posters.get(sub.channel.split(":", 1)[0])
 
-    async def _handle_weeks(
-        self, sub: Subscription, now: datetime, poster: Poster, summary: RunSummary
-    ) -> None:
+    def _plan(self, sub: Subscription, now: datetime) -> _Plan:
+        """Which weeks since the last handled one to post, record as missed or as paused."""
         schedule = sub.schedule
         weeks: list[tuple[date, datetime]] = []
         for week, due in schedule.occurrences_after(sub.next_due_at - timedelta(microseconds=1)):
             if due > now or len(weeks) >= MAX_WEEKS_BACK:
                 break
             weeks.append((week, due))
-        if not weeks:
-            await self.digests.advance(sub.id, schedule.next_after(now)[1])
-            return
+        if not weeks:  # nothing was due after all (the schedule changed): just move on
+            after = schedule.next_after(now)[1]
+            return _Plan(sub, missed=Recorded(sub, [], DeliveryState.MISSED, after))
         *older, (week, due) = weeks
         paused = [w for w in weeks if sub.paused_until and w[0] < sub.paused_until]
         missed = [w for w in older if w not in paused]
@@ -173,72 +200,62 @@ class Deliverer:
             missed.append((week, due))
         next_due = schedule.next_after(due)[1]
         deliver = not latest_paused and not too_late
-        if paused or missed:
-            upto = due if deliver else next_due  # the schedule moves past what is recorded
-            if paused:
-                await self.digests.record(sub, paused, DeliveryState.PAUSED, upto)
-            if missed:
-                summary.missed += await self.digests.record(sub, missed, DeliveryState.MISSED, upto)
-        if deliver:
-            await self._deliver(sub, week, due, next_due, now, poster, summary)
+        upto = due if deliver else next_due  # the schedule moves past what is recorded
+        return _Plan(
+            sub,
+            week=week if deliver else None,
+            due=due,
+            next_due=next_due,
+            missed=Recorded(sub, missed, DeliveryState.MISSED, upto) if missed else None,
+            paused=Recorded(sub, paused, DeliveryState.PAUSED, upto) if paused else None,
+        )
 
     # -- one post ------------------------------------------------------------------------
 
     async def _deliver(
         self,
-        sub: Subscription,
-        week: date,
-        due: datetime,
-        next_due: datetime,
+        plan: _Plan,
+        claim: Claim,
+        state: GroupState,
         now: datetime,
-        poster: Poster,
+        batch: _Completions,
         summary: RunSummary,
     ) -> None:
-        digest = await self.compose(sub)
-        claim = await self.digests.claim(
-            sub, week, due, digest.kind, digest.project, self.worker, now, STALE_CLAIM
-        )
-        if claim.outcome in (ClaimOutcome.DONE, ClaimOutcome.BUSY):
-            summary.already += 1
-            return
-        delivery = claim.delivery
-        if claim.outcome is ClaimOutcome.RETRY:
-            found = await self._find(poster, sub, delivery)
-            if found is not None:
-                log.info("delivery %s had reached %s already", delivery.id, sub.channel)
-                await self._complete(sub, delivery, digest, found, now, next_due)
-                summary.delivered += 1
+        sub, delivery = plan.sub, claim.delivery
+        poster = self._poster(sub)
+        assert poster is not None
+        try:
+            digest = await self._compose(sub, state)
+            if claim.outcome is ClaimOutcome.RETRY:
+                found = await self._find(poster, sub, delivery)
+                if found is not None:
+                    log.info("delivery %s had reached %s already", delivery.id, sub.channel)
+                    await batch.add(_completion(delivery, digest, found, now, plan.next_due))
+                    summary.delivered += 1
+                    if digest.discussion is not None:  # the crash came before the prompts
+                        await self._discuss(poster, sub, delivery, digest, found)
+                    return
+            message_id = await self._send(
+                lambda: poster.post(sub.channel, digest.message, delivery.id),
+                sub,
+                delivery,
+                poster,
+                summary,
+            )
+            if message_id is None:
                 return
-        message_id = await self._send(
-            lambda: poster.post(sub.channel, digest.message, delivery.id),
-            sub,
-            delivery,
-            poster,
-            summary,
-        )
-        if message_id is None:
+            posted_at = asyncio.get_running_loop().time()
+            await batch.add(_completion(delivery, digest, message_id, now, plan.next_due))
+            summary.delivered += 1
+        except Exception:  # one channel's bug must not stop the others
+            log.exception("delivering to %s failed", sub.channel)
+            summary.failed += 1
             return
-        posted_at = asyncio.get_running_loop().time()
-        await self._complete(sub, delivery, digest, message_id, now, next_due)
-        summary.delivered += 1
         if digest.discussion is not None:
             wait = poster.min_interval - (asyncio.get_running_loop().time() - posted_at)
             if wait > 0:
                 await self.sleep(wait)
             await self._discuss(poster, sub, delivery, digest, message_id)
-
-    async def _complete(
-        self,
-        sub: Subscription,
-        delivery: Delivery,
-        digest: Digest,
-        message_id: str,
-        now: datetime,
-        next_due: datetime,
-    ) -> None:
-        await self.digests.complete(delivery, message_id, now, next_due, digest.project)
-        if digest.kind == "completion":
-            await self.digests.end(sub.id, "completed", now)
 
     async def _find(self, poster: Poster, sub: Subscription, delivery: Delivery) -> str | None:
         since = delivery.due_at - timedelta(hours=1)
@@ -309,21 +326,28 @@ class Deliverer:
 
     # -- composing -------------------------------------------------------------------------
 
-    async def group_state(self, channel: str) -> GroupState:
-        covered = await self.digests.covered(channel)
-        sent = [
-            d
-            for d in reversed(await self.digests.deliveries(channel, limit=200))
-            if d.state is DeliveryState.SENT and d.project
-        ]
-        members = await self.digests.members(channel)
+    async def group_states(self, channels: list[str]) -> dict[str, GroupState]:
+        """What composing needs to know about many channels, in a few queries."""
+        facts = await self.digests.channel_facts(channels)
+        members = list(dict.fromkeys(m for f in facts.values() for m in f.members))
         marks = await self.store.progress_of(members)
         names = await self.store.user_names(members)
-        return GroupState(covered, [d.project for d in sent if d.project], marks, names)
+        return {
+            channel: GroupState(
+                f.covered,
+                f.posted,
+                {m: marks[m] for m in f.members},
+                {m: names[m] for m in f.members if m in names},
+            )
+            for channel, f in facts.items()
+        }
 
     async def compose(self, sub: Subscription) -> Digest:
         """The digest this subscription would get now."""
-        state = await self.group_state(sub.channel)
+        states = await self.group_states([sub.channel])
+        return await self._compose(sub, states[sub.channel])
+
+    async def _compose(self, sub: Subscription, state: GroupState) -> Digest:
         _, pick = upcoming(self.catalog, sub.target, state.covered)
         agenda = last_agenda = None
         if self.agenda is not None and pick is not None:
@@ -339,6 +363,57 @@ class Deliverer:
         except Exception as problem:  # a digest never fails because of a report
             log.warning("no reading agenda for %s: %s", slug, problem)
             return None
+
+
+@dataclass
+class _Plan:
+    """One due subscription in a run: what to post, and what to record as not posted."""
+
+    sub: Subscription
+    week: date | None = None  # the week to post; None: nothing to post now
+    due: datetime = datetime.min
+    next_due: datetime = datetime.min
+    missed: Recorded | None = None
+    paused: Recorded | None = None
+
+
+def _completion(
+    delivery: Delivery, digest: Digest, message_id: str, now: datetime, next_due: datetime
+) -> Completion:
+    return Completion(delivery, message_id, now, next_due, digest.kind, digest.project)
+
+
+class _Completions:
+    """Group commit for a run's completions.
+
+    Posts come back one by one; each waits until its completion is committed. While one
+    transaction is being written, the next completions gather, then go in together.
+    """
+
+    def __init__(self, digests: DigestStore) -> None:
+        self.digests = digests
+        self.pending: list[tuple[Completion, asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def add(self, completion: Completion) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((completion, done))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # let completions of this same moment join the first batch
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await self.digests.complete_many([c for c, _ in batch])
+            except Exception as problem:
+                for _, done in batch:
+                    done.set_exception(problem)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
 
 
 def next_posts(schedule: Schedule, now: datetime, count: int = 4) -> list[datetime]:

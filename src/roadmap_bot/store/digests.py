@@ -7,7 +7,8 @@ sent, and completed with the platform's message id afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -74,6 +75,65 @@ class ClaimOutcome(StrEnum):
 class Claim:
     outcome: ClaimOutcome
     delivery: Delivery
+
+
+# Only ever forwards: a slow worker must not move a schedule back.
+_ADVANCE = "UPDATE subscriptions SET next_due_at = max(next_due_at, ?) WHERE id = ?"
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+@dataclass(frozen=True)
+class ChannelFacts:
+    covered: dict[str, str]  # slug -> 'posted' | 'skipped'
+    posted: list[str]  # posted picks, oldest first
+    members: list[str]
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    sub: Subscription
+    week: date
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Completion:
+    delivery: Delivery
+    message_id: str
+    at: datetime
+    next_due_at: datetime
+    kind: str  # 'digest' or 'completion' (which ends the subscription)
+    project: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    sub: Subscription
+    weeks: Sequence[tuple[date, datetime]]
+    state: DeliveryState
+    next_due_at: datetime
+
+
+def _claimed(key: str, want: ClaimRequest, now: datetime) -> Delivery:
+    return Delivery(
+        id=key,
+        subscription_id=want.sub.id,
+        channel=want.sub.channel,
+        week=want.week,
+        due_at=want.due_at,
+        kind="digest",
+        project=None,
+        state=DeliveryState.CLAIMED,
+        attempts=1,
+        claimed_at=now,
+        sent_at=None,
+        message_id=None,
+        error=None,
+    )
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
 def delivery_id(subscription_id: int, week: date) -> str:
@@ -232,91 +292,115 @@ class DigestStore:
 
     # -- the ledger ---------------------------------------------------------------------
 
+    async def claim_many(
+        self,
+        wanted: Sequence[ClaimRequest],
+        worker: str,
+        now: datetime,
+        stale_after: timedelta,
+    ) -> list[Claim]:
+        """Claim (subscription, week) rows for sending, all in one BEGIN IMMEDIATE
+        transaction. Whatever other workers do, only one of them ever gets NEW or RETRY
+        for a row; results come in the order asked."""
+        keys = [delivery_id(w.sub.id, w.week) for w in wanted]
+        claimed_at = to_text(now)
+        async with self.store.write() as conn:
+            existing: dict[str, Delivery] = {}
+            for chunk in _chunks(keys):
+                rows = await conn.execute_fetchall(
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries "
+                    f"WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                existing.update((str(r[0]), _delivery(tuple(r))) for r in rows)
+            claims: list[Claim] = []
+            inserts, retries = [], []
+            for key, want in zip(keys, wanted, strict=True):
+                old = existing.get(key)
+                if old is None:
+                    inserts.append(
+                        (
+                            key,
+                            want.sub.id,
+                            want.sub.channel,
+                            want.week.isoformat(),
+                            to_text(want.due_at),
+                            claimed_at,
+                            worker,
+                        )
+                    )
+                    claims.append(Claim(ClaimOutcome.NEW, _claimed(key, want, now)))
+                elif old.state in (DeliveryState.SENT, DeliveryState.MISSED, DeliveryState.PAUSED):
+                    claims.append(Claim(ClaimOutcome.DONE, old))
+                elif (
+                    old.state is DeliveryState.CLAIMED
+                    and old.claimed_at is not None
+                    and now - old.claimed_at < stale_after
+                ):
+                    claims.append(Claim(ClaimOutcome.BUSY, old))
+                else:  # abandoned by a worker that died, or failed earlier: ours to retry
+                    retries.append((claimed_at, worker, key))
+                    retry = replace(
+                        old, state=DeliveryState.CLAIMED, attempts=old.attempts + 1, claimed_at=now
+                    )
+                    claims.append(Claim(ClaimOutcome.RETRY, retry))
+            if inserts:
+                await conn.executemany(
+                    "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, "
+                    "state, attempts, claimed_at, claimed_by) "
+                    "VALUES (?, ?, ?, ?, ?, 'digest', 'claimed', 1, ?, ?)",
+                    inserts,
+                )
+            if retries:
+                await conn.executemany(
+                    "UPDATE deliveries SET state = 'claimed', attempts = attempts + 1, "
+                    "claimed_at = ?, claimed_by = ? WHERE id = ?",
+                    retries,
+                )
+        return claims
+
     async def claim(
         self,
         sub: Subscription,
         week: date,
         due_at: datetime,
-        kind: str,
-        project: str | None,
         worker: str,
         now: datetime,
         stale_after: timedelta,
     ) -> Claim:
-        """Claim (subscription, week) for sending. Only one caller ever gets NEW."""
-        key = delivery_id(sub.id, week)
-        async with self.store.write() as conn:
-            rows = await conn.execute_fetchall(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (key,)
-            )
-            if not rows:
-                await conn.execute(
-                    "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, "
-                    "project, state, attempts, claimed_at, claimed_by) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, 'claimed', 1, ?, ?)",
-                    (
-                        key,
-                        sub.id,
-                        sub.channel,
-                        week.isoformat(),
-                        to_text(due_at),
-                        kind,
-                        project,
-                        to_text(now),
-                        worker,
-                    ),
-                )
-                outcome = ClaimOutcome.NEW
-            else:
-                existing = _delivery(tuple(next(iter(rows))))
-                if existing.state in (
-                    DeliveryState.SENT,
-                    DeliveryState.MISSED,
-                    DeliveryState.PAUSED,
-                ):
-                    return Claim(ClaimOutcome.DONE, existing)
-                fresh = (
-                    existing.state is DeliveryState.CLAIMED
-                    and existing.claimed_at is not None
-                    and now - existing.claimed_at < stale_after
-                )
-                if fresh:
-                    return Claim(ClaimOutcome.BUSY, existing)
-                await conn.execute(
-                    "UPDATE deliveries SET state = 'claimed', attempts = attempts + 1, "
-                    "claimed_at = ?, claimed_by = ? WHERE id = ?",
-                    (to_text(now), worker, key),
-                )
-                outcome = ClaimOutcome.RETRY
-            rows = await conn.execute_fetchall(
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (key,)
-            )
-        return Claim(outcome, _delivery(tuple(next(iter(rows)))))
+        """Claim one (subscription, week); see :meth:`claim_many`."""
+        [claim] = await self.claim_many([ClaimRequest(sub, week, due_at)], worker, now, stale_after)
+        return claim
 
-    async def complete(
-        self,
-        delivery: Delivery,
-        message_id: str,
-        now: datetime,
-        next_due_at: datetime,
-        project: str | None,
-    ) -> None:
-        """The platform accepted the post: record it, cover the pick, move the schedule on."""
+    async def complete_many(self, done: Sequence[Completion]) -> None:
+        """The platform accepted these posts: record them, cover their picks and move their
+        schedules on, in one transaction (a run of 2,000 channels commits a handful)."""
+        if not done:
+            return
         async with self.store.write() as conn:
-            await conn.execute(
+            await conn.executemany(
                 "UPDATE deliveries SET state = 'sent', sent_at = ?, message_id = ?, "
-                "project = ?, error = NULL WHERE id = ?",
-                (to_text(now), message_id, project, delivery.id),
+                "kind = ?, project = ?, error = NULL WHERE id = ?",
+                [(to_text(d.at), d.message_id, d.kind, d.project, d.delivery.id) for d in done],
             )
-            if project:
-                # 'posted' wins over an earlier 'skipped': the group did get this one
-                await conn.execute(
-                    "INSERT INTO channel_covered (channel, project, how, at) "
-                    "VALUES (?, ?, 'posted', ?) "
-                    "ON CONFLICT (channel, project) DO UPDATE SET how = 'posted', at = excluded.at",
-                    (delivery.channel, project, to_text(now)),
+            # 'posted' wins over an earlier 'skipped': the group did get this one
+            await conn.executemany(
+                "INSERT INTO channel_covered (channel, project, how, at) VALUES (?, ?, 'posted', ?) "
+                "ON CONFLICT (channel, project) DO UPDATE SET how = 'posted', at = excluded.at",
+                [(d.delivery.channel, d.project, to_text(d.at)) for d in done if d.project],
+            )
+            await conn.executemany(
+                _ADVANCE, [(to_text(d.next_due_at), d.delivery.subscription_id) for d in done]
+            )
+            ended = [
+                (to_text(d.at), d.delivery.subscription_id) for d in done if d.kind == "completion"
+            ]
+            if ended:
+                await conn.executemany(
+                    "UPDATE subscriptions SET ended_at = ?, ended_why = 'completed' "
+                    "WHERE id = ? AND ended_at IS NULL",
+                    ended,
                 )
-            await self._advance(conn, delivery.subscription_id, next_due_at)
 
     async def fail(self, delivery: Delivery, error: str) -> None:
         async with self.store.write() as conn:
@@ -330,45 +414,37 @@ class DigestStore:
         async with self.store.write() as conn:
             await conn.execute("UPDATE deliveries SET error = ? WHERE id = ?", (error, delivery.id))
 
-    async def record(
-        self,
-        sub: Subscription,
-        weeks: list[tuple[date, datetime]],
-        state: DeliveryState,
-        next_due_at: datetime,
-    ) -> int:
-        """Record weeks that will never be posted (missed, paused); return how many were new."""
-        added = 0
+    async def record_many(self, items: Sequence[Recorded]) -> int:
+        """Weeks that will never be posted (missed, paused), for many subscriptions at once;
+        each schedule moves past them. Returns how many rows were new."""
+        if not items:
+            return 0
+        rows = [
+            (
+                delivery_id(i.sub.id, week),
+                i.sub.id,
+                i.sub.channel,
+                week.isoformat(),
+                to_text(due_at),
+                i.state.value,
+            )
+            for i in items
+            for week, due_at in i.weeks
+        ]
         async with self.store.write() as conn:
-            for week, due_at in weeks:
-                cursor = await conn.execute(
-                    "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, "
-                    "state) VALUES (?, ?, ?, ?, ?, 'digest', ?) "
-                    "ON CONFLICT (subscription_id, week) DO NOTHING",
-                    (
-                        delivery_id(sub.id, week),
-                        sub.id,
-                        sub.channel,
-                        week.isoformat(),
-                        to_text(due_at),
-                        state.value,
-                    ),
-                )
-                added += cursor.rowcount
-            await self._advance(conn, sub.id, next_due_at)
+            before = conn.total_changes
+            await conn.executemany(
+                "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, state) "
+                "VALUES (?, ?, ?, ?, ?, 'digest', ?) ON CONFLICT (subscription_id, week) DO NOTHING",
+                rows,
+            )
+            added = conn.total_changes - before
+            await conn.executemany(_ADVANCE, [(to_text(i.next_due_at), i.sub.id) for i in items])
         return added
 
     async def advance(self, subscription_id: int, next_due_at: datetime) -> None:
         async with self.store.write() as conn:
-            await self._advance(conn, subscription_id, next_due_at)
-
-    @staticmethod
-    async def _advance(conn: object, subscription_id: int, next_due_at: datetime) -> None:
-        # Only ever forwards: a slow worker must not move a schedule back.
-        await conn.execute(  # type: ignore[attr-defined]
-            "UPDATE subscriptions SET next_due_at = max(next_due_at, ?) WHERE id = ?",
-            (to_text(next_due_at), subscription_id),
-        )
+            await conn.execute(_ADVANCE, (to_text(next_due_at), subscription_id))
 
     async def deliveries(self, channel: str, limit: int = 20) -> list[Delivery]:
         """The channel's deliveries, newest week first."""
@@ -388,6 +464,30 @@ class DigestStore:
         return int(next(iter(rows))[0])
 
     # -- what a channel has covered, and who is in it ----------------------------------
+
+    async def channel_facts(self, channels: Sequence[str]) -> dict[str, ChannelFacts]:
+        """Covered picks, posted picks (oldest first) and members of many channels at once."""
+        facts = {c: ChannelFacts({}, [], []) for c in channels}
+        for chunk in _chunks(list(facts)):
+            marks = ",".join("?" * len(chunk))
+            for channel, project, how in await self.store.conn.execute_fetchall(
+                f"SELECT channel, project, how FROM channel_covered WHERE channel IN ({marks})",
+                chunk,
+            ):
+                facts[channel].covered[project] = how
+            for channel, project in await self.store.conn.execute_fetchall(
+                f"SELECT channel, project FROM deliveries WHERE channel IN ({marks}) "
+                "AND state = 'sent' AND project IS NOT NULL ORDER BY due_at",
+                chunk,
+            ):
+                facts[channel].posted.append(project)
+            for channel, user in await self.store.conn.execute_fetchall(
+                f"SELECT channel, user_id FROM channel_members WHERE channel IN ({marks}) "
+                "ORDER BY seen_at, user_id",
+                chunk,
+            ):
+                facts[channel].members.append(user)
+        return facts
 
     async def covered(self, channel: str) -> dict[str, str]:
         """Projects the channel has been through: slug -> 'posted' or 'skipped'."""

@@ -201,10 +201,10 @@ class SqliteStore:
         wanted = list(dict.fromkeys(users))
         found = {u: self._names[u] for u in wanted if u in self._names}
         missing = [u for u in wanted if u not in found]
-        if missing:
-            marks = ",".join("?" * len(missing))
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
             rows = await self.conn.execute_fetchall(
-                f"SELECT id, name FROM users WHERE id IN ({marks})", missing
+                f"SELECT id, name FROM users WHERE id IN ({','.join('?' * len(chunk))})", chunk
             )
             for user, name in rows:
                 found[user] = name
@@ -251,14 +251,16 @@ class SqliteStore:
 
     async def _fetch_marks(self, wanted: list[str]) -> dict[str, dict[str, Mark]]:
         result: dict[str, dict[str, Mark]] = {u: {} for u in wanted}
-        marks = ",".join("?" * len(wanted))
-        # execute_fetchall: one trip to the database thread instead of three
-        rows = await self.conn.execute_fetchall(
-            f"SELECT user_id, project, status, updated_at FROM progress WHERE user_id IN ({marks})",
-            wanted,
-        )
-        for user, project, status, updated in rows:
-            result[user][project] = Mark(Status(status), from_text(updated))
+        for start in range(0, len(wanted), 500):  # well under SQLite's variable limit
+            chunk = wanted[start : start + 500]
+            # execute_fetchall: one trip to the database thread instead of three
+            rows = await self.conn.execute_fetchall(
+                "SELECT user_id, project, status, updated_at FROM progress "
+                f"WHERE user_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for user, project, status, updated in rows:
+                result[user][project] = Mark(Status(status), from_text(updated))
         return result
 
     async def who_marked(self, project: str, status: Status, prefix: str) -> list[str]:
