@@ -208,6 +208,8 @@ class Deliverer:
                 log.info("delivery %s had reached %s already", delivery.id, sub.channel)
                 await self._complete(sub, delivery, digest, found, now, next_due)
                 summary.delivered += 1
+                if digest.discussion is not None:  # the crash came before the prompts
+                    await self._discuss(poster, sub, delivery, digest, found)
                 return
         message_id = await self._send(
             lambda: poster.post(sub.channel, digest.message, delivery.id),
