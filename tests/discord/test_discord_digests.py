@@ -511,3 +511,19 @@ async def test_prompts_that_failed_after_the_thread_opened_go_into_that_thread(
     assert prompts.title == "Discussion: fzf"
     assert len(fake.requests_to("POST", rf"/channels/{channel}/messages/\d+/threads")) == 2
     assert sleeps.delays == [0.5]
+
+
+async def test_lost_answers_while_opening_the_thread_post_the_prompts_once(
+    fake: FakeDiscord, bot: RoadmapClient, deliverer: Deliverer, sleeps: Sleeps
+) -> None:
+    await subscribe(fake, {"target": "beginner"})
+    channel = fake.guild.channel.id
+    fake.script("POST", rf"/channels/{channel}/messages/\d+/threads", drop=True)
+    fake.script("POST", rf"/channels/(?!{channel}/)\d+/messages", drop=True)
+    summary = await deliverer.run_due(FIRST_DUE)
+    assert summary.line() == "delivered 1, already delivered 0, failed 0"
+    (thread_id,) = fake.threads
+    assert [Shown(CHANNEL_MESSAGE, m).title for m in fake.posts_in(thread_id)] == [
+        "Discussion: fzf"
+    ]
+    assert len(sleeps.delays) == 2  # each lost answer was retried once

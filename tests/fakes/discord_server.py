@@ -285,6 +285,7 @@ class Script:
     body: dict[str, Any] | None
     chance: float = 1.0  # share of matching requests it applies to (seeded)
     drop: bool = False  # handle the request, then drop the connection: the answer is lost
+    hits: int = 0  # requests it has applied to
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -409,6 +410,8 @@ class FakeDiscord:
         self._nonces: dict[tuple[str, str], tuple[int, float]] = {}
         self._thread_channels: dict[int, FakeChannel] = {}
         self._dms: dict[int, FakeChannel] = {}  # DM channels a user has used with the bot
+        self._by_id: dict[int, tuple[FakeGuild, FakeChannel]] = {}
+        self._indexed = -1
         self._rng = random.Random(0)
         self.identifies: list[dict[str, Any]] = []
         self.resumes = 0
@@ -775,14 +778,20 @@ class FakeDiscord:
         self._dms.setdefault(channel_id, FakeChannel(channel_id, user.name, DM))
         return channel_id
 
+    def _guild_channels(self) -> dict[int, tuple[FakeGuild, FakeChannel]]:
+        # Indexed, and re-indexed when channels are added: a bench has thousands.
+        count = sum(len(g.channels) for g in self.guilds)
+        if count != self._indexed:
+            self._by_id = {c.id: (g, c) for g in self.guilds for c in g.channels}
+            self._indexed = count
+        return self._by_id
+
     def _guild_of(self, channel_id: int) -> FakeGuild | None:
         thread = self._thread_channels.get(channel_id)
         if thread is not None:
             channel_id = thread.parent_id or channel_id
-        for guild in self.guilds:
-            if any(c.id == channel_id for c in guild.channels):
-                return guild
-        return None
+        found = self._guild_channels().get(channel_id)
+        return found[0] if found else None
 
     # -- REST ------------------------------------------------------------------------------
 
@@ -804,6 +813,7 @@ class FakeDiscord:
                     continue
                 if script.times is not None:
                     script.times -= 1
+                script.hits += 1
                 if script.delay:
                     await asyncio.sleep(script.delay)
                 if script.status is not None:
@@ -1099,11 +1109,8 @@ class FakeDiscord:
             return self._thread_channels[channel_id]
         if channel_id in self._dms:
             return self._dms[channel_id]
-        for guild in self.guilds:
-            for channel in guild.channels:
-                if channel.id == channel_id:
-                    return channel
-        return None
+        found = self._guild_channels().get(channel_id)
+        return found[1] if found else None
 
     async def _get_channel(self, request: web.Request, body: Any, channel: str) -> web.Response:
         found = self._channel(int(channel))

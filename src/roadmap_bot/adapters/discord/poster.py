@@ -35,6 +35,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
+import aiohttp
 import discord
 from discord.http import HTTPClient, Ratelimit, Route
 
@@ -62,6 +63,7 @@ FIND_ATTEMPTS = 3  # a rate-limited history read is waited out this often
 # discord.py sleeps through a 429 whose retry_after is at most this, and raises
 # RateLimited above it. A tiny value hands every 429 to the deliverer.
 RATE_LIMIT_HANDOFF = 0.001
+PRUNE_FROM = 256  # rate-limit buckets kept before idle ones are looked for
 
 MARKER = "ref "
 _MARKER_RE = re.compile(rf"(?:^| · ){MARKER}(\S+)$")
@@ -147,6 +149,7 @@ class RestClient(HTTPClient):
         super().__init__(loop)
         # Past discord.py's floor of 30 s on purpose: every 429 becomes RateLimited.
         self.max_ratelimit_timeout = RATE_LIMIT_HANDOFF
+        self._prune_at = PRUNE_FROM
 
     def get_ratelimit(self, key: str) -> Ratelimit:
         # Buckets built without the hand-off limit keep discord.py's usual pacing inside
@@ -154,7 +157,12 @@ class RestClient(HTTPClient):
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = Ratelimit(None)
-            self._try_clear_expired_ratelimits()
+            # A fan-out makes a bucket per channel; discord.py scans them all for idle
+            # ones on every new bucket past 256 (quadratic: 36 s of CPU for 2,000
+            # channels). Scanning each time the count doubles keeps it linear.
+            if len(self._buckets) >= self._prune_at:
+                self._try_clear_expired_ratelimits()
+                self._prune_at = max(PRUNE_FROM, 2 * len(self._buckets))
         return bucket
 
 
@@ -208,12 +216,24 @@ class DiscordPoster:
         """Open a thread on the digest and post the prompts in it (in a DM: a reply)."""
         if digest.discussion is None:
             return
-        payload = digest_payload(digest.discussion, delivery_id, "discussion")
+        try:
+            await self._discuss(
+                channel, message_id, digest.discussion, digest.thread_title, delivery_id
+            )
+        except (aiohttp.ClientError, OSError, TimeoutError) as lost:
+            # Both steps are safe to repeat (an existing thread is reused, the prompts carry
+            # a nonce), so an unanswered attempt is simply retried.
+            raise DeliveryError(f"no answer from Discord ({type(lost).__name__}).") from None
+
+    async def _discuss(
+        self, channel: str, message_id: str, discussion: Reply, title: str, delivery_id: str
+    ) -> None:
+        payload = digest_payload(discussion, delivery_id, "discussion")
         if channel.split(":")[1] == "dm":  # DMs have no threads
             payload["message_reference"] = {"message_id": message_id, "fail_if_not_exists": False}
             await self._send(channel_id(channel), payload)
             return
-        name = clip(digest.thread_title or "Discussion", THREAD_NAME_MAX)
+        name = clip(title or "Discussion", THREAD_NAME_MAX)
         thread = await self._call(
             self.http.start_thread_with_message(
                 channel_id(channel),
