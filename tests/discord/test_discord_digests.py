@@ -23,7 +23,7 @@ from roadmap_bot.adapters.discord.embeds import escape
 from roadmap_bot.adapters.discord.poster import DiscordPoster, nonce_for, open_poster
 from roadmap_bot.app import open_app
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.config import Settings, load_settings
+from roadmap_bot.config import ConfigError, Settings, load_settings
 from roadmap_bot.core import Asker, Roadmap
 from roadmap_bot.delivery import Deliverer
 from roadmap_bot.replies import Reply
@@ -527,3 +527,19 @@ async def test_lost_answers_while_opening_the_thread_post_the_prompts_once(
         "Discussion: fzf"
     ]
     assert len(sleeps.delays) == 2  # each lost answer was retried once
+
+
+async def test_a_poster_that_cannot_log_in_says_why(fake: FakeDiscord) -> None:
+    with pytest.raises(ConfigError) as rejected:
+        async with open_poster(settings_for(fake, DISCORD_TOKEN="not-the-token")):
+            pass
+    assert "DISCORD_TOKEN was rejected" in str(rejected.value)
+    assert "not-the-token" not in str(rejected.value)
+    fake.fail("GET", r"/users/@me", 503, body={"message": "Service Unavailable", "code": 0})
+    with pytest.raises(ConfigError) as unreachable:
+        async with open_poster(settings_for(fake)):
+            pass
+    assert str(unreachable.value).startswith(
+        f"could not log in to Discord's API at {fake.api_url} (DiscordServerError: 503"
+    )
+    assert fake.token not in str(unreachable.value)

@@ -285,9 +285,16 @@ async def open_poster(
     http = RestClient(asyncio.get_running_loop())
     try:
         try:
-            me = await http.static_login(settings.discord_token.get_secret_value())
+            login = http.static_login(settings.discord_token.get_secret_value())
+            me = await asyncio.wait_for(login, REQUEST_TIMEOUT)
         except discord.LoginFailure:
             raise ConfigError(TOKEN_REJECTED) from None
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise ConfigError(
+                f"could not log in to Discord's API at {Route.BASE} "
+                f"({type(error).__name__}: {error}). Is Discord reachable, and DISCORD_API_URL "
+                "right if it is set?"
+            ) from None
         yield DiscordPoster(http, int(me["id"]), sleep=sleep)
     finally:
         await http.close()
