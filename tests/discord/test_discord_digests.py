@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from conftest import ALICE, BOB, MODERATOR
@@ -27,7 +28,10 @@ from roadmap_bot.config import ConfigError, Settings, load_settings
 from roadmap_bot.core import Asker, Roadmap
 from roadmap_bot.delivery import Deliverer
 from roadmap_bot.replies import Reply
+from roadmap_bot.reports import command as report_command
+from roadmap_bot.reports.service import Reports
 from roadmap_bot.serve import serve
+from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
 from roadmap_bot.study_groups import StudyGroups
 
@@ -46,8 +50,17 @@ class Sleeps:
         self.delays.append(seconds)
 
 
+def report_url(fake: FakeDiscord) -> str:
+    """Reports from the fake (it has none): digests never fetch from the internet."""
+    return f"http://127.0.0.1:{fake.port}/oss/{{name}}.md"
+
+
 def settings_for(fake: FakeDiscord, **more: str) -> Settings:
-    values = {"DISCORD_TOKEN": fake.token, "DISCORD_API_URL": fake.api_url}
+    values = {
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_URL": fake.api_url,
+        "ROADMAP_REPORT_URL": report_url(fake),
+    }
     return load_settings(**{"ROADMAP_DB": ":memory:", **values, **more})
 
 
@@ -477,6 +490,7 @@ async def test_run_due_posts_to_discord_without_a_gateway(
         "ROADMAP_DB": str(db_path),
         "DISCORD_TOKEN": fake.token,
         "DISCORD_API_URL": fake.api_url,
+        "ROADMAP_REPORT_URL": report_url(fake),
     }
     done = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -543,3 +557,18 @@ async def test_a_poster_that_cannot_log_in_says_why(fake: FakeDiscord) -> None:
         f"could not log in to Discord's API at {fake.api_url} (DiscordServerError: 503"
     )
     assert fake.token not in str(unreachable.value)
+
+
+async def test_report_outlines_have_their_subcommand_too(
+    fake: FakeDiscord, bot: RoadmapClient, roadmap: Roadmap, store: SqliteStore, clock: FixedClock
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        reports = Reports(ReportCache(store), clock, lambda: session, report_url(fake))
+        report_command.install(roadmap, reports)
+        names = await (await fake.autocomplete("report", "name", "kafk", user=ALICE)).answer()
+        assert names.choices is not None and names.choices[0]["value"] == "kafka"
+        shown = await (await fake.slash("report", {"name": "kafka"}, user=ALICE)).answer()
+        await reports.aclose()
+    assert shown.ephemeral and shown.title == "Apache Kafka: architecture report"
+    assert shown.labels[:2] == ["Open report", "Reading it"]
+    assert "Key Design Decisions" in shown.text

@@ -31,6 +31,7 @@ from roadmap_bot.commands import (
     ShowLevel,
     ShowPath,
     ShowProject,
+    ShowReport,
     ShowSchedule,
     SkipPick,
     Undo,
@@ -107,6 +108,15 @@ class RoadmapGroup(app_commands.Group):
         self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
     ) -> None:
         await self.responder.command(interaction, ShowProject(name))
+
+    @app_commands.command(
+        name="report", description="A report's outline: design decisions, takeaways, sections"
+    )
+    @app_commands.describe(name="a project: type part of its name, a concept or a level")
+    async def report(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, ShowReport(name))
 
     @app_commands.command(name="paths", description="The themed learning paths")
     async def paths(self, interaction: AnyInteraction) -> None:
@@ -248,6 +258,7 @@ class RoadmapGroup(app_commands.Group):
     ) -> list[app_commands.Choice[str]]:
         return _choices(self.completer.projects(current))
 
+    @report.autocomplete("name")
     @reading.autocomplete("name")
     @pass_.autocomplete("name")
     async def _any_project(
