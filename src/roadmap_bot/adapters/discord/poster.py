@@ -52,9 +52,8 @@ T = TypeVar("T")
 
 NONCE_MAX = 25  # Discord's limit for a nonce string
 THREAD_NAME_MAX = 100
-THREAD_ARCHIVE_MINUTES: Literal[10080] = (
-    10080  # a week: the discussion stays open until the next digest
-)
+# A week: the discussion stays open until the next digest.
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080
 HISTORY_PAGE = 100  # Discord's largest page of channel history
 HISTORY_PAGES = 10  # find_post reads at most this many pages after the due time
 REQUEST_TIMEOUT = 30.0  # seconds; beyond it the outcome is unknown and the deliverer looks
@@ -68,7 +67,7 @@ PRUNE_FROM = 256  # rate-limit buckets kept before idle ones are looked for
 MARKER = "ref "
 _MARKER_RE = re.compile(rf"(?:^| · ){MARKER}(\S+)$")
 
-# Discord's JSON error codes that mean "this channel cannot get the digest".
+# Discord's JSON error codes that mean "this channel cannot get the digest" (permanent).
 _REASONS = {
     50001: "Discord says Missing Access: the bot cannot see this channel. Add the bot to "
     "the channel (it needs View Channel).",
@@ -78,7 +77,6 @@ _REASONS = {
     "from the server.",
     50008: "Discord says the bot cannot send messages in this kind of channel.",
 }
-_PERMANENT_CODES = frozenset(_REASONS)
 THREAD_EXISTS = 160004  # "A thread has already been created for this message"
 
 
@@ -130,11 +128,11 @@ def refusal(error: discord.HTTPException) -> DeliveryError:
     status, code = error.status, error.code
     text = error.text or getattr(error.response, "reason", "") or "no details"
     if code in _REASONS:
-        return DeliveryError(_REASONS[code], permanent=code in _PERMANENT_CODES)
+        return DeliveryError(_REASONS[code], permanent=True)
     if status == 403:
         return DeliveryError(f"Discord refused the post (403: {text}).", permanent=True)
     if status == 404:
-        return DeliveryError(f"Discord could not find the channel (404: {text}).", permanent=True)
+        return DeliveryError(f"Discord could not find it (404: {text}).", permanent=True)
     if status == 401:
         return DeliveryError("Discord rejected DISCORD_TOKEN (401).")
     if status >= 500:
@@ -147,7 +145,7 @@ class RestClient(HTTPClient):
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
-        # Past discord.py's floor of 30 s on purpose: every 429 becomes RateLimited.
+        # Set below discord.py's floor of 30 s on purpose: every 429 becomes RateLimited.
         self.max_ratelimit_timeout = RATE_LIMIT_HANDOFF
         self._prune_at = PRUNE_FROM
 
