@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
@@ -110,3 +110,22 @@ def reading_agenda(reports: Reports) -> Callable[[str, float], Awaitable[Reading
         return ReadingAgenda(decisions=outline.decision_titles, takeaways=outline.takeaways)
 
     return agenda
+
+
+@asynccontextmanager
+async def platform_posters(app: App) -> AsyncIterator[None]:
+    """Register the configured platforms' digest posters on the deliverer while open."""
+    # Platform libraries are imported only when that platform is configured.
+    opened: list[str] = []
+    async with AsyncExitStack() as stack:
+        try:
+            if app.settings.discord_configured:
+                from roadmap_bot.adapters.discord import discord_poster
+
+                poster = await stack.enter_async_context(discord_poster(app.settings))
+                app.deliverer.posters[poster.platform] = poster
+                opened.append(poster.platform)
+            yield
+        finally:
+            for platform in opened:  # closed posters must not be used
+                del app.deliverer.posters[platform]

@@ -222,14 +222,15 @@ def dump_catalog(catalog: Any) -> dict[str, Any]:
 
 
 async def _digest(args: argparse.Namespace, settings: Settings) -> int:
-    from roadmap_bot.app import open_app
+    from roadmap_bot.app import open_app, platform_posters
     from roadmap_bot.clock import FixedClock
     from roadmap_bot.render_text import render_text
 
     clock = FixedClock(args.now) if getattr(args, "now", None) else None
     async with open_app(settings, clock=clock) as app:
         if args.digest_command == "run-due":
-            summary = await app.deliverer.run_due()
+            async with platform_posters(app):
+                summary = await app.deliverer.run_due()
             print(summary.line())
             for problem in summary.problems:
                 print(f"  problem: {problem}")

@@ -397,13 +397,33 @@ def _subscribe(words: list[str]) -> Command:
                 ("paths", "subscribe beginner"),
             )
         )
+    return subscribe_command(
+        " ".join(target), options.get("on"), options.get("at"), options.get("tz"), " ".join(words)
+    )
+
+
+def subscribe_command(
+    target: str,
+    on: str | None = None,
+    at: str | None = None,
+    tz: str | None = None,
+    typed: str | None = None,
+) -> Subscribe | Invalid:
+    """A Subscribe from its parts as typed (words or slash-command options), or why not.
+
+    ``typed`` is the text after 'subscribe' (default: rebuilt from the parts), for the
+    corrected commands offered when the zone is misspelt.
+    """
+    example = "subscribe observability-stack on monday at 09:00 tz Europe/Berlin"
     try:
-        weekday = parse_weekday(options["on"]) if "on" in options else None
-        at = parse_time(options["at"]) if "at" in options else None
-        zone = parse_zone(options["tz"]) if "tz" in options else None
+        weekday = parse_weekday(on) if on is not None else None
+        when = parse_time(at) if at is not None else None
+        zone = parse_zone(tz) if tz is not None else None
     except ScheduleError as problem:
-        typed = " ".join(words)
-        fixes = tuple(typed.replace(options.get("tz", ""), g) for g in problem.guesses)
+        if typed is None:
+            parts = [target, *(f"{w} {v}" for w, v in (("on", on), ("at", at), ("tz", tz)) if v)]
+            typed = " ".join(parts)
+        fixes = tuple(typed.replace(tz or "", g) for g in problem.guesses)
         return Invalid(
             error(
                 str(problem),
@@ -411,10 +431,15 @@ def _subscribe(words: list[str]) -> Command:
                 tuple(f"subscribe {f}" for f in fixes) or (example,),
             )
         )
-    return Subscribe(" ".join(target), weekday, at, zone)
+    return Subscribe(target, weekday, when, zone)
 
 
-def _pause(words: list[str]) -> Command:
+def pause_command(until: str) -> Pause | Invalid:
+    """A Pause until a YYYY-MM-DD date as typed, or why not."""
+    return _pause(until.split())
+
+
+def _pause(words: list[str]) -> Pause | Invalid:
     example = "pause 2027-01-04"
     if len(words) != 1:
         return Invalid(

@@ -312,17 +312,21 @@ class Deliverer:
     async def _discuss(
         self, poster: Poster, sub: Subscription, delivery: Delivery, digest: Digest, message_id: str
     ) -> None:
+        """The prompts under the post. The digest is out already: this never fails the run."""
         for attempt in range(self.attempts):
             try:
                 async with self._slots:
                     await poster.post_discussion(sub.channel, message_id, digest, delivery.id)
                 return
             except DeliveryError as problem:
-                if problem.permanent or attempt + 1 == self.attempts:
-                    await self.digests.note(delivery, f"discussion not posted: {problem.reason}")
-                    log.warning("discussion for %s not posted: %s", sub.channel, problem.reason)
-                    return
-                await self.sleep(problem.retry_after or 0.5 * 2**attempt)
+                reason, permanent, delay = problem.reason, problem.permanent, problem.retry_after
+            except Exception as problem:  # no answer: posting the prompts again is harmless
+                reason, permanent, delay = f"{type(problem).__name__}: {problem}", False, None
+            if permanent or attempt + 1 == self.attempts:
+                await self.digests.note(delivery, f"discussion not posted: {reason}")
+                log.warning("discussion for %s not posted: %s", sub.channel, reason)
+                return
+            await self.sleep(delay if delay is not None else 0.5 * 2**attempt)
 
     # -- composing -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from roadmap_bot.adapters.console import console_asker, run_console
-from roadmap_bot.app import App
+from roadmap_bot.app import App, platform_posters
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,11 @@ Service = Callable[[], Coroutine[Any, Any, None]]
 
 async def serve(app: App) -> None:
     """Start the configured adapters and the digest scheduler; no credentials: the console."""
+    async with platform_posters(app):  # digests go out over each platform's REST API
+        await _serve(app)
+
+
+async def _serve(app: App) -> None:
     from roadmap_bot.scheduler import DigestScheduler
 
     scheduler = DigestScheduler(app.deliverer)

@@ -204,6 +204,7 @@ async def test_a_crash_between_posting_and_recording_does_not_post_twice(
     recovered = await deliverer.run_due(FIRST_DUE + timedelta(minutes=15))
     assert recovered.delivered == 1
     assert len(poster.posts) == 1 and poster.history_lookups == 1
+    assert poster.discussions == [("console:study", "m1")]  # the prompts still follow
 
 
 async def test_a_whole_path_then_the_completion_post(

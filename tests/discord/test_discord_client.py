@@ -39,8 +39,9 @@ async def test_login_syncs_the_roadmap_group_to_the_guild(
     (roadmap,) = fake.commands[str(fake.guild.id)]
     subcommands = {o["name"]: o for o in roadmap["options"]}
     assert set(subcommands) == {
-        "help", "level", "project", "paths", "path", "search", "next", "done", "undo",
-        "progress", "random",
+        "help", "level", "project", "report", "paths", "path", "search", "next", "done",
+        "undo", "progress", "random", "reading", "pass", "subscribe", "unsubscribe",
+        "schedule", "skip", "pause", "resume", "digest",
     }  # fmt: skip
     project_name = subcommands["project"]["options"][0]
     assert project_name["autocomplete"] is True and project_name["max_length"] == 60

@@ -4,8 +4,10 @@ It plays the parts of Discord a bot meets: login, application info, command sync
 the gateway handshake (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME), and
 interactions. A test sends INTERACTION_CREATE for slash commands, autocomplete and
 button clicks (in a guild or a DM) and awaits what the user would see. Channel
-messages (with ``nonce`` + ``enforce_nonce``), threads on messages, scripted errors
-(429 with Retry-After, 403, 404, ...) and latency are there for the digest deliverer.
+messages (with ``nonce`` + ``enforce_nonce`` within a window, and history that, like
+Discord's, never shows nonces), threads on messages, scripted errors (429 with
+Retry-After, 403, 404, a lost answer, a share of requests), latency and a settable
+clock for message ids are there for the digest deliverer.
 
 Point discord.py at it with ``use_endpoints(fake.api_url, fake.gateway_url)``.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -49,9 +52,10 @@ def _now_iso() -> str:
 _counter = itertools.count(1)
 
 
-def snowflake() -> int:
-    """A fresh, increasing Discord id."""
-    ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+def snowflake(at: datetime | None = None) -> int:
+    """A fresh, increasing Discord id (minted at ``at``, default now)."""
+    seconds = at.timestamp() if at is not None else time.time()
+    ms = int(seconds * 1000) - DISCORD_EPOCH_MS
     return (ms << 22) | (next(_counter) & 0x3FFFFF)
 
 
@@ -138,6 +142,12 @@ class FakeGuild:
     @property
     def channel(self) -> FakeChannel:
         return self.channels[0]
+
+    def add_channel(self, name: str) -> FakeChannel:
+        """Another text channel (before the bot connects, or it learns of it per interaction)."""
+        channel = FakeChannel(snowflake(), name, GUILD_TEXT, self.id)
+        self.channels.append(channel)
+        return channel
 
     def payload(self, members: Iterable[FakeUser]) -> dict[str, Any]:
         return {
@@ -273,6 +283,9 @@ class Script:
     times: int | None  # None: forever
     retry_after: float | None
     body: dict[str, Any] | None
+    chance: float = 1.0  # share of matching requests it applies to (seeded)
+    drop: bool = False  # handle the request, then drop the connection: the answer is lost
+    hits: int = 0  # requests it has applied to
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -390,6 +403,16 @@ class FakeDiscord:
         self.syncs: list[str] = []  # scopes, in the order they were synced
         self.messages: dict[int, dict[str, Any]] = {}
         self.threads: dict[int, dict[str, Any]] = {}  # message id -> thread channel
+        # Message ids and timestamps follow this clock when set (a test's FixedClock).
+        self.clock: Callable[[], datetime] | None = None
+        # Discord honours enforce_nonce for "a few minutes"; after that a nonce is new again.
+        self.nonce_window = 300.0
+        self._nonces: dict[tuple[str, str], tuple[int, float]] = {}
+        self._thread_channels: dict[int, FakeChannel] = {}
+        self._dms: dict[int, FakeChannel] = {}  # DM channels a user has used with the bot
+        self._by_id: dict[int, tuple[FakeGuild, FakeChannel]] = {}
+        self._indexed = -1
+        self._rng = random.Random(0)
         self.identifies: list[dict[str, Any]] = []
         self.resumes = 0
         self.interactions: dict[str, SentInteraction] = {}  # by token
@@ -452,15 +475,29 @@ class FakeDiscord:
         times: int | None = 1,
         retry_after: float | None = None,
         body: dict[str, Any] | None = None,
+        chance: float = 1.0,
+        drop: bool = False,
     ) -> Script:
         """Answer the next ``times`` matching requests with ``status`` (after ``delay``).
 
         ``path`` is a regular expression over the path after /api/v10. With no status,
-        the request is only delayed and then answered normally.
+        the request is only delayed and then answered normally (or, with ``drop``,
+        handled and its answer lost). ``chance`` applies it to that share of matches.
         """
-        entry = Script(method, re.compile(path), status, delay, times, retry_after, body)
+        entry = Script(
+            method, re.compile(path), status, delay, times, retry_after, body, chance, drop
+        )
         self.scripts.append(entry)
         return entry
+
+    def forget_nonces(self) -> None:
+        """As if Discord's nonce window had passed for every post so far."""
+        self._nonces.clear()
+
+    def posts_in(self, channel_id: int) -> list[dict[str, Any]]:
+        """The messages in a channel or thread, oldest first."""
+        found = [m for m in self.messages.values() if m["channel_id"] == str(channel_id)]
+        return sorted(found, key=lambda m: int(m["id"]))
 
     def fail(self, method: str, path: str, status: int, **kwargs: Any) -> Script:
         return self.script(method, path, status=status, **kwargs)
@@ -570,8 +607,12 @@ class FakeDiscord:
         dm: bool = False,
         permissions: int | None = None,
         resolved_users: Iterable[FakeUser] = (),
+        channel: FakeChannel | None = None,
     ) -> SentInteraction:
-        """A user runs ``/roadmap <subcommand>`` with ``options`` (in a guild, or a DM)."""
+        """A user runs ``/roadmap <subcommand>`` with ``options`` (in a guild, or a DM).
+
+        In a guild it runs in ``channel`` (default: the guild's first channel).
+        """
         return await self._command_interaction(
             APPLICATION_COMMAND,
             subcommand,
@@ -582,6 +623,7 @@ class FakeDiscord:
             dm,
             permissions,
             resolved_users,
+            channel,
         )
 
     async def autocomplete(
@@ -596,7 +638,7 @@ class FakeDiscord:
     ) -> SentInteraction:
         """A user types ``typed`` into an autocompleted option."""
         return await self._command_interaction(
-            AUTOCOMPLETE, subcommand, {option: typed}, option, user, guild, dm, None, ()
+            AUTOCOMPLETE, subcommand, {option: typed}, option, user, guild, dm, None, (), None
         )
 
     async def click(
@@ -632,6 +674,7 @@ class FakeDiscord:
         dm: bool,
         permissions: int | None,
         resolved_users: Iterable[FakeUser],
+        channel: FakeChannel | None,
     ) -> SentInteraction:
         guild = None if dm else (guild or self.guild)
         definition = self.command("roadmap", guild)
@@ -664,7 +707,7 @@ class FakeDiscord:
                 data["resolved"]["members"] = {
                     str(u.id): {k: v for k, v in u.member().items() if k != "user"} for u in users
                 }
-        return await self._interaction(kind, data, user, guild, dm, permissions, None)
+        return await self._interaction(kind, data, user, guild, dm, permissions, None, channel)
 
     async def _interaction(
         self,
@@ -675,6 +718,7 @@ class FakeDiscord:
         dm: bool,
         permissions: int | None,
         message: dict[str, Any] | None,
+        where: FakeChannel | None = None,
     ) -> SentInteraction:
         interaction_id = snowflake()
         token = f"interaction-token-{interaction_id}"
@@ -691,7 +735,7 @@ class FakeDiscord:
             "app_permissions": str(MEMBER_PERMISSIONS),
         }
         if guild is not None and not dm:
-            channel = guild.channel
+            channel = where or guild.channel
             if message is not None:
                 channel = next(
                     (c for c in guild.channels if c.id == int(message["channel_id"])), channel
@@ -730,13 +774,24 @@ class FakeDiscord:
         return sent
 
     def _dm_channel(self, user: FakeUser) -> int:
-        return user.id + 1  # stable per user, never a guild channel id
+        channel_id = user.id + 1  # stable per user, never a guild channel id
+        self._dms.setdefault(channel_id, FakeChannel(channel_id, user.name, DM))
+        return channel_id
+
+    def _guild_channels(self) -> dict[int, tuple[FakeGuild, FakeChannel]]:
+        # Indexed, and re-indexed when channels are added: a bench has thousands.
+        count = sum(len(g.channels) for g in self.guilds)
+        if count != self._indexed:
+            self._by_id = {c.id: (g, c) for g in self.guilds for c in g.channels}
+            self._indexed = count
+        return self._by_id
 
     def _guild_of(self, channel_id: int) -> FakeGuild | None:
-        for guild in self.guilds:
-            if any(c.id == channel_id for c in guild.channels):
-                return guild
-        return None
+        thread = self._thread_channels.get(channel_id)
+        if thread is not None:
+            channel_id = thread.parent_id or channel_id
+        found = self._guild_channels().get(channel_id)
+        return found[0] if found else None
 
     # -- REST ------------------------------------------------------------------------------
 
@@ -751,15 +806,31 @@ class FakeDiscord:
         self.requests.append(record)
         if self.latency:
             await asyncio.sleep(self.latency)
+        drop = False
         for script in self.scripts:
             if script.matches(request.method, path):
+                if script.chance < 1.0 and self._rng.random() >= script.chance:
+                    continue
                 if script.times is not None:
                     script.times -= 1
+                script.hits += 1
                 if script.delay:
                     await asyncio.sleep(script.delay)
                 if script.status is not None:
                     return self._scripted(script)
+                drop = script.drop
                 break
+        if drop:
+            await self._answer(request, body, path, record)
+            # The request took effect; the bot never hears back.
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response(status=204)
+        return await self._answer(request, body, path, record)
+
+    async def _answer(
+        self, request: web.Request, body: Any, path: str, record: Recorded
+    ) -> web.Response:
         if path.startswith(("/interactions/", "/webhooks/")):
             pass  # interaction tokens authorize these, not the bot token
         elif request.headers.get("Authorization") != f"Bot {self.token}":
@@ -894,12 +965,13 @@ class FakeDiscord:
         message_id: int | None = None,
     ) -> dict[str, Any]:
         guild = self._guild_of(channel_id)
+        now = self.clock() if self.clock is not None else datetime.now(UTC)
         message: dict[str, Any] = {
-            "id": str(message_id or snowflake()),
+            "id": str(message_id or snowflake(now)),
             "channel_id": str(channel_id),
             "author": self.bot.payload(),
             "content": body.get("content") or "",
-            "timestamp": _now_iso(),
+            "timestamp": now.isoformat(),
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
@@ -914,8 +986,14 @@ class FakeDiscord:
         }
         if guild is not None:
             message["guild_id"] = str(guild.id)
-        if body.get("nonce") is not None:
-            message["nonce"] = body["nonce"]
+        reference = body.get("message_reference")
+        if reference:
+            message["type"] = 19  # a reply
+            message["message_reference"] = {
+                "message_id": str(reference["message_id"]),
+                "channel_id": str(channel_id),
+            }
+        # No nonce on the stored message: Discord echoes it only in the answer to the post.
         self.messages[int(message["id"])] = message
         return message
 
@@ -1027,11 +1105,12 @@ class FakeDiscord:
         return web.Response(status=204)
 
     def _channel(self, channel_id: int) -> FakeChannel | None:
-        for guild in self.guilds:
-            for channel in guild.channels:
-                if channel.id == channel_id:
-                    return channel
-        return None
+        if channel_id in self._thread_channels:
+            return self._thread_channels[channel_id]
+        if channel_id in self._dms:
+            return self._dms[channel_id]
+        found = self._guild_channels().get(channel_id)
+        return found[1] if found else None
 
     async def _get_channel(self, request: web.Request, body: Any, channel: str) -> web.Response:
         found = self._channel(int(channel))
@@ -1047,20 +1126,30 @@ class FakeDiscord:
             return _invalid(problems)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
-            # Discord returns the earlier message for a repeated nonce (a few minutes' window).
-            for message in self.messages.values():
-                if message["channel_id"] == channel and message.get("nonce") == nonce:
-                    return json_response(message)
-        return json_response(self._message(int(channel), body))
+            # Discord returns the earlier message for a nonce repeated within its window.
+            seen = self._nonces.get((channel, str(nonce)))
+            if seen is not None and time.monotonic() - seen[1] <= self.nonce_window:
+                earlier = self.messages.get(seen[0])
+                if earlier is not None:
+                    return json_response({**earlier, "nonce": nonce})
+        message = self._message(int(channel), body)
+        if nonce is not None:
+            self._nonces[(channel, str(nonce))] = (int(message["id"]), time.monotonic())
+            return json_response({**message, "nonce": nonce})
+        return json_response(message)
 
     async def _list_messages(self, request: web.Request, body: Any, channel: str) -> web.Response:
-        limit = int(request.query.get("limit", 50))
+        if self._channel(int(channel)) is None:
+            return json_response({"message": "Unknown Channel", "code": 10003}, 404)
+        limit = min(int(request.query.get("limit", 50)), 100)
         found = [m for m in self.messages.values() if m["channel_id"] == channel]
-        found.sort(key=lambda m: int(m["id"]), reverse=True)
+        found.sort(key=lambda m: int(m["id"]), reverse=True)  # newest first, like Discord
         if "before" in request.query:
             found = [m for m in found if int(m["id"]) < int(request.query["before"])]
         if "after" in request.query:
+            # The ``limit`` messages right after the id (the oldest of them), newest first.
             found = [m for m in found if int(m["id"]) > int(request.query["after"])]
+            return json_response(found[-limit:])
         return json_response(found[:limit])
 
     async def _get_message(
@@ -1084,16 +1173,22 @@ class FakeDiscord:
         parent = self._channel(int(channel))
         if parent is None or int(message) not in self.messages:
             return json_response({"message": "Unknown Message", "code": 10008}, 404)
+        if parent.type != GUILD_TEXT:
+            return json_response(
+                {"message": "Cannot execute action on this channel type", "code": 50024}, 400
+            )
         if int(message) in self.threads:
             return json_response(
                 {"message": "A thread has already been created for this message", "code": 160004},
                 400,
             )
+        name = body.get("name") or ""
+        if not 1 <= len(name) <= 100:
+            return _invalid([f"name: {len(name)} characters, must be 1 to 100"])
         # A thread started on a message has the message's id.
-        thread = FakeChannel(
-            int(message), body.get("name", "thread"), PUBLIC_THREAD, parent.guild_id, parent.id
-        )
+        thread = FakeChannel(int(message), name, PUBLIC_THREAD, parent.guild_id, parent.id)
         payload = {**thread.payload(), "owner_id": str(self.bot.id)}
+        self._thread_channels[thread.id] = thread
         self.threads[int(message)] = payload
         self.messages[int(message)]["thread"] = payload
         return json_response(payload, 201)

@@ -5,10 +5,13 @@ Importing this package does not import discord.py; ``run_discord`` does, when ca
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from roadmap_bot.app import App
+    from roadmap_bot.config import Settings
+    from roadmap_bot.delivery import Poster
 
 
 async def run_discord(app: App) -> None:
@@ -16,3 +19,10 @@ async def run_discord(app: App) -> None:
     from roadmap_bot.adapters.discord.client import run
 
     await run(app)
+
+
+def discord_poster(settings: Settings) -> AbstractAsyncContextManager[Poster]:
+    """The digest poster for Discord channels: REST only, no gateway needed."""
+    from roadmap_bot.adapters.discord.poster import open_poster
+
+    return open_poster(settings)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import available_timezones
 
-from roadmap_bot.catalog import Catalog, LearningPath, Project
+from roadmap_bot.catalog import Catalog, LearningPath, Level, Project
 from roadmap_bot.suggest import close_matches
 from roadmap_bot.text import normalize_name, words
 
@@ -118,6 +120,16 @@ class Completer:
     def paths(self, current: str) -> list[Choice]:
         return self._path_index.complete(current, ())
 
+    def targets(self, current: str) -> list[Choice]:
+        """What a channel can subscribe to: the levels whose name starts so, then paths."""
+        typed = normalize_name(current)
+        levels = [
+            Choice(_label(lv.value, "level", f"{len(self.catalog.level(lv))} projects"), lv.value)
+            for lv in Level
+            if lv.value.startswith(typed)
+        ]
+        return (levels + self.paths(current))[:MAX_CHOICES]
+
     def _fuzzy(self, current: str) -> list[Choice]:
         # Typos ('kuberntes'): only when nothing matched by words, as it is the slow path.
         by_slug = {e.value: e for e in self._projects}
@@ -218,3 +230,66 @@ class _Index:
             ranked.append((-score, entry.order, Choice(label, entry.value)))
         ranked.sort(key=lambda r: (r[0], r[1]))
         return [choice for _, _, choice in ranked[:MAX_CHOICES]]
+
+
+# -- time zones --------------------------------------------------------------------------------
+
+# Shown before anything is typed: the zones most study groups are likely in.
+POPULAR_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+_NOT_OFFERED = ("posix/", "right/", "Etc/", "SystemV/")
+
+
+def _fold(text: str) -> str:
+    return text.casefold().replace("_", " ").replace("-", " ").strip()
+
+
+@lru_cache(maxsize=1)
+def _zone_table() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(zone, folded zone, folded words) for the zones worth offering, sorted by name."""
+    zones = [
+        z
+        for z in available_timezones()
+        if z == "UTC" or ("/" in z and not z.startswith(_NOT_OFFERED))
+    ]
+    table = []
+    for zone in sorted(zones):
+        folded = _fold(zone)
+        table.append((zone, folded, tuple(w for part in folded.split("/") for w in part.split())))
+    return tuple(table)
+
+
+def zones(current: str) -> list[Choice]:
+    """IANA zones for what is typed: a city or region ('berlin', 'new york', 'europe/')."""
+    typed = _fold(current)
+    if not typed:
+        return [Choice(z, z) for z in POPULAR_ZONES]
+    ranked: list[tuple[int, str]] = []
+    for zone, folded, parts in _zone_table():
+        city = folded.rsplit("/", 1)[-1]
+        if folded.startswith(typed):
+            rank = 0
+        elif city.startswith(typed):
+            rank = 1
+        elif any(w.startswith(typed) for w in parts) or typed in folded:
+            rank = 2
+        else:
+            continue
+        ranked.append((rank, zone))
+    ranked.sort()
+    return [Choice(zone, zone) for _, zone in ranked[:MAX_CHOICES]]

@@ -40,6 +40,10 @@ INVITE_PERMISSIONS = discord.Permissions(
 )
 INVITE_SCOPES = ("bot", "applications.commands")
 SYNC_KEY = "discord.commands.{application}.{scope}"
+TOKEN_REJECTED = (
+    "DISCORD_TOKEN was rejected by Discord: copy the bot token again from the "
+    "Developer Portal (Bot > Reset Token)"
+)
 
 
 def use_endpoints(api_url: str | None, gateway_url: str | None) -> None:
@@ -147,7 +151,4 @@ async def run(app: App) -> None:
         try:
             await client.start(settings.discord_token.get_secret_value())
         except discord.LoginFailure:
-            raise ConfigError(
-                "DISCORD_TOKEN was rejected by Discord: copy the bot token again from the "
-                "Developer Portal (Bot > Reset Token)"
-            ) from None
+            raise ConfigError(TOKEN_REJECTED) from None

@@ -1,6 +1,8 @@
 """The /roadmap app-command group: one subcommand per command of the core language.
 
 Options build the core's typed commands directly; nothing here decides what to say.
+Free-text options the grammar would parse (a time, a zone, a date) go through the same
+builders as typed text, so a mistake gets the same helpful answer on every platform.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import discord
 from discord import app_commands
 
-from roadmap_bot.adapters.discord.autocomplete import Choice, Completer
+from roadmap_bot.adapters.discord.autocomplete import Choice, Completer, zones
 from roadmap_bot.adapters.discord.interactions import Responder, user_id
 from roadmap_bot.catalog import Level
 from roadmap_bot.commands import (
@@ -19,14 +21,25 @@ from roadmap_bot.commands import (
     Help,
     ListPaths,
     Next,
+    Pass,
+    PreviewDigest,
     Progress,
     Random,
+    Reading,
+    Resume,
     Search,
     ShowLevel,
     ShowPath,
     ShowProject,
+    ShowReport,
+    ShowSchedule,
+    SkipPick,
     Undo,
+    Unsubscribe,
+    pause_command,
+    subscribe_command,
 )
+from roadmap_bot.schedule import WEEKDAYS
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +49,13 @@ AnyInteraction = discord.Interaction[discord.Client]
 NAME_MAX = 60
 SEARCH_MAX = 80
 PAGE_MAX = 99
+TIME_MAX = 8  # '09:00', '5:30 pm'
+ZONE_MAX = 40  # the longest IANA names are about 30
+DATE_MAX = 20  # a date needs 10; more still gets the grammar's explanation
 
 LEVELS = [app_commands.Choice(name=lv.value, value=lv.value) for lv in Level]
 TOPICS = [app_commands.Choice(name=u.word, value=u.word) for u in USAGES]
+WEEKDAY_CHOICES = [app_commands.Choice(name=day.capitalize(), value=day) for day in WEEKDAYS]
 
 
 def _choices(found: list[Choice]) -> list[app_commands.Choice[str]]:
@@ -91,6 +108,15 @@ class RoadmapGroup(app_commands.Group):
         self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
     ) -> None:
         await self.responder.command(interaction, ShowProject(name))
+
+    @app_commands.command(
+        name="report", description="A report's outline: design decisions, takeaways, sections"
+    )
+    @app_commands.describe(name="a project: type part of its name, a concept or a level")
+    async def report(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, ShowReport(name))
 
     @app_commands.command(name="paths", description="The themed learning paths")
     async def paths(self, interaction: AnyInteraction) -> None:
@@ -157,6 +183,73 @@ class RoadmapGroup(app_commands.Group):
         known = {name.casefold(): member.id}
         await self.responder.command(interaction, Progress(name), known)
 
+    @app_commands.command(name="reading", description="Mark a project as being read")
+    @app_commands.describe(name="the project you are reading")
+    async def reading(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, Reading(name))
+
+    @app_commands.command(name="pass", description="Skip a project for yourself only")
+    @app_commands.describe(name="the project you want to skip")
+    async def pass_(
+        self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
+    ) -> None:
+        await self.responder.command(interaction, Pass(name))
+
+    # -- study groups: this channel's weekly digest ------------------------------------
+
+    @app_commands.command(
+        name="subscribe", description="Give this channel a weekly digest along a path or a level"
+    )
+    @app_commands.rename(at="time", zone="timezone")
+    @app_commands.describe(
+        target="a learning path, or beginner / intermediate / advanced",
+        weekday="the day of the weekly post (default: Monday)",
+        at="the local time of the post as HH:MM (default: 09:00)",
+        zone="an IANA time zone, e.g. Europe/Berlin (default: the bot's, UTC unless set)",
+    )
+    @app_commands.choices(weekday=WEEKDAY_CHOICES)
+    async def subscribe(
+        self,
+        interaction: AnyInteraction,
+        target: app_commands.Range[str, 1, NAME_MAX],
+        weekday: app_commands.Choice[str] | None = None,
+        at: app_commands.Range[str, 1, TIME_MAX] | None = None,
+        zone: app_commands.Range[str, 1, ZONE_MAX] | None = None,
+    ) -> None:
+        command = subscribe_command(target, weekday.value if weekday else None, at, zone)
+        await self.responder.command(interaction, command)
+
+    @app_commands.command(name="unsubscribe", description="Stop this channel's weekly digest")
+    async def unsubscribe(self, interaction: AnyInteraction) -> None:
+        await self.responder.command(interaction, Unsubscribe())
+
+    @app_commands.command(
+        name="schedule", description="This channel's digest: next posts, position, problems"
+    )
+    async def schedule(self, interaction: AnyInteraction) -> None:
+        await self.responder.command(interaction, ShowSchedule())
+
+    @app_commands.command(name="skip", description="Skip the channel's upcoming pick")
+    async def skip(self, interaction: AnyInteraction) -> None:
+        await self.responder.command(interaction, SkipPick())
+
+    @app_commands.command(name="pause", description="Pause this channel's digest until a date")
+    @app_commands.describe(until="the date digests start again, as YYYY-MM-DD")
+    async def pause(
+        self, interaction: AnyInteraction, until: app_commands.Range[str, 1, DATE_MAX]
+    ) -> None:
+        await self.responder.command(interaction, pause_command(until))
+
+    @app_commands.command(name="resume", description="Resume a paused digest")
+    async def resume(self, interaction: AnyInteraction) -> None:
+        await self.responder.command(interaction, Resume())
+
+    @app_commands.command(name="digest", description="Preview the channel's next digest (only you)")
+    async def digest(self, interaction: AnyInteraction) -> None:
+        await self.responder.command(interaction, PreviewDigest())
+
     # -- autocomplete -------------------------------------------------------------------
 
     @project.autocomplete("name")
@@ -164,6 +257,26 @@ class RoadmapGroup(app_commands.Group):
         self, interaction: AnyInteraction, current: str
     ) -> list[app_commands.Choice[str]]:
         return _choices(self.completer.projects(current))
+
+    @report.autocomplete("name")
+    @reading.autocomplete("name")
+    @pass_.autocomplete("name")
+    async def _any_project(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(self.completer.projects(current))
+
+    @subscribe.autocomplete("target")
+    async def _targets(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(self.completer.targets(current))
+
+    @subscribe.autocomplete("zone")
+    async def _zones(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(zones(current))
 
     @path.autocomplete("name")
     async def _path_names(
