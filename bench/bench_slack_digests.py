@@ -77,7 +77,7 @@ async def fake_process() -> AsyncIterator[tuple[str, subprocess.Popen[str]]]:
 
 
 async def bench(channels: int) -> None:
-    from roadmap_bot.adapters.slack.poster import SlackPoster
+    from roadmap_bot.adapters.slack.poster import slack_poster
     from roadmap_bot.catalog import load_catalog
     from roadmap_bot.clock import FixedClock
     from roadmap_bot.config import load_settings
@@ -103,14 +103,14 @@ async def bench(channels: int) -> None:
             await digests.subscribe(
                 f"slack:T1:C{i:05d}", targets[i % len(targets)], monday_nine, "slack:T1:U1", NOW
             )
-        poster = SlackPoster.from_settings(settings)
-        deliverer = Deliverer(
-            catalog, store, FixedClock(DUE), {"slack": poster}, catchup=timedelta(hours=24)
-        )
-        started = time.perf_counter()
-        first = await deliverer.run_due(DUE)
-        took = time.perf_counter() - started
-        again = await deliverer.run_due(DUE + timedelta(minutes=5))
+        async with slack_poster(settings) as poster:
+            deliverer = Deliverer(
+                catalog, store, FixedClock(DUE), {"slack": poster}, catchup=timedelta(hours=24)
+            )
+            started = time.perf_counter()
+            first = await deliverer.run_due(DUE)
+            took = time.perf_counter() - started
+            again = await deliverer.run_due(DUE + timedelta(minutes=5))
         await store.close()
         assert process.stdin is not None and process.stdout is not None
         process.stdin.close()

@@ -119,6 +119,12 @@ async def platform_posters(app: App) -> AsyncIterator[None]:
     opened: list[str] = []
     async with AsyncExitStack() as stack:
         try:
+            if app.settings.slack_configured:
+                from roadmap_bot.adapters.slack.poster import slack_poster
+
+                slack = await stack.enter_async_context(slack_poster(app.settings))
+                app.deliverer.posters[slack.platform] = slack
+                opened.append(slack.platform)
             if app.settings.discord_configured:
                 from roadmap_bot.adapters.discord import discord_poster
 

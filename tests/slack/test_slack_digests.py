@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 
 from fakes.slack_api import FakeSlack
 from fakes.slack_driver import SlackDriver, assert_valid
-from fakes.slack_requests import button_labeled
+from fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, button_labeled
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.poster import EVENT_TYPE, SlackPoster
 from roadmap_bot.clock import FixedClock
@@ -16,7 +20,9 @@ from roadmap_bot.config import Settings
 from roadmap_bot.core import Roadmap
 from roadmap_bot.delivery import Deliverer
 from roadmap_bot.replies import Reply, ReplyKind
+from roadmap_bot.schedule import Schedule
 from roadmap_bot.store import Status
+from roadmap_bot.store.digests import DigestStore
 from roadmap_bot.store.sqlite import SqliteStore
 from roadmap_bot.study_groups import StudyGroups
 
@@ -174,3 +180,49 @@ async def test_a_crash_before_recording_is_recovered_without_a_second_post(
 
 def _digest() -> Reply:
     return Reply(kind=ReplyKind.DIGEST, title="Project of the week: fzf", public=True)
+
+
+async def test_run_due_posts_slack_digests_from_a_cron_job(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    db = tmp_path / "cron.db"
+    store = await SqliteStore.open(db)
+    await DigestStore(store).subscribe(
+        "slack:T1:C9",
+        "path:web-development",
+        Schedule(0, time(9), "UTC"),
+        "slack:T1:U1",
+        datetime.now(UTC),
+    )
+    await store.close()
+    due = Schedule(0, time(9), "UTC").next_after(datetime.now(UTC))[1]
+    fake_slack.now = due.timestamp
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ROADMAP_", "SLACK_", "DISCORD_"))
+    }
+    env.update(
+        ROADMAP_DB=str(db),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake_slack.api_url,
+        ROADMAP_REPORT_URL=fake_slack.url + "/oss/{name}.md",  # never the internet
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "roadmap_bot",
+        "digest",
+        "run-due",
+        "--now",
+        due.isoformat(),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "delivered 1, already delivered 0, failed 0"
+    [post] = posts(fake_slack, "C9")
+    assert post["blocks"][0]["text"]["text"] == "Project of the week: React"  # type: ignore[index]
+    assert BOT_TOKEN not in err.decode()

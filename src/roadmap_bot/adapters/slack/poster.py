@@ -13,9 +13,12 @@ connection-error retry would re-send a post whose answer was merely lost.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -47,6 +50,13 @@ PERMANENT = {
 }
 
 
+@asynccontextmanager
+async def slack_poster(settings: Settings) -> AsyncIterator[SlackPoster]:
+    """A poster with its own connection pool, closed on exit."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        yield SlackPoster(web_client(settings, handlers=[], session=session))
+
+
 def slack_channel(channel: str) -> str:
     """'slack:T1:C1' -> 'C1'."""
     return channel.rsplit(":", 1)[-1]
@@ -60,10 +70,6 @@ class SlackPoster:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SlackPoster:
-        return cls(web_client(settings, handlers=[]))
 
     async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
         payload = render_message(message)
