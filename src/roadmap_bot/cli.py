@@ -281,8 +281,30 @@ async def _health(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
 
     async with open_app(settings) as app:
-        print(f"ok: {len(app.catalog.projects)} projects, database {settings.db}")
+        summary = f"{len(app.catalog.projects)} projects, database {settings.db}"
+    if settings.slack_configured and settings.http_port:
+        # The running server's own view: Slack endpoint up (and in Socket Mode, connected).
+        problem = await asyncio.to_thread(_healthz, settings.http_port)
+        if problem:
+            print(f"unhealthy: {problem}")
+            return EXIT_FAILED
+        summary += f", Slack endpoint on port {settings.http_port} answers"
+    print(f"ok: {summary}")
     return EXIT_OK
+
+
+def _healthz(port: int) -> str | None:
+    """None when the local /healthz answers 200, else what went wrong."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return None if answer.status == 200 else f"/healthz answered {answer.status}"
+    except urllib.error.HTTPError as error:
+        return f"/healthz answered {error.code}"
+    except OSError as error:
+        return f"nothing answers on port {port}: {error}"
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]] = {

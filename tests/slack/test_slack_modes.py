@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from fakes.slack_api import FakeSlack
 from fakes.slack_driver import assert_valid, make_settings
@@ -197,3 +198,40 @@ async def test_serve_answers_slack_over_http(tmp_path: Path, fake_slack: FakeSla
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 30)
+
+
+async def test_health_checks_the_slack_endpoint(tmp_path: Path) -> None:
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    application = web.Application()
+    application.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+
+    async def health(at: int) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "roadmap_bot",
+            "health",
+            env=_env(
+                tmp_path,
+                SLACK_BOT_TOKEN=BOT_TOKEN,
+                SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                ROADMAP_HTTP_PORT=str(at),
+            ),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        return process.returncode or 0, out.decode()
+
+    code, out = await health(port)
+    assert code == 0 and f"Slack endpoint on port {port} answers" in out
+    await runner.cleanup()
+    code, out = await health(port)  # the server is gone
+    assert code == 1 and out.startswith(f"unhealthy: nothing answers on port {port}")
