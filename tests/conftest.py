@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
+import os
 import random
-import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,54 +21,21 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 # -- offline guard -------------------------------------------------------------------------
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_real_getaddrinfo = socket.getaddrinfo
+OFFLINE = Path(__file__).parent / "offline"
+sys.path.insert(0, str(OFFLINE))
+import offline_guard  # noqa: E402
 
-_LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "", None}
-
-
-def _is_local(host: Any) -> bool:
-    if isinstance(host, bytes):
-        host = host.decode()
-    if host in _LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _guard_address(address: Any) -> None:
-    if isinstance(address, tuple) and not _is_local(address[0]):
-        raise OSError(f"tests must not reach the network: connect to {address!r} refused")
-
-
-def _guarded_connect(self: socket.socket, address: Any) -> Any:
-    _guard_address(address)
-    return _real_connect(self, address)
-
-
-def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
-    _guard_address(address)
-    return _real_connect_ex(self, address)
-
-
-def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if not _is_local(host):
-        raise OSError(f"tests must not reach the network: lookup of {host!r} refused")
-    return _real_getaddrinfo(host, *args, **kwargs)
+# Subprocesses (the CLI, serve, benchmarks' children) load the same guard at start-up.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(OFFLINE), os.environ.get("PYTHONPATH", "")) if p
+)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _offline() -> Iterator[None]:
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = _guarded_getaddrinfo
+    offline_guard.install()
     yield
-    socket.socket.connect = _real_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = _real_getaddrinfo
+    offline_guard.uninstall()
 
 
 # -- the core ------------------------------------------------------------------------------

@@ -15,3 +15,13 @@ def test_loopback_is_allowed() -> None:
     client = socket.create_connection(server.getsockname(), timeout=1)
     client.close()
     server.close()
+
+
+def test_subprocesses_are_offline_too() -> None:
+    import subprocess
+    import sys
+
+    code = "import socket; socket.create_connection(('example.com', 443), timeout=1)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert "tests must not reach the network" in done.stderr
