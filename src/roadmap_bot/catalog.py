@@ -432,14 +432,7 @@ def _cross_check(
     """
     seen: dict[str, str] = {}
     for label, item in _raw_entries(projects_doc, "projects"):
-        slug = item.get("slug")
-        if isinstance(slug, str):
-            if slug in seen:
-                problems.append(
-                    Problem(PROJECTS_FILE, label, f"duplicate slug, first used by {seen[slug]}")
-                )
-            else:
-                seen[slug] = label
+        _note_slug(seen, item, label, PROJECTS_FILE, problems)
         if have_concepts:
             for tag in _strings(item.get("concepts")):
                 if tag not in concepts:
@@ -450,14 +443,7 @@ def _cross_check(
 
     seen_paths: dict[str, str] = {}
     for label, item in _raw_entries(paths_doc, "paths"):
-        slug = item.get("slug")
-        if isinstance(slug, str):
-            if slug in seen_paths:
-                problems.append(
-                    Problem(PATHS_FILE, label, f"duplicate slug, first used by {seen_paths[slug]}")
-                )
-            else:
-                seen_paths[slug] = label
+        _note_slug(seen_paths, item, label, PATHS_FILE, problems)
         steps = _strings(item.get("steps"))
         for number, step in enumerate(steps, start=1):
             if step not in seen:
@@ -467,6 +453,19 @@ def _cross_check(
                 )
         if len(set(steps)) != len(steps):
             problems.append(Problem(PATHS_FILE, label, "a project appears twice in its steps"))
+
+
+def _note_slug(
+    seen: dict[str, str], item: dict[str, Any], label: str, file: str, problems: list[Problem]
+) -> None:
+    """Remember an entry's slug; a slug seen before is a problem."""
+    slug = item.get("slug")
+    if not isinstance(slug, str):
+        return
+    if slug in seen:
+        problems.append(Problem(file, label, f"duplicate slug, first used by {seen[slug]}"))
+    else:
+        seen[slug] = label
 
 
 def _did_you_mean(options: Iterable[str]) -> str:

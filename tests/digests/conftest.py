@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from fakes.sleeps import Sleeps
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.core import Asker, Profile, Roadmap
 from roadmap_bot.delivery import Deliverer, DeliveryError
@@ -57,16 +58,6 @@ class RecordingPoster:
 
     def titles(self, channel: str) -> list[str]:
         return [p.message.title for p in self.posts if p.channel == channel]
-
-
-class Sleeps:
-    """Injected sleep: records delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture

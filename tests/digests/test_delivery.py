@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fakes.sleeps import Sleeps
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.core import Roadmap
 from roadmap_bot.delivery import Deliverer, DeliveryError
@@ -15,7 +16,7 @@ from roadmap_bot.replies import ReplyKind
 from roadmap_bot.store.digests import DeliveryState
 from roadmap_bot.study_groups import StudyGroups
 
-from .conftest import RecordingPoster, Sleeps, member
+from .conftest import RecordingPoster, member
 
 FIRST_DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # the Monday after NOW, 09:00 UTC
 

@@ -59,16 +59,6 @@ def assert_valid(message: Message, max_blocks: int = MESSAGE_BLOCKS) -> None:
     assert len(action_ids) == len(set(action_ids)), f"duplicate action_id in {action_ids}"
 
 
-class Sleeps:
-    """Injected sleep for the retry handlers: records each wait instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 def make_settings(fake: FakeSlack, tmp_path: Path, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,

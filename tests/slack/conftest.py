@@ -11,8 +11,9 @@ import pytest
 from aiohttp import web
 
 from fakes.slack_api import FakeSlack
-from fakes.slack_driver import SlackDriver, Sleeps, make_settings
+from fakes.slack_driver import SlackDriver, make_settings
 from fakes.slack_requests import APP_TOKEN, BOT_TOKEN
+from fakes.sleeps import Sleeps
 from roadmap_bot.adapters.slack.api import retry_handlers
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.server import serving

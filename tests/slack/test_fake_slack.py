@@ -10,8 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from fakes.slack_api import Answer, FakeSlack
-from fakes.slack_driver import Sleeps
 from fakes.slack_requests import BOT_TOKEN
+from fakes.sleeps import Sleeps
 from roadmap_bot.adapters.slack.api import retry_handlers
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from fakes.slack_api import Answer, FakeSlack
-from fakes.slack_driver import SlackDriver, Sleeps, assert_valid, make_settings
+from fakes.slack_driver import SlackDriver, assert_valid, make_settings
 from fakes.slack_requests import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -24,6 +24,7 @@ from fakes.slack_requests import (
     slash_command,
     visible_text,
 )
+from fakes.sleeps import Sleeps
 from roadmap_bot.adapters.slack import app as slack_app
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.app import SlackAdapter

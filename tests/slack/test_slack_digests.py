@@ -13,6 +13,7 @@ import pytest
 from fakes.slack_api import FakeSlack
 from fakes.slack_driver import SlackDriver, assert_valid
 from fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, button_labeled
+from fakes.sleeps import Sleeps
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.poster import EVENT_TYPE, SlackPoster
 from roadmap_bot.clock import FixedClock
@@ -29,17 +30,9 @@ from roadmap_bot.study_groups import StudyGroups
 FIRST_DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday after the tests' NOW, UTC
 
 
-class Waits:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 @pytest.fixture
-def waits() -> Waits:
-    return Waits()
+def waits() -> Sleeps:
+    return Sleeps()
 
 
 @pytest.fixture
@@ -49,7 +42,7 @@ def deliverer(
     clock: FixedClock,
     slack_settings: Settings,
     fake_slack: FakeSlack,
-    waits: Waits,
+    waits: Sleeps,
 ) -> Deliverer:
     fake_slack.now = lambda: clock.now().timestamp()
     poster = SlackPoster(web_client(slack_settings, handlers=[]))
@@ -103,7 +96,7 @@ async def test_the_weekly_post_with_metadata_buttons_and_a_thread(
 
 
 async def test_rate_limits_are_waited_out(
-    slack: SlackDriver, deliverer: Deliverer, fake_slack: FakeSlack, waits: Waits
+    slack: SlackDriver, deliverer: Deliverer, fake_slack: FakeSlack, waits: Sleeps
 ) -> None:
     await slack.command("subscribe beginner tz UTC")
     fake_slack.fail("chat.postMessage", "ratelimited", status=429, retry_after=7, times=2)
