@@ -99,7 +99,6 @@ class Roadmap:
         self.clock = clock
         self.rng = rng or random.Random()
         self.index = SearchIndex(catalog.projects, dict(catalog.concepts))
-        self.parsers: list[Callable[[str], Any | None]] = []
         # Called before every command (e.g. to note who is active in a channel).
         self.observers: list[Callable[[Any, Asker], Awaitable[None]]] = []
         # Design decision headings for project cards; set by the reports feature.
@@ -125,15 +124,8 @@ class Roadmap:
         """Add a command type from a feature module (digests, reports)."""
         self._handlers[command] = handler
 
-    def add_parser(self, parser: Callable[[str], Any | None]) -> None:
-        """Add a parser tried before the core grammar; it returns None to pass."""
-        self.parsers.append(parser)
-
-    def parse(self, text: str) -> Any:
-        for parser in self.parsers:
-            command = parser(text)
-            if command is not None:
-                return command
+    def parse(self, text: str) -> Command:
+        """The one grammar (commands.py), for adapters that need to read a command."""
         return parse(text)
 
     async def ask(self, text: str, who: Asker) -> Reply:

@@ -53,9 +53,6 @@ class Store(Protocol):
 
     async def progress_of(self, users: Iterable[str]) -> dict[str, dict[str, Mark]]: ...
 
-    async def who_marked(self, project: str, status: Status, prefix: str) -> list[str]:
-        """Users whose id starts with ``prefix`` (a workspace) holding that mark."""
-
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...

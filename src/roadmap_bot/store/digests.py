@@ -359,19 +359,6 @@ class DigestStore:
                 )
         return claims
 
-    async def claim(
-        self,
-        sub: Subscription,
-        week: date,
-        due_at: datetime,
-        worker: str,
-        now: datetime,
-        stale_after: timedelta,
-    ) -> Claim:
-        """Claim one (subscription, week); see :meth:`claim_many`."""
-        [claim] = await self.claim_many([ClaimRequest(sub, week, due_at)], worker, now, stale_after)
-        return claim
-
     async def complete_many(self, done: Sequence[Completion]) -> None:
         """The platform accepted these posts: record them, cover their picks and move their
         schedules on, in one transaction (a run of 2,000 channels commits a handful)."""
@@ -441,10 +428,6 @@ class DigestStore:
             added = conn.total_changes - before
             await conn.executemany(_ADVANCE, [(to_text(i.next_due_at), i.sub.id) for i in items])
         return added
-
-    async def advance(self, subscription_id: int, next_due_at: datetime) -> None:
-        async with self.store.write() as conn:
-            await conn.execute(_ADVANCE, (to_text(next_due_at), subscription_id))
 
     async def deliveries(self, channel: str, limit: int = 20) -> list[Delivery]:
         """The channel's deliveries, newest week first."""

@@ -263,14 +263,6 @@ class SqliteStore:
                 result[user][project] = Mark(Status(status), from_text(updated))
         return result
 
-    async def who_marked(self, project: str, status: Status, prefix: str) -> list[str]:
-        async with self.conn.execute(
-            "SELECT user_id FROM progress WHERE project = ? AND status = ? "
-            "AND substr(user_id, 1, ?) = ? ORDER BY updated_at, user_id",
-            (project, status.value, len(prefix), prefix),
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
-
     @staticmethod
     async def _mark(conn: aiosqlite.Connection, user: str, project: str) -> Mark | None:
         async with conn.execute(
