@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from roadmap_bot.catalog import Catalog, Level, Project, load_catalog
+from roadmap_bot.chat.core import SEARCH_LIMIT, Asker, Roadmap
+from roadmap_bot.chat.render_text import render_text
 from roadmap_bot.clock import SystemClock
-from roadmap_bot.core import SEARCH_LIMIT, Asker, Roadmap
-from roadmap_bot.render_text import render_text
-from roadmap_bot.search import SearchIndex
+from roadmap_bot.learning.catalog import Catalog, Level, Project, load_catalog
+from roadmap_bot.learning.search import SearchIndex
 from roadmap_bot.store import Status
 from roadmap_bot.store.sqlite import SqliteStore
 

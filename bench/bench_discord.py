@@ -25,11 +25,11 @@ from discord import app_commands
 from fakes.discord_server import FakeDiscord, FakeUser, snowflake
 from roadmap_bot.adapters.discord.autocomplete import Completer
 from roadmap_bot.adapters.discord.client import RoadmapClient, use_endpoints
-from roadmap_bot.catalog import Catalog, load_catalog
+from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import SystemClock
-from roadmap_bot.core import Roadmap
+from roadmap_bot.learning.catalog import Catalog, load_catalog
+from roadmap_bot.learning.text import words
 from roadmap_bot.store.sqlite import SqliteStore
-from roadmap_bot.text import words
 
 AUTOCOMPLETE_P99_TARGET_MS = 2.0
 

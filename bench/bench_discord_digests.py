@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fakes.discord_server import FakeDiscord
 from roadmap_bot.adapters.discord.poster import open_poster
-from roadmap_bot.catalog import load_catalog
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import load_settings
-from roadmap_bot.delivery import Deliverer
-from roadmap_bot.schedule import Schedule
+from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.schedule import Schedule
+from roadmap_bot.learning.catalog import load_catalog
 from roadmap_bot.store.digests import DeliveryState, DigestStore
 from roadmap_bot.store.sqlite import SqliteStore
 

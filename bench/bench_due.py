@@ -21,7 +21,7 @@ import time as clock
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from roadmap_bot.schedule import Schedule
+from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.store.digests import DigestStore
 from roadmap_bot.store.sqlite import SqliteStore, to_text
 

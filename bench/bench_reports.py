@@ -20,10 +20,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from roadmap_bot.catalog import load_catalog
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.render_text import render_text
 from roadmap_bot.clock import SystemClock
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.render_text import render_text
+from roadmap_bot.learning.catalog import load_catalog
 from roadmap_bot.reports import command
 from roadmap_bot.reports.outline import parse_report
 from roadmap_bot.reports.service import Reports

@@ -78,11 +78,11 @@ async def fake_process() -> AsyncIterator[tuple[str, subprocess.Popen[str]]]:
 
 async def bench(channels: int) -> None:
     from roadmap_bot.adapters.slack.poster import slack_poster
-    from roadmap_bot.catalog import load_catalog
     from roadmap_bot.clock import FixedClock
     from roadmap_bot.config import load_settings
-    from roadmap_bot.delivery import Deliverer
-    from roadmap_bot.schedule import Schedule
+    from roadmap_bot.groups.delivery import Deliverer
+    from roadmap_bot.groups.schedule import Schedule
+    from roadmap_bot.learning.catalog import load_catalog
     from roadmap_bot.store.digests import DigestStore
     from roadmap_bot.store.sqlite import SqliteStore
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from roadmap_bot.catalog import Catalog, load_catalog
+from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Asker, Roadmap
+from roadmap_bot.learning.catalog import Catalog, load_catalog
 from roadmap_bot.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

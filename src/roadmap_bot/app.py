@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, TextIO
 
 from roadmap_bot import __version__
 from roadmap_bot.adapters.console import ConsolePoster
-from roadmap_bot.catalog import Catalog, load_catalog
+from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import Clock, SystemClock
 from roadmap_bot.config import Settings
-from roadmap_bot.core import Roadmap
-from roadmap_bot.delivery import Deliverer
-from roadmap_bot.digest import ReadingAgenda
+from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.digest import ReadingAgenda
+from roadmap_bot.groups.study_groups import StudyGroups
+from roadmap_bot.learning.catalog import Catalog, load_catalog
 from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
-from roadmap_bot.study_groups import StudyGroups
 
 if TYPE_CHECKING:
     import aiohttp

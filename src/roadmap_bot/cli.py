@@ -16,8 +16,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from roadmap_bot.catalog import CatalogError, load_catalog
 from roadmap_bot.config import ConfigError, Settings, load_settings
+from roadmap_bot.learning.catalog import CatalogError, load_catalog
 from roadmap_bot.store.sqlite import StoreError
 
 EXIT_OK = 0
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.adapters.console import console_asker, strip_slash
     from roadmap_bot.app import open_app
-    from roadmap_bot.render_text import render_text
+    from roadmap_bot.chat.render_text import render_text
 
     async with open_app(settings) as app:
         reply = await app.roadmap.ask(
@@ -223,8 +223,8 @@ def dump_catalog(catalog: Any) -> dict[str, Any]:
 
 async def _digest(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app, platform_posters
+    from roadmap_bot.chat.render_text import render_text
     from roadmap_bot.clock import FixedClock
-    from roadmap_bot.render_text import render_text
 
     clock = FixedClock(args.now) if getattr(args, "now", None) else None
     async with open_app(settings, clock=clock) as app:

@@ -26,7 +26,7 @@ async def serve(app: App) -> None:
 
 
 async def _serve(app: App) -> None:
-    from roadmap_bot.scheduler import DigestScheduler
+    from roadmap_bot.groups.scheduler import DigestScheduler
 
     scheduler = DigestScheduler(app.deliverer)
     app.study_groups.on_change = scheduler.changed

@@ -20,7 +20,7 @@ from fakes.discord_server import (
     snowflake,
 )
 from roadmap_bot.adapters.discord.client import RoadmapClient, use_endpoints
-from roadmap_bot.core import Roadmap
+from roadmap_bot.chat.core import Roadmap
 
 ALICE = FakeUser(snowflake(), "alice")
 BOB = FakeUser(snowflake(), "bob")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from roadmap_bot.adapters.discord.autocomplete import Completer
-from roadmap_bot.catalog import Catalog, Level
+from roadmap_bot.learning.catalog import Catalog, Level
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from fakes.discord_server import (
     snowflake,
 )
 from roadmap_bot.adapters.discord.client import RoadmapClient, commands_hash
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.replies import Reply, ReplyKind
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.replies import Reply, ReplyKind
 
 StartBot = Callable[..., Any]
 

@@ -23,17 +23,17 @@ from roadmap_bot.adapters.discord.client import RoadmapClient
 from roadmap_bot.adapters.discord.embeds import escape
 from roadmap_bot.adapters.discord.poster import DiscordPoster, nonce_for, open_poster
 from roadmap_bot.app import open_app
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.replies import Reply
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import ConfigError, Settings, load_settings
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.delivery import Deliverer
-from roadmap_bot.replies import Reply
+from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.serve import serve
 from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
-from roadmap_bot.study_groups import StudyGroups
 
 StartBot = Callable[..., Any]
 

@@ -9,11 +9,11 @@ import pytest
 
 from fakes.discord_server import message_problems
 from roadmap_bot.adapters.discord.embeds import Options, escape, render
-from roadmap_bot.catalog import Catalog, Level
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.digest import GroupState, ReadingAgenda, compose_digest, plan
-from roadmap_bot.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Section, Style
-from roadmap_bot.schedule import Schedule
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Section, Style
+from roadmap_bot.groups.digest import GroupState, ReadingAgenda, compose_digest, plan
+from roadmap_bot.groups.schedule import Schedule
+from roadmap_bot.learning.catalog import Catalog, Level
 from roadmap_bot.store.digests import Subscription
 
 ASKER = Asker(id="discord:1:2", name="alice")

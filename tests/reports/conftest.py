@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Roadmap
 from roadmap_bot.reports import command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.reports import ReportCache

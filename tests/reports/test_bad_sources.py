@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from aiohttp import web
 
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.replies import ReplyKind
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.replies import ReplyKind
 from roadmap_bot.reports.fetch import MAX_BYTES
 from roadmap_bot.reports.service import Outcome, Reports
 

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from roadmap_bot.catalog import Catalog
+from roadmap_bot.learning.catalog import Catalog
 from roadmap_bot.reports.progress import ProgressBar, progress_line
 from roadmap_bot.reports.service import Reports
 

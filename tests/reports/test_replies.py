@@ -10,11 +10,11 @@ import aiohttp
 import pytest
 
 from roadmap_bot.app import open_app
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.render_text import render_text
+from roadmap_bot.chat.replies import ReplyKind
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import load_settings
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.render_text import render_text
-from roadmap_bot.replies import ReplyKind
 from roadmap_bot.reports import command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.sqlite import SqliteStore

@@ -17,15 +17,15 @@ from fakes.sleeps import Sleeps
 from roadmap_bot.adapters.slack.api import retry_handlers
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.server import serving
+from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import Settings
-from roadmap_bot.core import Roadmap
-from roadmap_bot.delivery import Deliverer
+from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
-from roadmap_bot.study_groups import StudyGroups
 
 
 @pytest.fixture

@@ -17,12 +17,9 @@ from roadmap_bot.adapters.slack.blocks import (
 )
 from roadmap_bot.adapters.slack.escape import escape, fit, link, trim
 from roadmap_bot.adapters.slack.home import home_view
-from roadmap_bot.catalog import Catalog, Level
-from roadmap_bot.clock import FixedClock
-from roadmap_bot.commands import USAGES
-from roadmap_bot.core import Asker, Profile, Roadmap
-from roadmap_bot.digest import Digest
-from roadmap_bot.replies import (
+from roadmap_bot.chat.commands import USAGES
+from roadmap_bot.chat.core import Asker, Profile, Roadmap
+from roadmap_bot.chat.replies import (
     Action,
     Fact,
     Item,
@@ -33,9 +30,12 @@ from roadmap_bot.replies import (
     Section,
     Style,
 )
+from roadmap_bot.clock import FixedClock
+from roadmap_bot.groups.digest import Digest
+from roadmap_bot.groups.study_groups import StudyGroups
+from roadmap_bot.learning.catalog import Catalog, Level
 from roadmap_bot.store import Status
 from roadmap_bot.store.sqlite import SqliteStore
-from roadmap_bot.study_groups import StudyGroups
 
 
 async def _admin() -> Profile:

@@ -16,16 +16,16 @@ from fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, button_labeled
 from fakes.sleeps import Sleeps
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.poster import EVENT_TYPE, SlackPoster
+from roadmap_bot.chat.core import Roadmap
+from roadmap_bot.chat.replies import Reply, ReplyKind
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import Settings
-from roadmap_bot.core import Roadmap
-from roadmap_bot.delivery import Deliverer
-from roadmap_bot.replies import Reply, ReplyKind
-from roadmap_bot.schedule import Schedule
+from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.schedule import Schedule
+from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store import Status
 from roadmap_bot.store.digests import DigestStore
 from roadmap_bot.store.sqlite import SqliteStore
-from roadmap_bot.study_groups import StudyGroups
 
 FIRST_DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday after the tests' NOW, UTC
 

@@ -30,9 +30,9 @@ from fakes.slack_requests import (
 )
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.server import serving, slack_mode
+from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.config import ConfigError
-from roadmap_bot.core import Roadmap
-from roadmap_bot.study_groups import StudyGroups
+from roadmap_bot.groups.study_groups import StudyGroups
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import getpass
 import sys
 from typing import TextIO
 
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.digest import Digest
-from roadmap_bot.render_text import render_text
-from roadmap_bot.replies import Reply
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.render_text import render_text
+from roadmap_bot.chat.replies import Reply
+from roadmap_bot.groups.digest import Digest
 
 PROMPT = "roadmap> "
 QUIT_WORDS = frozenset({"quit", "exit", ":q"})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from roadmap_bot import cards
-from roadmap_bot.commands import ShowReport
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.replies import Reply
+from roadmap_bot.chat import cards
+from roadmap_bot.chat.commands import ShowReport
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.replies import Reply
 from roadmap_bot.reports.reply import report_reply
 from roadmap_bot.reports.service import Reports, ReportState
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from roadmap_bot.render_text import bar
+from roadmap_bot.chat.render_text import bar
 from roadmap_bot.reports.service import Refreshed, RefreshSummary
 
 WIDTH = 24

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from roadmap_bot.cards import DESIGN_ANCHOR, TAKEAWAYS_ANCHOR
-from roadmap_bot.catalog import Project
-from roadmap_bot.replies import Action, Fact, Item, Link, Reply, ReplyKind, Section, Style
+from roadmap_bot.chat.cards import DESIGN_ANCHOR, TAKEAWAYS_ANCHOR
+from roadmap_bot.chat.replies import Action, Fact, Item, Link, Reply, ReplyKind, Section, Style
+from roadmap_bot.learning.catalog import Project
 from roadmap_bot.reports.outline import DECISIONS, TAKEAWAYS, Outline
 from roadmap_bot.reports.service import ReportState
 

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from roadmap_bot.catalog import Project
 from roadmap_bot.clock import Clock
+from roadmap_bot.learning.catalog import Project
 from roadmap_bot.reports.outline import PARSER_VERSION, MalformedReport, Outline, parse_report
 from roadmap_bot.store.reports import CachedReport, ReportCache
 

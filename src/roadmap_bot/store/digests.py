@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from roadmap_bot.schedule import Schedule
+from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.store.sqlite import SqliteStore, from_text, to_text
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from roadmap_bot.app import App
     from roadmap_bot.config import Settings
-    from roadmap_bot.delivery import Poster
+    from roadmap_bot.groups.delivery import Poster
 
 
 async def run_discord(app: App) -> None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from roadmap_bot.catalog import Catalog, LearningPath, Level, Project
-from roadmap_bot.suggest import close_matches
-from roadmap_bot.text import normalize_name, words
+from roadmap_bot.learning.catalog import Catalog, LearningPath, Level, Project
+from roadmap_bot.learning.suggest import close_matches
+from roadmap_bot.learning.text import normalize_name, words
 
 MAX_CHOICES = 25
 CHOICE_MAX = 100  # Discord's limit for a choice's name and value

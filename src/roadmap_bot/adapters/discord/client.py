@@ -23,8 +23,8 @@ from roadmap_bot.adapters.discord.commands import RoadmapGroup
 from roadmap_bot.adapters.discord.interactions import DEFER_AFTER, Responder
 from roadmap_bot.adapters.discord.views import RoadmapButton
 from roadmap_bot.app import App
+from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.config import ConfigError
-from roadmap_bot.core import Roadmap
 
 log = logging.getLogger(__name__)
 

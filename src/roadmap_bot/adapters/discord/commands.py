@@ -14,8 +14,7 @@ from discord import app_commands
 
 from roadmap_bot.adapters.discord.autocomplete import Choice, Completer, zones
 from roadmap_bot.adapters.discord.interactions import Responder, user_id
-from roadmap_bot.catalog import Level
-from roadmap_bot.commands import (
+from roadmap_bot.chat.commands import (
     USAGES,
     Done,
     Help,
@@ -39,7 +38,8 @@ from roadmap_bot.commands import (
     pause_command,
     subscribe_command,
 )
-from roadmap_bot.schedule import WEEKDAYS
+from roadmap_bot.groups.schedule import WEEKDAYS
+from roadmap_bot.learning.catalog import Level
 
 log = logging.getLogger(__name__)
 

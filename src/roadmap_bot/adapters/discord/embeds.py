@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from roadmap_bot.commands import parse
-from roadmap_bot.render_text import bar, page_bounds
-from roadmap_bot.replies import Action, Item, Mark, Meter, Reply, ReplyKind, Section, Style
+from roadmap_bot.chat.commands import parse
+from roadmap_bot.chat.render_text import bar, page_bounds
+from roadmap_bot.chat.replies import Action, Item, Mark, Meter, Reply, ReplyKind, Section, Style
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 TITLE_MAX = 256

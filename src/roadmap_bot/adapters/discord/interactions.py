@@ -24,9 +24,9 @@ from roadmap_bot.adapters.discord.embeds import (
     render,
 )
 from roadmap_bot.adapters.discord.views import to_discord
-from roadmap_bot.commands import Command
-from roadmap_bot.core import Asker, Profile, Roadmap
-from roadmap_bot.replies import Reply, error
+from roadmap_bot.chat.commands import Command
+from roadmap_bot.chat.core import Asker, Profile, Roadmap
+from roadmap_bot.chat.replies import Reply, error
 
 log = logging.getLogger(__name__)
 

@@ -41,10 +41,10 @@ from discord.http import HTTPClient, Ratelimit, Route
 
 from roadmap_bot.adapters.discord.client import TOKEN_REJECTED, use_endpoints
 from roadmap_bot.adapters.discord.embeds import FOOTER_MAX, Options, clip, render
+from roadmap_bot.chat.replies import Reply
 from roadmap_bot.config import ConfigError, Settings
-from roadmap_bot.delivery import DeliveryError
-from roadmap_bot.digest import Digest
-from roadmap_bot.replies import Reply
+from roadmap_bot.groups.delivery import DeliveryError
+from roadmap_bot.groups.digest import Digest
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,9 @@ from roadmap_bot.adapters.slack.blocks import (
 )
 from roadmap_bot.adapters.slack.home import home_view
 from roadmap_bot.adapters.slack.people import People, read_mentions, unnamed_mentions
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.replies import Reply, ReplyKind
 from roadmap_bot.config import Settings
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.replies import Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 

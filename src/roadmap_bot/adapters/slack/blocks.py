@@ -19,8 +19,18 @@ from functools import lru_cache
 from typing import Any
 
 from roadmap_bot.adapters.slack.escape import ELLIPSIS, escape, fit, link, trim
-from roadmap_bot.render_text import bar, page_bounds
-from roadmap_bot.replies import Action, Fact, Item, Mark, Meter, Reply, ReplyKind, Section, Style
+from roadmap_bot.chat.render_text import bar, page_bounds
+from roadmap_bot.chat.replies import (
+    Action,
+    Fact,
+    Item,
+    Mark,
+    Meter,
+    Reply,
+    ReplyKind,
+    Section,
+    Style,
+)
 
 # Slack's limits (Block Kit reference).
 MESSAGE_BLOCKS = 50

@@ -16,7 +16,7 @@ from roadmap_bot.adapters.slack.blocks import (
     divider,
     render_blocks,
 )
-from roadmap_bot.replies import Reply
+from roadmap_bot.chat.replies import Reply
 
 PROGRESS_BLOCKS = 30
 PICK_BLOCKS = VIEW_BLOCKS - MESSAGE_BLOCKS - PROGRESS_BLOCKS - 2  # two dividers

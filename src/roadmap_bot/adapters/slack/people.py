@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from roadmap_bot.core import Asker, Profile
+from roadmap_bot.chat.core import Asker, Profile
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Weekly digests on Slack: the deliverer's :class:`~roadmap_bot.delivery.Poster`.
+"""Weekly digests on Slack: the deliverer's :class:`~roadmap_bot.groups.delivery.Poster`.
 
 The digest goes out with ``chat.postMessage`` carrying message metadata (event type and
 delivery id), so an unfinished claim can be checked against the channel's history
@@ -24,10 +24,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.blocks import render_message
+from roadmap_bot.chat.replies import Reply
 from roadmap_bot.config import Settings
-from roadmap_bot.delivery import DeliveryError
-from roadmap_bot.digest import Digest
-from roadmap_bot.replies import Reply
+from roadmap_bot.groups.delivery import DeliveryError
+from roadmap_bot.groups.digest import Digest
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.render_text import render_text
+from roadmap_bot.chat.replies import Mark, ReplyKind
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.delivery import Deliverer
-from roadmap_bot.render_text import render_text
-from roadmap_bot.replies import Mark, ReplyKind
-from roadmap_bot.study_groups import StudyGroups
+from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.study_groups import StudyGroups
 
 from .conftest import RecordingPoster, member
 

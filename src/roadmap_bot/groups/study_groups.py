@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from roadmap_bot.commands import (
+from roadmap_bot.chat.commands import (
     Pause,
     PreviewDigest,
     Resume,
@@ -21,11 +21,11 @@ from roadmap_bot.commands import (
     Subscribe,
     Unsubscribe,
 )
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.delivery import Deliverer, next_posts
-from roadmap_bot.digest import plan, resolve_target, target_title, upcoming
-from roadmap_bot.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Style, error
-from roadmap_bot.schedule import Schedule
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Style, error
+from roadmap_bot.groups.delivery import Deliverer, next_posts
+from roadmap_bot.groups.digest import plan, resolve_target, target_title, upcoming
+from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.store.digests import Delivery, DeliveryState, DigestStore, Subscription
 
 DEFAULT_WEEKDAY = 0  # Monday

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.render_text import render_text
+from roadmap_bot.chat.replies import Mark, ReplyKind
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Asker, Roadmap
-from roadmap_bot.render_text import render_text
-from roadmap_bot.replies import Mark, ReplyKind
 
 
 async def test_empty_input_and_help_show_every_command(roadmap: Roadmap, alice: Asker) -> None:

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fakes.sleeps import Sleeps
+from roadmap_bot.chat.core import Roadmap
+from roadmap_bot.chat.replies import ReplyKind
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Roadmap
-from roadmap_bot.delivery import Deliverer, DeliveryError
-from roadmap_bot.digest import plan
-from roadmap_bot.replies import ReplyKind
+from roadmap_bot.groups.delivery import Deliverer, DeliveryError
+from roadmap_bot.groups.digest import plan
+from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.digests import DeliveryState
-from roadmap_bot.study_groups import StudyGroups
 
 from .conftest import RecordingPoster, member
 
@@ -243,7 +243,7 @@ async def test_a_whole_path_then_the_completion_post(
 
 
 async def test_a_level_walk_covers_the_level_once_from_the_start(roadmap: Roadmap) -> None:
-    from roadmap_bot.catalog import Level
+    from roadmap_bot.learning.catalog import Level
 
     steps = plan(roadmap.catalog, "level:intermediate")
     level = [p.slug for p in roadmap.catalog.level(Level.INTERMEDIATE)]

@@ -13,10 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from roadmap_bot import cards
-from roadmap_bot.catalog import Catalog, Project
-from roadmap_bot.clock import Clock
-from roadmap_bot.commands import (
+from roadmap_bot.chat import cards
+from roadmap_bot.chat.commands import (
     Command,
     Done,
     Help,
@@ -35,9 +33,11 @@ from roadmap_bot.commands import (
     keyword_suggestions,
     parse,
 )
-from roadmap_bot.recommend import next_for_person
-from roadmap_bot.replies import Action, Reply, ReplyKind, error
-from roadmap_bot.search import SearchIndex
+from roadmap_bot.chat.replies import Action, Reply, ReplyKind, error
+from roadmap_bot.clock import Clock
+from roadmap_bot.learning.catalog import Catalog, Project
+from roadmap_bot.learning.recommend import next_for_person
+from roadmap_bot.learning.search import SearchIndex
 from roadmap_bot.store import Status, Store
 
 log = logging.getLogger(__name__)

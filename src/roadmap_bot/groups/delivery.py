@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from roadmap_bot.catalog import Catalog
+from roadmap_bot.chat.replies import Reply
 from roadmap_bot.clock import Clock
-from roadmap_bot.digest import Digest, GroupState, ReadingAgenda, compose_digest, upcoming
-from roadmap_bot.replies import Reply
-from roadmap_bot.schedule import Schedule
+from roadmap_bot.groups.digest import Digest, GroupState, ReadingAgenda, compose_digest, upcoming
+from roadmap_bot.groups.schedule import Schedule
+from roadmap_bot.learning.catalog import Catalog
 from roadmap_bot.store.digests import (
     Claim,
     ClaimOutcome,

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from roadmap_bot.catalog import Catalog, LearningPath, Level, PathStep, Project
+from roadmap_bot.learning.catalog import Catalog, LearningPath, Level, PathStep, Project
+from roadmap_bot.learning.text import mid_sentence
 from roadmap_bot.store import Mark, Status
-from roadmap_bot.text import mid_sentence
 
 MOSTLY_DONE = 0.5  # "most of a level": strictly more than half
 

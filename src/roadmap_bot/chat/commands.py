@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, time
 
-from roadmap_bot.catalog import Level
-from roadmap_bot.replies import Reply, error
-from roadmap_bot.schedule import ScheduleError, parse_time, parse_weekday, parse_zone
-from roadmap_bot.suggest import close_matches
+from roadmap_bot.chat.replies import Reply, error
+from roadmap_bot.groups.schedule import ScheduleError, parse_time, parse_weekday, parse_zone
+from roadmap_bot.learning.catalog import Level
+from roadmap_bot.learning.suggest import close_matches
 
 # -- the commands ------------------------------------------------------------------------
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from roadmap_bot.catalog import Catalog, CatalogError, Level, default_catalog_dir, load_catalog
+from roadmap_bot.learning.catalog import (
+    Catalog,
+    CatalogError,
+    Level,
+    default_catalog_dir,
+    load_catalog,
+)
 
 
 def test_shipped_catalog_has_the_whole_roadmap(catalog: Catalog) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from roadmap_bot.catalog import Level
-from roadmap_bot.commands import (
+from roadmap_bot.chat.commands import (
     Done,
     Help,
     Invalid,
@@ -21,6 +20,7 @@ from roadmap_bot.commands import (
     keyword_suggestions,
     parse,
 )
+from roadmap_bot.learning.catalog import Level
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from roadmap_bot.catalog import Project
-from roadmap_bot.suggest import Vocabulary
-from roadmap_bot.text import normalize_name, search_terms, words
+from roadmap_bot.learning.catalog import Project
+from roadmap_bot.learning.suggest import Vocabulary
+from roadmap_bot.learning.text import normalize_name, search_terms, words
 
 
 class Field(IntEnum):

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from fakes.sleeps import Sleeps
+from roadmap_bot.chat.core import Asker, Profile, Roadmap
+from roadmap_bot.chat.replies import Reply
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Asker, Profile, Roadmap
-from roadmap_bot.delivery import Deliverer, DeliveryError
-from roadmap_bot.digest import Digest
-from roadmap_bot.replies import Reply
+from roadmap_bot.groups.delivery import Deliverer, DeliveryError
+from roadmap_bot.groups.digest import Digest
+from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.sqlite import SqliteStore
-from roadmap_bot.study_groups import StudyGroups
 
 
 @dataclass

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from roadmap_bot.schedule import (
+from roadmap_bot.groups.schedule import (
     Schedule,
     ScheduleError,
     local_instant,

@@ -11,14 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from roadmap_bot.cards import report_links
-from roadmap_bot.catalog import Catalog, Level, Project
-from roadmap_bot.recommend import group_marks, next_path
-from roadmap_bot.replies import Action, Fact, Item, Link, Meter, Reply, ReplyKind, Section, Style
+from roadmap_bot.chat.cards import report_links
+from roadmap_bot.chat.replies import (
+    Action,
+    Fact,
+    Item,
+    Link,
+    Meter,
+    Reply,
+    ReplyKind,
+    Section,
+    Style,
+)
+from roadmap_bot.learning.catalog import Catalog, Level, Project
+from roadmap_bot.learning.recommend import group_marks, next_path
+from roadmap_bot.learning.suggest import close_matches
+from roadmap_bot.learning.text import mid_sentence, normalize_name
 from roadmap_bot.store import Mark, Status
 from roadmap_bot.store.digests import Subscription
-from roadmap_bot.suggest import close_matches
-from roadmap_bot.text import mid_sentence, normalize_name
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from roadmap_bot.delivery import Deliverer, RunSummary
+from roadmap_bot.groups.delivery import Deliverer, RunSummary
 from roadmap_bot.store.digests import Subscription
 
 log = logging.getLogger(__name__)

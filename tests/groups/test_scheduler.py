@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.core import Roadmap
-from roadmap_bot.delivery import Deliverer
-from roadmap_bot.scheduler import DigestScheduler, cron_for
-from roadmap_bot.study_groups import StudyGroups
+from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.scheduler import DigestScheduler, cron_for
+from roadmap_bot.groups.study_groups import StudyGroups
 
 from .conftest import RecordingPoster, member
 

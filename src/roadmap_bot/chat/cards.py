@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from roadmap_bot.catalog import Catalog, LearningPath, Level, PathStep, Project
-from roadmap_bot.commands import USAGES, Usage, usage_of
-from roadmap_bot.recommend import Pick
-from roadmap_bot.replies import (
+from roadmap_bot.chat.commands import USAGES, Usage, usage_of
+from roadmap_bot.chat.replies import (
     Action,
     Fact,
     Item,
@@ -27,10 +25,12 @@ from roadmap_bot.replies import (
     Style,
     error,
 )
-from roadmap_bot.search import Results
+from roadmap_bot.learning.catalog import Catalog, LearningPath, Level, PathStep, Project
+from roadmap_bot.learning.recommend import Pick
+from roadmap_bot.learning.search import Results
+from roadmap_bot.learning.suggest import close_matches
 from roadmap_bot.store import Mark as StoredMark
 from roadmap_bot.store import Status
-from roadmap_bot.suggest import close_matches
 
 Marks = Mapping[str, StoredMark]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from roadmap_bot.replies import Item, Mark, Meter, Reply
+from roadmap_bot.chat.replies import Item, Mark, Meter, Reply
 
 TEXT_PAGE_SIZE = 10
 BAR_WIDTH = 10

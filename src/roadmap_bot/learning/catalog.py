@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, HttpUrl, TypeAdapter, ValidationError, field_validator
 
-from roadmap_bot.suggest import close_matches
-from roadmap_bot.text import normalize_name
+from roadmap_bot.learning.suggest import close_matches
+from roadmap_bot.learning.text import normalize_name
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 TAG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -301,7 +301,7 @@ def default_catalog_dir() -> Path:
     packaged = Path(str(resources.files("roadmap_bot"))) / "catalog"
     if (packaged / PROJECTS_FILE).is_file():
         return packaged
-    return Path(__file__).resolve().parents[2] / "catalog"
+    return Path(__file__).resolve().parents[3] / "catalog"
 
 
 def load_catalog(directory: Path | str | None = None) -> Catalog:

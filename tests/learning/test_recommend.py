@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from roadmap_bot.catalog import Catalog, Level
-from roadmap_bot.recommend import Rule, group_marks, next_for_group, next_for_person, next_path
+from roadmap_bot.learning.catalog import Catalog, Level
+from roadmap_bot.learning.recommend import (
+    Rule,
+    group_marks,
+    next_for_group,
+    next_for_person,
+    next_path,
+)
 from roadmap_bot.store import Mark, Status
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

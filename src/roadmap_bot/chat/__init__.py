@@ -1,0 +1,1 @@
+"""The /roadmap language: parsing, the core that answers, replies, cards, plain text."""

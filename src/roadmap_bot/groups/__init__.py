@@ -1,0 +1,1 @@
+"""Study groups: subscriptions, schedules, the delivery ledger's deliverer and digests."""

@@ -1,0 +1,1 @@
+"""The roadmap as knowledge: the catalog, search, recommendations and did-you-mean."""
