@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from roadmap_bot import metrics
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.learning.catalog import Catalog, load_catalog
 from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.web.metrics import PrometheusRecorder
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -76,3 +78,15 @@ def alice() -> Asker:
 @pytest.fixture
 def bob() -> Asker:
     return Asker(id="console:bob", name="bob", channel="console:study")
+
+
+# -- metrics -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recorder() -> Iterator[PrometheusRecorder]:
+    """A fresh Prometheus recorder for the test's counts; the previous one comes back after."""
+    fresh = PrometheusRecorder()
+    previous = metrics.install(fresh)
+    yield fresh
+    metrics.install(previous)

@@ -282,13 +282,14 @@ async def _health(args: argparse.Namespace, settings: Settings) -> int:
 
     async with open_app(settings) as app:
         summary = f"{len(app.catalog.projects)} projects, database {settings.db}"
-    if settings.slack_configured and settings.http_port:
-        # The running server's own view: Slack endpoint up (and in Socket Mode, connected).
+    if settings.serves_http and settings.http_port:
+        # The running server's own view: ready (the database answers; in Socket Mode,
+        # connected to Slack).
         problem = await asyncio.to_thread(_healthz, settings.http_port)
         if problem:
             print(f"unhealthy: {problem}")
             return EXIT_FAILED
-        summary += f", Slack endpoint on port {settings.http_port} answers"
+        summary += f", /healthz on port {settings.http_port} answers"
     print(f"ok: {summary}")
     return EXIT_OK
 

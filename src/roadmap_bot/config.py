@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     def discord_configured(self) -> bool:
         return self.discord_token is not None
 
+    @property
+    def serves_http(self) -> bool:
+        """``serve`` runs an HTTP server (/healthz, /metrics) whenever a platform is on."""
+        return self.slack_configured or self.discord_configured
+
 
 class ConfigError(Exception):
     """Settings that cannot work; the message names each variable and the fix."""

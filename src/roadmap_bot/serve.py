@@ -27,6 +27,9 @@ async def serve(app: App) -> None:
 
 async def _serve(app: App) -> None:
     from roadmap_bot.groups.scheduler import DigestScheduler
+    from roadmap_bot.web.server import prometheus_recorder
+
+    prometheus_recorder()  # count from the start, whatever serves /metrics later
 
     scheduler = DigestScheduler(app.deliverer)
     app.study_groups.on_change = scheduler.changed
@@ -40,6 +43,11 @@ async def _serve(app: App) -> None:
         from roadmap_bot.adapters.discord import run_discord
 
         services["discord"] = lambda: run_discord(app)
+    if services and "slack" not in services:
+        # Slack's server carries /healthz and /metrics; without Slack they get their own.
+        from roadmap_bot.web.server import run_web
+
+        services["web"] = lambda: run_web(app)
     if not services or sys.stdin.isatty():
         if not services:
             log.info("no Slack or Discord credentials: starting the local console")

@@ -60,6 +60,8 @@ def settings_for(fake: FakeDiscord, **more: str) -> Settings:
         "DISCORD_TOKEN": fake.token,
         "DISCORD_API_URL": fake.api_url,
         "ROADMAP_REPORT_URL": report_url(fake),
+        "ROADMAP_HTTP_HOST": "127.0.0.1",
+        "ROADMAP_HTTP_PORT": "0",  # /healthz and /metrics on any free port
     }
     return load_settings(**{"ROADMAP_DB": ":memory:", **values, **more})
 

@@ -28,6 +28,8 @@ def settings_for(fake: FakeDiscord, db: Path, token: str) -> dict[str, str]:
         "DISCORD_API_URL": fake.api_url,
         "DISCORD_GATEWAY_URL": fake.gateway_url,
         "ROADMAP_DB": str(db),
+        "ROADMAP_HTTP_HOST": "127.0.0.1",
+        "ROADMAP_HTTP_PORT": "0",  # /healthz and /metrics on any free port
     }
 
 

@@ -231,7 +231,7 @@ async def test_health_checks_the_slack_endpoint(tmp_path: Path) -> None:
         return process.returncode or 0, out.decode()
 
     code, out = await health(port)
-    assert code == 0 and f"Slack endpoint on port {port} answers" in out
+    assert code == 0 and f"/healthz on port {port} answers" in out
     await runner.cleanup()
     code, out = await health(port)  # the server is gone
     assert code == 1 and out.startswith(f"unhealthy: nothing answers on port {port}")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from roadmap_bot import metrics
 from roadmap_bot.chat import cards
 from roadmap_bot.chat.commands import (
     Command,
@@ -134,6 +136,17 @@ class Roadmap:
 
     async def handle(self, command: Command | Any, who: Asker) -> Reply:
         """Answer a typed command. Bad input is a Reply with ok=False, never an exception."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            reply = await self._answer(command, who)
+            outcome = "ok" if reply.ok else "refused"
+            return reply
+        finally:
+            kind = metrics.command_kind(command)
+            metrics.command(who.platform, kind, outcome, time.perf_counter() - started)
+
+    async def _answer(self, command: Command | Any, who: Asker) -> Reply:
         handler = self._handlers.get(type(command))
         if handler is None:
             raise TypeError(f"no handler for {type(command).__name__}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
+from roadmap_bot import metrics
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.clock import Clock
 from roadmap_bot.groups.digest import Digest, GroupState, ReadingAgenda, compose_digest, upcoming
@@ -168,7 +169,7 @@ class Deliverer:
             batch = _Completions(self.digests)
             await asyncio.gather(
                 *(
-                    self._deliver(plan, claim, states[plan.sub.channel], now, batch, summary)
+                    self._counted(plan, claim, states[plan.sub.channel], now, batch, summary)
                     for plan, claim in work
                 )
             )
@@ -212,6 +213,23 @@ class Deliverer:
 
     # -- one post ------------------------------------------------------------------------
 
+    async def _counted(
+        self,
+        plan: _Plan,
+        claim: Claim,
+        state: GroupState,
+        now: datetime,
+        batch: _Completions,
+        summary: RunSummary,
+    ) -> None:
+        """``_deliver``, seen by /metrics as in progress while it runs, then as its outcome."""
+        platform = plan.sub.channel.split(":", 1)[0]
+        metrics.digests_in_progress(platform, 1)
+        try:
+            await self._deliver(plan, claim, state, now, batch, summary)
+        finally:
+            metrics.digests_in_progress(platform, -1)
+
     async def _deliver(
         self,
         plan: _Plan,
@@ -232,6 +250,7 @@ class Deliverer:
                     log.info("delivery %s had reached %s already", delivery.id, sub.channel)
                     await batch.add(_completion(delivery, digest, found, now, plan.next_due))
                     summary.delivered += 1
+                    metrics.digest(poster.platform, "delivered")
                     if digest.discussion is not None:  # the crash came before the prompts
                         await self._discuss(poster, sub, delivery, digest, found)
                     return
@@ -247,9 +266,11 @@ class Deliverer:
             posted_at = asyncio.get_running_loop().time()
             await batch.add(_completion(delivery, digest, message_id, now, plan.next_due))
             summary.delivered += 1
+            metrics.digest(poster.platform, "delivered")
         except Exception:  # one channel's bug must not stop the others
             log.exception("delivering to %s failed", sub.channel)
             summary.failed += 1
+            metrics.digest(poster.platform, "failed")
             return
         if digest.discussion is not None:
             wait = poster.min_interval - (asyncio.get_running_loop().time() - posted_at)
@@ -287,10 +308,13 @@ class Deliverer:
                     await self.digests.fail(delivery, reason)
                     await self.digests.set_problem(sub.id, reason)
                     summary.failed += 1
+                    metrics.digest(poster.platform, "failed")
                     summary.problems.append(f"{sub.channel}: {reason}")
                     log.warning("digest for %s paused: %s", sub.channel, reason)
                     return None
                 delay = problem.retry_after
+                if delay is not None:
+                    metrics.rate_limited(poster.platform)
             except Exception as problem:
                 # No answer (connection lost, timeout): the post may have gone through.
                 # Look before posting again, or a retry could post the week twice.
@@ -303,6 +327,7 @@ class Deliverer:
                 await self.sleep(delay if delay is not None else 0.5 * 2**attempt)
         await self.digests.fail(delivery, reason)
         summary.failed += 1
+        metrics.digest(poster.platform, "failed")
         summary.problems.append(f"{sub.channel}: {reason}")
         log.warning(
             "digest for %s failed after %d attempts: %s", sub.channel, self.attempts, reason
@@ -320,6 +345,8 @@ class Deliverer:
                 return
             except DeliveryError as problem:
                 reason, permanent, delay = problem.reason, problem.permanent, problem.retry_after
+                if delay is not None:
+                    metrics.rate_limited(poster.platform)
             except Exception as problem:  # no answer: posting the prompts again is harmless
                 reason, permanent, delay = f"{type(problem).__name__}: {problem}", False, None
             if permanent or attempt + 1 == self.attempts:

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from roadmap_bot import metrics
 from roadmap_bot.config import ConfigError, Settings
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -70,6 +71,7 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
         if response is None:  # pragma: no cover - only called for a 429 response
             raise error or RuntimeError("rate limited without a response")
         state.next_attempt_requested = True
+        metrics.rate_limited("slack")
         wait = retry_after(response)
         api_log.info("Slack rate limit on %s: retrying in %.2f s", request.url, wait)
         await self.sleep(wait)

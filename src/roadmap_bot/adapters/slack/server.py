@@ -1,9 +1,9 @@
-"""Running the Slack adapter: HTTP mode (aiohttp) or Socket Mode, plus ``GET /healthz``.
+"""Running the Slack adapter: HTTP mode (aiohttp) or Socket Mode, plus our own routes.
 
 HTTP mode serves ``POST /slack/events`` for slash commands, interactivity and events;
 Bolt verifies the signature and timestamp of every request (401 otherwise). Socket Mode,
 chosen when ``SLACK_APP_TOKEN`` is set, needs no public URL; ``/healthz`` is served in
-both modes so a container orchestrator can watch the process.
+both modes (ready only while the database answers), and ``/metrics`` beside it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from slack_bolt.async_app import AsyncApp
 
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.config import ConfigError, Settings
+from roadmap_bot.store import Store
+from roadmap_bot.web.health import HEALTH_PATH
+from roadmap_bot.web.server import add_routes
 
 if TYPE_CHECKING:
     from roadmap_bot.app import App
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
 MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; refuse anything bigger
 
 Mode = Literal["http", "socket"]
@@ -57,23 +59,27 @@ def slack_mode(settings: Settings) -> Mode:
 
 
 def web_app(
-    bolt: AsyncApp, mode: Mode, socket: AsyncSocketModeHandler | None = None
+    bolt: AsyncApp,
+    mode: Mode,
+    socket: AsyncSocketModeHandler | None = None,
+    *,
+    store: Store | None = None,
 ) -> web.Application:
-    """The aiohttp application: Slack's endpoint (HTTP mode) and the health check."""
+    """The aiohttp application: Slack's endpoint (HTTP mode), and with the ``store``
+    our own routes: readiness (``/healthz``) and ``/metrics``."""
 
     async def events(request: web.Request) -> web.Response:
         bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
-    async def health(request: web.Request) -> web.Response:
-        connected = True
-        if socket is not None:
-            connected = await socket.client.is_connected()
-        status = 200 if connected else 503
-        return web.json_response({"ok": connected, "mode": mode}, status=status)
+    async def socket_down() -> str | None:
+        if socket is not None and not await socket.client.is_connected():
+            return "the Socket Mode connection to Slack is down"
+        return None
 
     application = web.Application(client_max_size=MAX_BODY)
-    application.router.add_get(HEALTH_PATH, health)
+    if store is not None:
+        add_routes(application, store, checks={"slack": socket_down}, details={"mode": mode})
     if mode == "http":
         application.router.add_post(EVENTS_PATH, events)
     return application
@@ -94,7 +100,8 @@ async def serving(
             web_client=adapter.client,
             logger=socket_log,
         )
-    runner = web.AppRunner(web_app(adapter.app, mode, socket), access_log=None)
+    application = web_app(adapter.app, mode, socket, store=adapter.roadmap.store)
+    runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(

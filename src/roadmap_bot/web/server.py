@@ -1,0 +1,77 @@
+"""Our routes on the one HTTP server of a replica, and that server when Slack brings none.
+
+With Slack in HTTP mode or Socket Mode the Slack adapter owns the aiohttp server and
+adds these routes to it (``POST /slack/events`` beside them); a replica without Slack
+(Discord only) still serves them, so every replica can be health-checked and scraped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from roadmap_bot import metrics
+from roadmap_bot.store import Store
+from roadmap_bot.web.health import HEALTH_PATH, Check, health_handler
+from roadmap_bot.web.metrics import METRICS_PATH, PrometheusRecorder, metrics_handler
+
+if TYPE_CHECKING:
+    from roadmap_bot.app import App
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+
+
+def prometheus_recorder() -> PrometheusRecorder:
+    """The process's Prometheus recorder, installed on first use."""
+    current = metrics.recorder()
+    if isinstance(current, PrometheusRecorder):
+        return current
+    recorder = PrometheusRecorder()
+    metrics.install(recorder)
+    return recorder
+
+
+def add_routes(
+    application: web.Application,
+    store: Store,
+    *,
+    checks: dict[str, Check] | None = None,
+    details: dict[str, str] | None = None,
+) -> None:
+    """``GET /healthz`` (readiness: the database answers, and ``checks`` pass) and
+    ``GET /metrics`` (Prometheus text format)."""
+    application.router.add_get(HEALTH_PATH, health_handler(store, checks, details=details))
+    application.router.add_get(METRICS_PATH, metrics_handler(prometheus_recorder()))
+
+
+@asynccontextmanager
+async def serving_application(
+    application: web.Application, host: str, port: int
+) -> AsyncIterator[tuple[str, int]]:
+    """Serve ``application`` until the block ends; yields the address bound (port 0 works)."""
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        address = runner.addresses[0]
+        yield str(address[0]), int(address[1])
+    finally:
+        await runner.cleanup()
+
+
+async def run_web(app: App) -> None:
+    """Serve /healthz and /metrics alone (``serve`` without Slack) until cancelled."""
+    application = web.Application(client_max_size=MAX_BODY)
+    add_routes(application, app.store)
+    settings = app.settings
+    async with serving_application(application, settings.http_host, settings.http_port) as bound:
+        log.info("serving %s and %s on %s:%d", HEALTH_PATH, METRICS_PATH, *bound)
+        await asyncio.Event().wait()
