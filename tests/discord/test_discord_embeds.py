@@ -218,3 +218,40 @@ def test_weekly_digests_render_publicly_within_limits(catalog: Catalog) -> None:
     assert rendered >= 2 * len(targets)
     first = render(compose_digest(catalog, sub, GroupState({}, [], {}, {})).message)
     assert [b.label for b in first.buttons][:3] == ["Done", "Reading", "Skip for me"]
+
+
+def test_a_long_report_counts_only_the_decisions_left_out(catalog: Catalog) -> None:
+    from roadmap_bot.reports.outline import Anchor, Outline
+    from roadmap_bot.reports.reply import report_reply
+    from roadmap_bot.reports.service import ReportState
+
+    project = catalog.project("kubernetes")
+    titles = [f"Decision number {n} about a fairly long design choice" for n in range(1, 16)]
+    sections = ["Overview", "Architecture Overview", "Core Components", "Data Flow"]
+    sections += ["Key Design Decisions", "Dependencies", "Testing Strategy", "Key Takeaways"]
+    outline = Outline(
+        name="Kubernetes",
+        release="v1.31.0 (2025-08-13)",
+        generated_on="2026-02-08",
+        sections=tuple(
+            Anchor(title=t, anchor=t.lower().replace(" ", "-")) for t in [*sections, "References"]
+        ),
+        decisions=tuple(
+            Anchor(title=t, anchor=f"{n}-" + t.lower().replace(" ", "-"))
+            for n, t in enumerate(titles, 1)
+        ),
+        takeaways=("Short one", "Another"),
+    )
+    message = render(report_reply(project, ReportState(outline)))
+    assert message_problems(message.payload()) == []
+    fields = {f["name"]: f["value"] for f in message.embeds[0]["fields"]}
+    decisions = fields["Key Design Decisions"].splitlines()
+    shown = [line for line in decisions if "Decision number" in line]
+    assert 0 < len(shown) < 15
+    # the count is the decisions not shown, and the section's own link is still there
+    assert f"… and {15 - len(shown)} more" in decisions
+    assert decisions[-1].startswith("[Key Design Decisions](")
+    # the outline's links are whole links: none is cut in the middle of its URL
+    outline_links = re.findall(r"\[([^\]]+)\]\((\S+?)\)", fields["Outline"])
+    assert outline_links and all(url.startswith("https://") for _, url in outline_links)
+    assert fields["Outline"].count("](") == fields["Outline"].count(")")

@@ -30,7 +30,7 @@ TEMPLATE_SECTIONS = [
 def test_a_report_in_the_template_gives_its_whole_outline() -> None:
     outline = parse_report(fixture("tidepool"))
     assert outline.name == "Tidepool"
-    assert (outline.release, outline.release_date) == ("v2.3.1", "2025-04-17")
+    assert (outline.release, outline.generated_on) == ("v2.3.1 (2025-04-17)", "2025-05-01")
     assert [s.title for s in outline.sections] == TEMPLATE_SECTIONS
     assert outline.section("key design decisions") is not None
     assert [s.anchor for s in outline.sections][4:] == [
@@ -74,7 +74,7 @@ def test_only_headings_and_lead_phrases_are_kept_never_the_prose() -> None:
 def test_the_template_edges_headings_in_fences_markup_and_asides() -> None:
     outline = parse_report(fixture("quillmark"))
     assert outline.name == "Quillmark"  # '# **Quillmark** #': markup and closing hashes go
-    assert (outline.release, outline.release_date) == ("v0.9", None)  # no backticks, no date
+    assert (outline.release, outline.generated_on) == ("v0.9", None)  # no backticks, no date
     # '1)' numbering, a link inside a heading, '&' (GitHub leaves two dashes);
     # the unnumbered aside and the level-4 heading are not decisions
     assert [(d.title, d.anchor) for d in outline.decisions] == [
@@ -88,6 +88,27 @@ def test_the_template_edges_headings_in_fences_markup_and_asides() -> None:
     # and its item without a lead phrase is left out rather than quoted
     assert outline.takeaways == ("Compile Early", "Hash Everything")
     assert [s.title for s in outline.sections] == TEMPLATE_SECTIONS
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ("`v7.4.2` (2025-01-06)", "v7.4.2 (2025-01-06)"),
+        ("`5.0.6` (2026)", "5.0.6 (2026)"),
+        ("`v1.2` (2025-09)", "v1.2 (2025-09)"),
+        ("`2.1.0` (December 12, 2025)", "2.1.0 (December 12, 2025)"),
+        ("`main` (Development)", "main (Development)"),
+        ("`HEAD` (HEAD, 2026-02-08)", "HEAD (HEAD, 2026-02-08)"),
+        ("`3.x` series (latest stable)", "3.x series (latest stable)"),
+        ("(named releases)", "(named releases)"),
+    ],
+)
+def test_the_analyzed_release_is_kept_as_the_report_writes_it(cell: str, shown: str) -> None:
+    text = fixture("tidepool").replace("`v2.3.1` (2025-04-17)", cell)
+    outline = parse_report(text)
+    # words in the parentheses are never taken for a date: the cell is shown whole
+    assert outline.release == shown
+    assert outline.generated_on == "2025-05-01"
 
 
 def test_windows_line_endings_and_a_byte_order_mark_change_nothing() -> None:

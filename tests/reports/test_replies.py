@@ -41,8 +41,8 @@ async def test_report_shows_decisions_takeaways_release_and_links(
     assert reply.ok and reply.kind is ReplyKind.REPORT and reply.command == "report kafka"
     assert "release v2.3.1 (2025-04-17)" in reply.text
     assert [(f.label, f.value) for f in reply.facts] == [
-        ("Analyzed release", "v2.3.1"),
-        ("Analyzed on", "2025-04-17"),
+        ("Analyzed release", "v2.3.1 (2025-04-17)"),
+        ("Report generated", "2025-05-01"),
     ]
     decisions, takeaways, outline = reply.sections
     assert [i.title for i in decisions.items] == DECISIONS
@@ -72,6 +72,20 @@ async def test_report_shows_decisions_takeaways_release_and_links(
     # headings and lead phrases only: none of the report's prose reaches the chat
     assert "Invented reasoning" not in text and "keeping every message" not in text
     assert "Headings only" in text
+
+
+async def test_report_header_shows_the_release_as_written_and_the_generated_date(
+    wired: Roadmap, host: ReportHost, alice: Asker
+) -> None:
+    host.serve("kafka", TIDEPOOL.replace("`v2.3.1` (2025-04-17)", "`3.x` series (latest stable)"))
+    reply = await wired.ask("report kafka", alice)
+    facts = [(f.label, f.value) for f in reply.facts]
+    assert facts == [
+        ("Analyzed release", "3.x series (latest stable)"),
+        ("Report generated", "2025-05-01"),
+    ]
+    assert "release 3.x series (latest stable)." in reply.text
+    assert "Analyzed on" not in render_text(reply)
 
 
 async def test_report_from_a_stale_cache_says_the_source_is_down(

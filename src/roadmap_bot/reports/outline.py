@@ -20,7 +20,7 @@ from roadmap_bot.reports.markdown import (
 )
 
 # Bump when parsing changes: cached outlines from an older parser are fetched again in full.
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: the release as written and the generated date
 
 DECISIONS = "key design decisions"
 TAKEAWAYS = "key takeaways"
@@ -31,8 +31,6 @@ MAX_LEAD_WORDS = 16  # a "lead phrase" longer than this is a sentence: not shown
 _NUMBERED = re.compile(r"^(\d{1,3})[.)]\s+(.*)$")
 _LIST_ITEM = re.compile(r"^ {0,3}(?:\d{1,3}[.)]|[-*+])[ \t]+(.*)$")
 _LEAD_END = re.compile(r":(?=\s|$)")
-_BACKTICKED = re.compile(r"`([^`]+)`")
-_PARENTHESISED = re.compile(r"\(([^)]*)\)")
 _HTML_START = re.compile(r"^\s*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
 
 
@@ -51,8 +49,11 @@ class Outline(_Model):
     """The parts of a report a study group plans around."""
 
     name: str  # the report's display name, from its first line
-    release: str | None = None  # the analyzed release, e.g. 'v1.4.0'
-    release_date: str | None = None  # as the report writes it, e.g. '2025-03-02'
+    # The 'Analyzed Release' cell as the report writes it, markup removed: 'v7.4.2
+    # (2025-01-06)', '3.x series (latest stable)', '5.0.6 (2026)'. Shown whole, never
+    # taken apart: the words in its parentheses are not always a date.
+    release: str | None = None
+    generated_on: str | None = None  # the 'Generated on' cell: when the report was written
     sections: tuple[Anchor, ...] = ()  # the level-2 sections, in order
     decisions: tuple[Anchor, ...] = ()  # Key Design Decisions headings, numbers removed
     takeaways: tuple[str, ...] = ()  # the lead phrase of each Key Takeaway
@@ -92,11 +93,11 @@ def parse_report(text: str) -> Outline:
     takeaways_at = _section(found, TAKEAWAYS)
     if takeaways_at is None:
         raise MalformedReport("no 'Key Takeaways' section")
-    release, released = _release(lines, found)
+    metadata = _metadata(lines, found)
     return Outline(
         name=_short(found[0].text),
-        release=release,
-        release_date=released,
+        release=metadata.get("analyzed release"),
+        generated_on=metadata.get("generated on"),
         sections=tuple(
             Anchor(title=_short(h.text), anchor=h.anchor) for h in found if h.level == 2
         ),
@@ -152,22 +153,18 @@ def lead_phrase(item: str) -> str | None:
     return _short(phrase)
 
 
-def _release(lines: list[str], found: list[Heading]) -> tuple[str | None, str | None]:
-    """The 'Analyzed Release' row of the metadata table: (version, date)."""
+def _metadata(lines: list[str], found: list[Heading]) -> dict[str, str]:
+    """The metadata table above the first section: row name (folded) -> plain cell text."""
     before = found[1].line if len(found) > 1 else len(lines)
+    rows: dict[str, str] = {}
     for line in lines[:before]:
         cells = table_cells(line)
-        if not cells or len(cells) < 2 or plain(cells[0]).casefold() != "analyzed release":
+        if not cells or len(cells) < 2:
             continue
-        value = cells[1]
-        version = _BACKTICKED.search(value)
-        when = _PARENTHESISED.search(value)
-        release = version.group(1).strip() if version else plain(value.split("(")[0]) or None
-        return (
-            _short(release) if release else None,
-            _short(plain(when.group(1))) if when and when.group(1).strip() else None,
-        )
-    return None, None
+        value = plain(cells[1])
+        if value:
+            rows.setdefault(plain(cells[0]).casefold(), _short(value))
+    return rows
 
 
 def _short(text: str) -> str:

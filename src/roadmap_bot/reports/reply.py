@@ -82,8 +82,8 @@ def report_reply(project: Project, state: ReportState) -> Reply:
     facts = []
     if outline.release:
         facts.append(Fact(label="Analyzed release", value=outline.release))
-    if outline.release_date:
-        facts.append(Fact(label="Analyzed on", value=outline.release_date))
+    if outline.generated_on:
+        facts.append(Fact(label="Report generated", value=outline.generated_on))
     footer = "Headings only: the reasoning is in the report."
     if state.source_down and state.checked_at is not None:
         footer = (
@@ -108,8 +108,6 @@ def _about(project: Project, outline: Outline) -> str:
     what = f"The report on {outline.name or project.name}"
     if outline.release:
         what += f" studies release {outline.release}"
-        if outline.release_date:
-            what += f" ({outline.release_date})"
     count = len(outline.decisions)
     return (
         f"{what}. It explains {count} key design decision{'s' if count != 1 else ''}: "

@@ -16,7 +16,17 @@ from typing import Any
 
 from roadmap_bot.chat.commands import parse
 from roadmap_bot.chat.render_text import bar, page_bounds
-from roadmap_bot.chat.replies import Action, Item, Mark, Meter, Reply, ReplyKind, Section, Style
+from roadmap_bot.chat.replies import (
+    Action,
+    Item,
+    Link,
+    Mark,
+    Meter,
+    Reply,
+    ReplyKind,
+    Section,
+    Style,
+)
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 TITLE_MAX = 256
@@ -285,14 +295,30 @@ def _field(name: str, value: str, inline: bool = False) -> dict[str, Any]:
 
 
 def _section_value(section: Section) -> str:
-    lines: list[str] = []
-    if section.text:
-        lines.append(escape(section.text))
-    lines.extend(item_line(i, 120) for i in section.items)
-    lines.extend(_meter_line(m) for m in section.meters)
+    """A section as one field: its text, its items, its meters and links.
+
+    Only the items are trimmed, so "… and N more" counts items (a report's decisions)
+    and never the text or the links, which stay: the links lead to what was left out.
+    """
+    head = [clip(escape(section.text), FIELD_VALUE_MAX // 2)] if section.text else []
+    tail = [_meter_line(m) for m in section.meters]
+    fixed = sum(len(line) + 1 for line in (*head, *tail))
     if section.links:
-        lines.append(" · ".join(f"[{escape(link.label)}]({link.url})" for link in section.links))
-    return fit_lines(lines, FIELD_VALUE_MAX)
+        tail.append(_links_line(section.links, FIELD_VALUE_MAX - fixed - 1))
+        fixed += len(tail[-1]) + 1
+    items = fit_lines([item_line(i, 120) for i in section.items], FIELD_VALUE_MAX - fixed)
+    return "\n".join(line for line in (*head, items, *tail) if line)
+
+
+def _links_line(links: Sequence[Link], limit: int) -> str:
+    """Links joined by ' · ', as many whole ones as fit (a cut link would be a broken one)."""
+    out = ""
+    for link in links:
+        piece = f"{' · ' if out else ''}[{escape(link.label)}]({link.url})"
+        if len(out) + len(piece) > limit - 2:
+            return out + (f" {ELLIPSIS}" if out else "")
+        out += piece
+    return out
 
 
 def _fields(reply: Reply) -> list[dict[str, Any]]:
