@@ -205,6 +205,7 @@ def dump_catalog(catalog: Any) -> dict[str, Any]:
                 "level": p.level.value if p.level else None,
                 "summary": p.summary,
                 "concepts": list(p.concepts),
+                "builds_on": list(p.builds_on),
                 "paths": [{"path": s.path.slug, "step": s.step} for s in catalog.paths_of(p.slug)],
                 "repository": p.repository,
                 "language": p.language,
@@ -214,7 +215,13 @@ def dump_catalog(catalog: Any) -> dict[str, Any]:
             for p in catalog.projects
         ],
         "paths": [
-            {"slug": p.slug, "title": p.title, "blurb": p.blurb, "steps": list(p.steps)}
+            {
+                "slug": p.slug,
+                "title": p.title,
+                "blurb": p.blurb,
+                "steps": list(p.steps),
+                "lines": list(p.lines),
+            }
             for p in catalog.paths
         ],
         "concepts": dict(catalog.concepts),

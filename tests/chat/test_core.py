@@ -131,16 +131,16 @@ async def test_path_view_shows_marks_and_position(roadmap: Roadmap, alice: Asker
     reply = await roadmap.ask("path observability-stack", alice)
     marks = [i.mark for i in reply.items]
     assert marks == [Mark.DONE, Mark.DONE, Mark.CURRENT, Mark.NONE, Mark.NONE]
-    assert reply.footer == "You are at step 3 of 5: Loki."
+    assert reply.footer == "You are at step 3 of 5: Grafana Loki."
     assert {f.label: f.value for f in reply.facts}["Progress"] == "2 of 5 done"
     text = render_text(reply)
-    assert "✓ 1. Prometheus" in text and "▸ 3. Loki" in text
+    assert "✓ 1. Prometheus" in text and "▸ 3. Grafana Loki" in text
 
 
 async def test_paths_list(roadmap: Roadmap, alice: Asker) -> None:
     reply = await roadmap.ask("paths", alice)
     assert len(reply.items) == 7
-    assert "containerd → Podman → Moby → Docker Compose" in reply.items[0].detail
+    assert "containerd → Podman → Moby (Docker Engine) → Docker Compose" in reply.items[0].detail
 
 
 async def test_search_a_concept_finds_the_projects_that_teach_it(

@@ -100,6 +100,7 @@ name = "{name}"
 {level}
 summary = "{summary}"
 concepts = [{concepts}]
+{builds_on}
 repository = "{repo}"
 language = "Go"
 category = "Database"
@@ -115,6 +116,7 @@ def project(
     summary: str = "A thing.",
     concepts: str = '"raft"',
     repo: str = "https://github.com/x/y",
+    builds_on: str = "",
 ) -> str:
     return PROJECT.format(
         slug=slug,
@@ -123,6 +125,7 @@ def project(
         summary=summary,
         concepts=concepts,
         repo=repo,
+        builds_on=f"builds_on = [{builds_on}]" if builds_on else "",
     )
 
 
@@ -205,3 +208,79 @@ def test_a_copy_of_the_shipped_catalog_is_valid(tmp_path: Path) -> None:
     copy = tmp_path / "mine"
     shutil.copytree(default_catalog_dir(), copy)
     assert len(load_catalog(copy).projects) == 100
+
+
+# -- builds_on and step lines ----------------------------------------------------------------
+
+
+def test_builds_on_follows_the_roadmap(catalog: Catalog) -> None:
+    expected = {
+        "coredns": ("caddy",),
+        "cortex": ("prometheus",),
+        "thanos": ("prometheus",),
+        "loki": ("prometheus",),
+        "istio": ("envoy",),
+        "moby": ("containerd",),
+        "tidb": ("tikv",),
+        "nextjs": ("react",),
+        "opentofu": ("terraform",),
+    }
+    for slug, foundations in expected.items():
+        assert catalog.project(slug).builds_on == foundations
+    assert catalog.project("fzf").builds_on == ()
+    assert [p.slug for p in catalog.foundations("kubernetes")] == ["containerd", "etcd"]
+    assert [p.slug for p in catalog.foundations("kubernetes", among={"etcd"})] == ["etcd"]
+
+
+def test_a_step_knows_its_line_and_what_it_builds_on_earlier(catalog: Catalog) -> None:
+    [step] = catalog.paths_of("thanos")
+    assert step.slug == "thanos" and step.earlier[0] == "prometheus"
+    assert step.line == catalog.path("observability-stack").lines[4]
+    assert [p.name for p in catalog.step_foundations(step)] == ["Prometheus"]
+    [first] = catalog.paths_of("containerd")
+    assert catalog.step_foundations(first) == []
+
+
+def test_fixed_facts_and_report_names(catalog: Catalog) -> None:
+    assert "erasure-coding" not in catalog.project("cortex").concepts
+    assert "connection-pooling" in catalog.project("vitess").concepts
+    assert "memory-management" not in catalog.project("vitess").concepts
+    assert "radix-tree" in catalog.project("hugo").concepts
+    assert "React" in catalog.project("remix").summary  # as in "drops React"
+    assert "server-side-rendering" not in catalog.project("remix").concepts
+    assert "inside one cluster" in catalog.project("nats-server").summary
+    names = {p.slug: p.name for p in catalog.projects}
+    assert names["vault"] == "HashiCorp Vault"
+    assert names["loki"] == "Grafana Loki"
+    assert names["flux2"] == "Flux CD"
+    assert names["linkerd2"] == "Linkerd2"
+    assert catalog.find_project("loki") is catalog.find_project("Grafana Loki")
+
+
+def test_concept_labels_keep_their_own_casing(catalog: Catalog) -> None:
+    assert catalog.concept_label("raft") == "Raft consensus"
+    assert catalog.concept_label("gitops") == "GitOps"
+    assert catalog.concept_label("bundler") == "JavaScript bundling"
+    assert catalog.concept_label("webassembly") == "WebAssembly"
+    assert catalog.concept_label("event-loop") == "event loop and async I/O"
+
+
+def test_builds_on_names_known_projects_and_never_loops(tmp_path: Path) -> None:
+    projects = (
+        project("alpha", builds_on='"gamma"')
+        + project("beta", builds_on='"alpha"')
+        + project("gamma", builds_on='"beta"')
+        + project("delta", builds_on='"alpah", "delta"')
+    )
+    paths = GOOD_PATH.replace("steps = [", 'lines = ["only one"]\nsteps = [')
+    problems = problems_of(write_catalog(tmp_path, projects, paths))
+    loop = "builds_on goes round in a circle: 'alpha' -> 'gamma' -> 'beta' -> 'alpha'"
+    assert problems == [
+        "projects.toml: projects[4] ('delta'): builds_on names no project: 'alpah'"
+        " (did you mean 'alpha'?)",
+        "projects.toml: projects[4] ('delta'): builds_on names the project itself",
+        f"projects.toml: projects[1] ('alpha'): {loop}",
+        f"projects.toml: projects[2] ('beta'): {loop}",
+        f"projects.toml: projects[3] ('gamma'): {loop}",
+        "paths.toml: paths[1] ('basics'): lines: 1 line(s) for 2 step(s); give one per step",
+    ]

@@ -26,7 +26,7 @@ from roadmap_bot.chat.replies import (
 from roadmap_bot.learning.catalog import Catalog, Level, Project
 from roadmap_bot.learning.recommend import group_marks, next_path
 from roadmap_bot.learning.suggest import close_matches
-from roadmap_bot.learning.text import mid_sentence, normalize_name
+from roadmap_bot.learning.text import normalize_name
 from roadmap_bot.store import Mark, Status
 from roadmap_bot.store.digests import Subscription
 
@@ -147,9 +147,7 @@ def compose_digest(
 
     why = f"Step {index + 1} of {len(steps)} in {title}."
     if last is not None:
-        shared = [
-            mid_sentence(catalog.concept_label(t)) for t in project.concepts if t in last.concepts
-        ]
+        shared = [catalog.concept_label(t) for t in project.concepts if t in last.concepts]
         if shared:
             why += f" It builds on {last.name} from last week: both deal with {_and(shared[:2])}."
         else:
@@ -271,7 +269,7 @@ def discussion_prompts(
     if last is not None:
         shared = [t for t in project.concepts if t in last.concepts]
         if shared:
-            label = mid_sentence(catalog.concept_label(shared[0]))
+            label = catalog.concept_label(shared[0])
             prompts.append(
                 f"{project.name} and {last.name} both rely on {label}: "
                 "what does each gain from it, and what does it cost them?"
@@ -280,7 +278,7 @@ def discussion_prompts(
             prompts.append(
                 f"What would {last.name} look like if it were built the way {project.name} is?"
             )
-    concept = mid_sentence(catalog.concept_label(project.concepts[0]))
+    concept = catalog.concept_label(project.concepts[0])
     prompts.append(
         f"Where does {concept} show up in {project.name}'s design, and what would break without it?"
     )

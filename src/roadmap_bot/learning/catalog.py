@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -75,6 +75,8 @@ class Project(BaseModel):
     language: str
     category: str
     report_url: str
+    # Projects this one extends, forks, wraps or is best read after (slugs).
+    builds_on: tuple[str, ...] = ()
 
     @field_validator("slug")
     @classmethod
@@ -110,6 +112,13 @@ class Project(BaseModel):
     def _url(cls, value: str) -> str:
         return _check_url(value)
 
+    @field_validator("builds_on")
+    @classmethod
+    def _builds_on(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("names a project twice")
+        return value
+
     @property
     def level_label(self) -> str:
         return self.level.value if self.level else "path only"
@@ -124,6 +133,8 @@ class LearningPath(BaseModel):
     title: str
     blurb: str
     steps: tuple[str, ...]
+    # One line per step: what that step adds over the ones before it.
+    lines: tuple[str, ...] = ()
 
     @field_validator("slug")
     @classmethod
@@ -146,6 +157,13 @@ class LearningPath(BaseModel):
             raise ValueError("a path needs at least one step")
         return value
 
+    @field_validator("lines")
+    @classmethod
+    def _lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not line.strip() for line in value):
+            raise ValueError("a step line must not be empty")
+        return tuple(line.strip() for line in value)
+
 
 @dataclass(frozen=True)
 class PathStep:
@@ -157,6 +175,21 @@ class PathStep:
     @property
     def total(self) -> int:
         return len(self.path.steps)
+
+    @property
+    def slug(self) -> str:
+        """The project at this step."""
+        return self.path.steps[self.step - 1]
+
+    @property
+    def line(self) -> str:
+        """What this step adds over the earlier ones ('' when the catalog gives no lines)."""
+        return self.path.lines[self.step - 1] if self.path.lines else ""
+
+    @property
+    def earlier(self) -> tuple[str, ...]:
+        """The slugs of the steps before this one."""
+        return self.path.steps[: self.step - 1]
 
 
 @dataclass(frozen=True)
@@ -246,6 +279,18 @@ class Catalog:
     def paths_of(self, slug: str) -> list[PathStep]:
         """Every path the project belongs to, with its step number."""
         return self._steps_of.get(slug, [])
+
+    def foundations(self, slug: str, among: Collection[str] | None = None) -> list[Project]:
+        """The projects ``slug`` builds on, in its own order; only those in ``among`` if given."""
+        return [
+            self._by_slug[s]
+            for s in self._by_slug[slug].builds_on
+            if s in self._by_slug and (among is None or s in among)
+        ]
+
+    def step_foundations(self, step: PathStep) -> list[Project]:
+        """The earlier steps of its path that this step's project builds on."""
+        return self.foundations(step.slug, among=step.earlier)
 
     def order(self, slug: str) -> int:
         """The project's position in the catalog: the deterministic tie-breaker."""
@@ -431,8 +476,11 @@ def _cross_check(
     project for the paths and still gets its tags checked: one mistake, one problem.
     """
     seen: dict[str, str] = {}
-    for label, item in _raw_entries(projects_doc, "projects"):
+    projects = _raw_entries(projects_doc, "projects")
+    for label, item in projects:
         _note_slug(seen, item, label, PROJECTS_FILE, problems)
+    _check_builds_on(projects, seen, problems)
+    for label, item in projects:
         if have_concepts:
             for tag in _strings(item.get("concepts")):
                 if tag not in concepts:
@@ -453,6 +501,69 @@ def _cross_check(
                 )
         if len(set(steps)) != len(steps):
             problems.append(Problem(PATHS_FILE, label, "a project appears twice in its steps"))
+        lines = _strings(item.get("lines"))
+        if lines and len(lines) != len(steps):
+            problems.append(
+                Problem(
+                    PATHS_FILE,
+                    label,
+                    f"lines: {len(lines)} line(s) for {len(steps)} step(s); give one per step",
+                )
+            )
+
+
+def _check_builds_on(
+    projects: list[tuple[str, dict[str, Any]]], known: Mapping[str, str], problems: list[Problem]
+) -> None:
+    """builds_on names known projects, never the project itself, and never loops back."""
+    edges: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for label, item in projects:
+        slug = item.get("slug")
+        if not isinstance(slug, str):
+            continue
+        labels.setdefault(slug, label)
+        targets = _strings(item.get("builds_on"))
+        for target in targets:
+            if target == slug:
+                problems.append(Problem(PROJECTS_FILE, label, "builds_on names the project itself"))
+            elif target not in known:
+                hint = _did_you_mean(close_matches(target, known))
+                problems.append(
+                    Problem(PROJECTS_FILE, label, f"builds_on names no project: {target!r}{hint}")
+                )
+        edges.setdefault(slug, []).extend(t for t in targets if t in known and t != slug)
+    for cycle in _cycles(edges):
+        loop = " -> ".join(repr(s) for s in (*cycle, cycle[0]))
+        for slug in sorted(cycle, key=list(edges).index):
+            problems.append(
+                Problem(PROJECTS_FILE, labels[slug], f"builds_on goes round in a circle: {loop}")
+            )
+
+
+def _cycles(edges: Mapping[str, list[str]]) -> list[list[str]]:
+    """Each cycle of the builds_on graph once, starting at its first entry in file order."""
+    state: dict[str, int] = {}  # 1: on the current walk, 2: finished
+    order = {slug: index for index, slug in enumerate(edges)}
+    found: list[list[str]] = []
+
+    def walk(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        trail.append(node)
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == 1:
+                cycle = trail[trail.index(nxt) :]
+                first = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+                found.append(cycle[first:] + cycle[:first])
+            elif nxt not in state:
+                walk(nxt, trail)
+        trail.pop()
+        state[node] = 2
+
+    for node in edges:
+        if node not in state:
+            walk(node, [])
+    return found
 
 
 def _note_slug(

@@ -19,7 +19,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from roadmap_bot.learning.catalog import Catalog, LearningPath, Level, PathStep, Project
-from roadmap_bot.learning.text import mid_sentence
 from roadmap_bot.store import Mark, Status
 
 MOSTLY_DONE = 0.5  # "most of a level": strictly more than half
@@ -207,7 +206,7 @@ def _reason(
     who: str,
 ) -> str:
     level = project.level.value if project.level else "path-only"
-    labels = " and ".join(mid_sentence(catalog.concept_label(t)) for t in shared[:2])
+    labels = " and ".join(catalog.concept_label(t) for t in shared[:2])
     source = _closest_done(catalog, state, project)
     builds = f"it shares {labels} with {source.name}" if labels and source else ""
     if rule is Rule.START:

@@ -52,10 +52,3 @@ def search_terms(text: str) -> list[str]:
         if word not in STOP_WORDS:
             seen.setdefault(word, None)
     return list(seen)
-
-
-def mid_sentence(label: str) -> str:
-    """A label used inside a sentence: 'Event loop' -> 'event loop', but 'MVCC' stays."""
-    if len(label) > 1 and label[0].isupper() and label[1].islower():
-        return label[0].lower() + label[1:]
-    return label
