@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from roadmap_bot.chat.commands import ShowReport
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.render_text import render_text
-from roadmap_bot.chat.replies import Mark, ReplyKind
+from roadmap_bot.chat.replies import Mark, Reply, ReplyKind
 from roadmap_bot.clock import FixedClock
 
 
@@ -245,3 +246,39 @@ async def test_odd_input_never_raises(roadmap: Roadmap, alice: Asker, text: str)
     reply = await roadmap.ask(text, alice)
     assert reply.title
     assert render_text(reply)
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("projct reddis", "project redis"),
+        ("projct redis", "project redis"),
+        ("dnoe reddis", "done redis"),
+        ("raport kafak", "report kafka"),
+        ("pth observabilty", "path observability-stack"),
+    ],
+)
+async def test_did_you_mean_offers_the_fix_that_works_first(
+    roadmap: Roadmap, alice: Asker, text: str, first: str
+) -> None:
+    from roadmap_bot.reports.command import REPORT  # 'report' is the reports feature's word
+
+    roadmap.register(ShowReport, _no_report, REPORT)
+    reply = await roadmap.ask(text, alice)
+    assert not reply.ok
+    assert reply.suggestions[0] == first, reply.suggestions
+    assert text not in reply.suggestions
+    # The fix answers; no suggestion repeats a misspelling that fails.
+    assert (await roadmap.ask(first, alice)).ok
+    assert not any("reddis" in s and not s.startswith("search") for s in reply.suggestions)
+
+
+async def _no_report(command: ShowReport, who: Asker) -> Reply:
+    return Reply(kind=ReplyKind.REPORT, title=command.name)
+
+
+async def test_a_suggestion_never_repeats_the_failed_input(roadmap: Roadmap, alice: Asker) -> None:
+    for text in ("done reddis", "path nowhere-at-all", "search zzzqqq", "random expert"):
+        reply = await roadmap.ask(text, alice)
+        assert not reply.ok
+        assert text not in reply.suggestions, (text, reply.suggestions)

@@ -17,7 +17,6 @@ from roadmap_bot.adapters.slack.blocks import (
 )
 from roadmap_bot.adapters.slack.escape import escape, fit, link, trim
 from roadmap_bot.adapters.slack.home import home_view
-from roadmap_bot.chat.commands import USAGES
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
 from roadmap_bot.chat.replies import (
     Action,
@@ -45,10 +44,10 @@ async def _admin() -> Profile:
 ALICE = Asker(id="slack:T1:U1", name="alice", channel="slack:T1:C1", profile=_admin)
 
 
-def language(catalog: Catalog) -> list[str]:
+def language(catalog: Catalog, roadmap: Roadmap) -> list[str]:
     """Every command of the /roadmap language, good and bad, with every project and path."""
     commands = ["", "help", "?", "help nonsense", "nonsense words", "begginer", "random expert"]
-    commands += [f"help {u.word}" for u in USAGES]
+    commands += [f"help {u.word}" for u in roadmap.language.usages]
     for level in ("beginner", "intermediate", "advanced"):
         commands += [level, *(f"{level} page {n}" for n in range(1, 6)), f"{level} page x"]
         commands.append(f"random {level}")
@@ -108,7 +107,7 @@ async def test_every_command_renders_within_slacks_limits(
     for slug in ("fzf", "ripgrep", "jq", "redis"):
         await store.set_mark(ALICE.id, slug, Status.DONE, clock.now())
     await store.set_mark(ALICE.id, "kafka", Status.READING, clock.now())
-    commands = language(catalog)
+    commands = language(catalog, roadmap)
     kinds = set()
     for command in commands:
         reply = await roadmap.ask(command, ALICE)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from roadmap_bot.chat.commands import USAGES, Usage, usage_of
+from roadmap_bot.chat.commands import Language, Usage
 from roadmap_bot.chat.replies import (
     Action,
     Fact,
@@ -92,11 +92,11 @@ def step_text(step: PathStep) -> str:
 # -- help ------------------------------------------------------------------------------------
 
 
-def help_reply(topic: str | None = None) -> Reply:
+def help_reply(language: Language, topic: str | None = None) -> Reply:
     if topic:
-        usage = usage_of(topic.split()[0])
+        usage = language.usage_of(topic.split()[0])
         if usage is None:
-            guesses = close_matches(topic, [u.word for u in USAGES], limit=2)
+            guesses = close_matches(topic, [u.word for u in language.usages], limit=2)
             return error(
                 f"There is no command called '{topic}'.",
                 "Type 'help' to see every command.",
@@ -106,8 +106,11 @@ def help_reply(topic: str | None = None) -> Reply:
         return Reply(
             kind=ReplyKind.HELP,
             title=f"/roadmap {usage.syntax}",
-            text=usage.summary.capitalize() + ".",
-            facts=(Fact(label="Example", value=f"/roadmap {usage.example}"),),
+            text=_sentence(usage.summary) + ".",
+            facts=(
+                Fact(label="Example", value=f"/roadmap {usage.example}"),
+                *((Fact(label="Also", value=", ".join(usage.also)),) if usage.also else ()),
+            ),
             command=f"help {usage.word}",
         )
     return Reply(
@@ -117,7 +120,7 @@ def help_reply(topic: str | None = None) -> Reply:
             "Browse the learning roadmap of open-source architecture reports, track what "
             "you have read and get a pick for what to read next."
         ),
-        items=tuple(_usage_item(u) for u in USAGES),
+        items=tuple(_usage_item(u) for u in language.usages),
         items_heading="Commands",
         footer="Words are case-insensitive. 'help COMMAND' shows an example.",
         actions=(

@@ -8,8 +8,10 @@ carries the helpful reply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, time
+from typing import Any
 
 from roadmap_bot.chat.replies import Reply, error
 from roadmap_bot.groups.schedule import ScheduleError, parse_time, parse_weekday, parse_zone
@@ -172,162 +174,291 @@ Command = (
 )
 
 
-# -- the grammar, also the source of the help text --------------------------------------
+# -- the language: each command word with its help and its parser, registered together --
+
+Parser = Callable[[str, list[str]], Any]  # (the command word, the words after it) -> a command
 
 
 @dataclass(frozen=True)
 class Usage:
+    """One command of the language: the words that start it, its help and its parser.
+
+    A feature registers a Usage together with the handler of the commands it parses
+    (``Roadmap.register``), so a word cannot be understood without its help text.
+    """
+
     word: str
     syntax: str
     summary: str
     example: str
+    parse: Parser = field(compare=False, repr=False)
+    also: tuple[str, ...] = ()  # more words that start it: 'find' for 'search'
+    group: str = "Browse"  # the heading it is listed under in 'help'
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.word, *self.also)
 
 
-USAGES: tuple[Usage, ...] = (
-    Usage("help", "help [COMMAND]", "this overview, or the details of one command", "help next"),
-    Usage(
-        "beginner",
-        "beginner | intermediate | advanced [page N]",
-        "the projects of a level, in the roadmap's order",
-        "intermediate",
-    ),
-    Usage(
-        "project",
-        "project NAME   (or just NAME)",
-        "a project card: summary, concepts, paths, related projects, report",
-        "project redis",
-    ),
-    Usage(
-        "report",
-        "report NAME",
-        "a report's outline: its design decisions, takeaways and section links",
-        "report kafka",
-    ),
-    Usage("paths", "paths", "the themed learning paths", "paths"),
-    Usage(
-        "path", "path NAME", "a learning path step by step, with your marks", "path observability"
-    ),
-    Usage(
-        "search",
-        "search TEXT",
-        "search names, summaries, concepts, languages and categories",
-        "search raft",
-    ),
-    Usage("next", "next", "what you should read next, and why", "next"),
-    Usage("done", "done NAME", "mark a project's report as read", "done fzf"),
-    Usage("undo", "undo NAME", "take back a 'done' (or 'reading' / 'skip')", "undo fzf"),
-    Usage(
-        "progress",
-        "progress [USER]",
-        "your progress per level and path, or someone else's",
-        "progress",
-    ),
-    Usage(
-        "random", "random [LEVEL]", "a random project, optionally from one level", "random advanced"
-    ),
-)
+class Language:
+    """The words a core understands. Parsing never raises: bad input is :class:`Invalid`."""
 
-# Words that start a command. Level names count too, so 'begginer' gets a suggestion.
-KEYWORDS: tuple[str, ...] = (
-    "help",
-    "beginner",
-    "intermediate",
-    "advanced",
-    "project",
-    "report",
-    "paths",
-    "path",
-    "search",
-    "next",
-    "done",
-    "undo",
-    "progress",
-    "random",
-    "reading",
-    "pass",
-    "subscribe",
-    "unsubscribe",
-    "schedule",
-    "skip",
-    "pause",
-    "resume",
-    "digest",
-)
+    def __init__(self, usages: Iterable[Usage] = ()) -> None:
+        self._usages: dict[str, Usage] = {}
+        self._by_word: dict[str, Usage] = {}
+        for usage in usages:
+            self.add(usage)
 
-ALIASES: dict[str, str] = {
-    "?": "help",
-    "find": "search",
-    "show": "project",
-    "card": "project",
-    "learning-paths": "paths",
-    "me": "progress",
-    "stats": "progress",
-    "read": "done",
-    "outline": "report",
-}
+    def add(self, usage: Usage) -> None:
+        taken = [w for w in usage.words if w in self._by_word]
+        if taken:
+            raise ValueError(f"command words registered twice: {', '.join(taken)}")
+        self._usages[usage.word] = usage
+        for word in usage.words:
+            self._by_word[word] = usage
+
+    @property
+    def usages(self) -> tuple[Usage, ...]:
+        """Every command, grouped as 'help' lists them (groups in order of first use)."""
+        groups: dict[str, list[Usage]] = {}
+        for usage in self._usages.values():
+            groups.setdefault(usage.group, []).append(usage)
+        return tuple(u for group in groups.values() for u in group)
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """Every word that starts a command (for 'did you mean')."""
+        return tuple(w for w in self._by_word if w.isalpha() or "-" in w)
+
+    def usage_of(self, word: str) -> Usage | None:
+        return self._by_word.get(word.casefold())
+
+    def parse(self, text: str) -> Command:
+        """Parse one line of the /roadmap language. Never raises."""
+        words = text.split()
+        if not words:
+            return Help()
+        head = words[0].casefold()
+        usage = self._by_word.get(head)
+        if usage is None:
+            return ShowProject(text.strip(), bare=True)
+        return usage.parse(head, words[1:])  # type: ignore[no-any-return]
+
+    def keyword_suggestions(self, text: str) -> list[str]:
+        """Commands the user may have meant when the first word is a misspelt keyword."""
+        words = text.split()
+        if not words:
+            return []
+        rest = " ".join(words[1:])
+        out = []
+        for word in close_matches(words[0].casefold(), self.keywords, limit=2, cutoff=75):
+            usage = self._by_word[word]
+            out.append(f"{usage.word if word in usage.also else word} {rest}".strip())
+        return list(dict.fromkeys(out))
+
+
+# -- the core's own commands ------------------------------------------------------------
+
+
+def _parse_help(head: str, words: list[str]) -> Command:
+    return Help(" ".join(words).casefold() or None)
+
+
+def _parse_level(head: str, words: list[str]) -> Command:
+    if head == "level":  # Discord's subcommand, typed: 'level beginner [page N]'
+        if not words:
+            return needs("level", "a level: beginner, intermediate or advanced", "level beginner")
+        level = LEVEL_WORDS.get(words[0].casefold())
+        if level is None:
+            return _bad_level("level", " ".join(words))
+        head, words = level.value, words[1:]
+    page = _page(words, f"{head} page 2")
+    if isinstance(page, Invalid):
+        return page
+    return ShowLevel(LEVEL_WORDS[head], page)
+
+
+def _parse_project(head: str, words: list[str]) -> Command:
+    rest = " ".join(words)
+    return ShowProject(rest) if rest else needs("project", "a project name", "project redis")
+
+
+def _parse_paths(head: str, words: list[str]) -> Command:
+    rest = " ".join(words)
+    return ShowPath(rest) if rest else ListPaths()
+
+
+def _parse_search(head: str, words: list[str]) -> Command:
+    text_words, page = _split_page(words)
+    if not text_words:
+        return needs("search", "something to look for", "search raft")
+    return Search(" ".join(text_words), page)
+
+
+def _parse_next(head: str, words: list[str]) -> Command:
+    return Next() if not words else _no_arguments("next", " ".join(words))
+
+
+def _parse_mark(head: str, words: list[str]) -> Command:
+    """done / undo / reading / pass NAME."""
+    word = "done" if head == "read" else head
+    rest = " ".join(words)
+    if not rest:
+        example = "kafka" if word in ("reading", "pass") else "fzf"
+        return needs(word, "a project name", f"{word} {example}")
+    return _MARKS[word](rest)  # type: ignore[no-any-return]
+
+
+_MARKS: dict[str, type] = {"done": Done, "undo": Undo, "reading": Reading, "pass": Pass}
+
+
+def _parse_progress(head: str, words: list[str]) -> Command:
+    return Progress(" ".join(words) or None)
+
+
+def _parse_random(head: str, words: list[str]) -> Command:
+    rest = " ".join(words)
+    if not rest:
+        return Random()
+    level = LEVEL_WORDS.get(rest.casefold())
+    if level is None:
+        return _bad_level("random", rest)
+    return Random(level)
+
 
 LEVEL_WORDS: dict[str, Level] = {level.value: level for level in Level}
 
+# The core's commands in the order 'help' lists them. Features (reports, study groups,
+# following paths) register theirs next to their handlers.
+HELP = Usage(
+    "help",
+    "help [COMMAND]",
+    "this overview, or the details of one command",
+    "help next",
+    _parse_help,
+    also=("?",),
+)
+LEVELS = Usage(
+    "beginner",
+    "beginner | intermediate | advanced [page N]",
+    "the projects of a level, in the roadmap's order (also: level LEVEL)",
+    "intermediate",
+    _parse_level,
+    also=("intermediate", "advanced", "level"),
+)
+PROJECT = Usage(
+    "project",
+    "project NAME   (or just NAME)",
+    "a project card: summary, concepts, paths, related projects, report",
+    "project redis",
+    _parse_project,
+    also=("show", "card"),
+)
+PATHS = Usage(
+    "paths", "paths", "the themed learning paths", "paths", _parse_paths, also=("learning-paths",)
+)
+PATH = Usage(
+    "path", "path NAME", "a learning path step by step, with your marks", "path observability",
+    _parse_paths,
+)  # fmt: skip
+SEARCH = Usage(
+    "search",
+    "search TEXT",
+    "search names, concepts, categories, languages and summaries",
+    "search raft",
+    _parse_search,
+    also=("find",),
+)
+RANDOM = Usage(
+    "random",
+    "random [LEVEL]",
+    "a random project, optionally from one level",
+    "random advanced",
+    _parse_random,
+)
+NEXT = Usage(
+    "next", "next", "what you should read next, and why", "next", _parse_next, group="Your reading"
+)
+DONE = Usage(
+    "done",
+    "done NAME",
+    "mark a project's report as read",
+    "done fzf",
+    _parse_mark,
+    also=("read",),
+    group="Your reading",
+)
+READING = Usage(
+    "reading",
+    "reading NAME",
+    "mark a project as being read now",
+    "reading kafka",
+    _parse_mark,
+    group="Your reading",
+)
+PASS = Usage(
+    "pass",
+    "pass NAME",
+    "skip a project for yourself: it is never recommended to you again",
+    "pass kafka",
+    _parse_mark,
+    group="Your reading",
+)
+UNDO = Usage(
+    "undo",
+    "undo NAME",
+    "take back a 'done', 'reading' or 'pass'",
+    "undo fzf",
+    _parse_mark,
+    group="Your reading",
+)
+PROGRESS = Usage(
+    "progress",
+    "progress [USER]",
+    "your progress per level and path, or someone else's",
+    "progress",
+    _parse_progress,
+    also=("me", "stats"),
+    group="Your reading",
+)
 
-def usage_of(word: str) -> Usage | None:
-    word = ALIASES.get(word, word)
-    if word in LEVEL_WORDS:
-        word = "beginner"
-    return next((u for u in USAGES if u.word == word), None)
+CORE_USAGES: tuple[Usage, ...] = (
+    HELP,
+    LEVELS,
+    PROJECT,
+    PATHS,
+    PATH,
+    SEARCH,
+    RANDOM,
+    NEXT,
+    DONE,
+    READING,
+    PASS,
+    UNDO,
+    PROGRESS,
+)
+
+# The core's words alone, for parsing without a Roadmap (tests, page checks). A running
+# bot parses with ``Roadmap.language``, which also holds the features' words.
+CORE_LANGUAGE = Language(CORE_USAGES)
 
 
 def parse(text: str) -> Command:
-    """Parse one line of the /roadmap language. Never raises."""
-    words = text.split()
-    if not words:
-        return Help()
-    head = words[0].casefold()
-    head = ALIASES.get(head, head)
-    rest_words = words[1:]
-    rest = " ".join(rest_words)
+    """Parse one line with the core's own words. Never raises."""
+    return CORE_LANGUAGE.parse(text)
 
-    if head == "help":
-        return Help(rest.casefold() or None)
-    if head in LEVEL_WORDS:
-        page = _page(rest_words, f"{head} page 2")
-        if isinstance(page, Invalid):
-            return page
-        return ShowLevel(LEVEL_WORDS[head], page)
-    if head == "project":
-        return ShowProject(rest) if rest else _needs("project", "a project name", "project redis")
-    if head == "report":
-        return ShowReport(rest) if rest else _needs("report", "a project name", "report kafka")
-    if head == "paths":
-        return ListPaths() if not rest else ShowPath(rest)
-    if head == "path":
-        return ShowPath(rest) if rest else ListPaths()
-    if head == "search":
-        text_words, page = _split_page(rest_words)
-        if not text_words:
-            return _needs("search", "something to look for", "search raft")
-        return Search(" ".join(text_words), page)
-    if head == "next":
-        return Next() if not rest else _no_arguments("next", rest)
-    if head in ("done", "undo"):
-        if not rest:
-            return _needs(head, "a project name", f"{head} fzf")
-        return Done(rest) if head == "done" else Undo(rest)
-    if head == "progress":
-        return Progress(rest or None)
-    if head == "random":
-        if not rest:
-            return Random()
-        level = LEVEL_WORDS.get(rest.casefold())
-        if level is None:
-            return _bad_level("random", rest)
-        return Random(level)
-    if head in ("reading", "pass"):
-        if not rest:
-            return _needs(head, "a project name", f"{head} kafka")
-        return Reading(rest) if head == "reading" else Pass(rest)
-    if head in _CHANNEL_WORDS:
-        return _channel_command(head, rest_words)
-    return ShowProject(text.strip(), bare=True)
+
+def keyword_suggestions(text: str) -> list[str]:
+    """Core commands the user may have meant when the first word is misspelt."""
+    return CORE_LANGUAGE.keyword_suggestions(text)
+
+
+# -- study groups: parsed here so Slack, Discord and text share one grammar ------------------
+
+
+def parse_channel_command(head: str, words: list[str]) -> Command:
+    """subscribe, unsubscribe, schedule, skip, pause, resume, digest."""
+    return _channel_command(head, words)
 
 
 _CHANNEL_WORDS: dict[str, type] = {
@@ -462,18 +593,6 @@ def _pause(words: list[str]) -> Pause | Invalid:
     return Pause(until)
 
 
-def keyword_suggestions(text: str) -> list[str]:
-    """Commands the user may have meant when the first word is a misspelt keyword."""
-    words = text.split()
-    if not words:
-        return []
-    rest = " ".join(words[1:])
-    out = []
-    for word in close_matches(words[0].casefold(), KEYWORDS, limit=2, cutoff=75):
-        out.append(f"{word} {rest}".strip())
-    return out
-
-
 # -- helpers -------------------------------------------------------------------------------
 
 
@@ -501,7 +620,8 @@ def _split_page(words: list[str]) -> tuple[list[str], int | None]:
     return words, None
 
 
-def _needs(word: str, what: str, example: str) -> Invalid:
+def needs(word: str, what: str, example: str) -> Invalid:
+    """'WORD needs WHAT', with an example: for parsers of words that take an argument."""
     return Invalid(
         error(f"'{word}' needs {what}.", f"For example: {example}", (example,), command=word)
     )

@@ -17,10 +17,12 @@ from typing import Any
 from roadmap_bot import metrics
 from roadmap_bot.chat import cards
 from roadmap_bot.chat.commands import (
+    CORE_USAGES,
     Command,
     Done,
     Help,
     Invalid,
+    Language,
     ListPaths,
     Next,
     Pass,
@@ -31,18 +33,22 @@ from roadmap_bot.chat.commands import (
     ShowLevel,
     ShowPath,
     ShowProject,
+    ShowReport,
     Undo,
-    keyword_suggestions,
-    parse,
+    Usage,
 )
 from roadmap_bot.chat.replies import Action, Reply, ReplyKind, error
 from roadmap_bot.clock import Clock
-from roadmap_bot.learning.catalog import Catalog, Project
+from roadmap_bot.learning.catalog import Catalog, LearningPath, Project
 from roadmap_bot.learning.recommend import next_for_person
 from roadmap_bot.learning.search import SearchIndex
+from roadmap_bot.learning.suggest import close_matches
 from roadmap_bot.store import Status, Store
 
 log = logging.getLogger(__name__)
+
+# Commands whose ``name`` is a project: a suggestion of one works when the name resolves.
+_NAMES_A_PROJECT = (ShowProject, Done, Undo, Reading, Pass, ShowReport)
 
 SEARCH_LIMIT = 30  # a longer list helps nobody: refine the search instead
 
@@ -105,6 +111,9 @@ class Roadmap:
         self.observers: list[Callable[[Any, Asker], Awaitable[None]]] = []
         # Design decision headings for project cards; set by the reports feature.
         self.outlines: Callable[[Project], Awaitable[tuple[str, ...]]] | None = None
+        # The words this core understands, each with its help: the core's own here,
+        # each feature's added by its ``register`` call.
+        self.language = Language(CORE_USAGES)
         self._handlers: dict[type, Handler] = {
             Help: self._help,
             ShowLevel: self._level,
@@ -122,17 +131,31 @@ class Roadmap:
             Invalid: self._invalid,
         }
 
-    def register(self, command: type, handler: Handler) -> None:
-        """Add a command type from a feature module (digests, reports)."""
+    def register(self, command: type, handler: Handler, *usages: Usage) -> None:
+        """Add a feature's command: its handler and the words (with help) that parse to it.
+
+        ``usages`` are the words whose parser yields ``command``; 'help' lists them, so
+        a feature cannot add a word without its help. A command reached only through
+        buttons or slash-command options may come without words.
+        """
         self._handlers[command] = handler
+        for usage in usages:
+            self.language.add(usage)
+
+    def understands(self, command: type) -> bool:
+        """Whether a handler is registered for this command type."""
+        return command in self._handlers
 
     def parse(self, text: str) -> Command:
-        """The one grammar (commands.py), for adapters that need to read a command."""
-        return parse(text)
+        """The one grammar (commands.py) with every registered word, for adapters."""
+        return self.language.parse(text)
 
     async def ask(self, text: str, who: Asker) -> Reply:
         """Parse and answer one line of the /roadmap language."""
-        return await self.handle(self.parse(text), who)
+        reply = await self.handle(self.parse(text), who)
+        if reply.suggestions and not reply.ok:
+            reply = self._tidy_suggestions(reply, text)
+        return reply
 
     async def handle(self, command: Command | Any, who: Asker) -> Reply:
         """Answer a typed command. Bad input is a Reply with ok=False, never an exception."""
@@ -153,7 +176,56 @@ class Roadmap:
         await self.store.remember_user(who.id, who.name, self.clock.now())
         for observe in self.observers:
             await observe(command, who)
-        return await handler(command, who)
+        reply = await handler(command, who)
+        if reply.suggestions and not reply.ok:
+            reply = self._tidy_suggestions(reply, reply.command)
+        return reply
+
+    # -- did you mean ------------------------------------------------------------------
+
+    def _tidy_suggestions(self, reply: Reply, typed: str) -> Reply:
+        """Never offer the input that failed; the fixes that work come first."""
+        failed = " ".join(typed.casefold().split())
+        kept = [s for s in reply.suggestions if " ".join(s.casefold().split()) != failed]
+        kept.sort(key=lambda s: not self.works(s))  # stable: each group keeps its order
+        tidy = tuple(kept)
+        return (
+            reply if tidy == reply.suggestions else reply.model_copy(update={"suggestions": tidy})
+        )
+
+    def works(self, text: str) -> bool:
+        """Whether a suggested command would answer (not just parse): its names resolve."""
+        command = self.parse(text)
+        if isinstance(command, Invalid):
+            return False
+        if isinstance(command, ShowProject) and command.bare:
+            return bool(self.catalog.find_project(command.name) or self._find_path(command.name))
+        if isinstance(command, _NAMES_A_PROJECT):
+            return self.catalog.find_project(command.name) is not None
+        if isinstance(command, ShowPath):
+            return self._find_path(command.name) is not None
+        if isinstance(command, Search):
+            return bool(self.index.search(command.text).hits)
+        if isinstance(command, Help):
+            return (
+                command.topic is None
+                or self.language.usage_of(command.topic.split()[0]) is not None
+            )
+        return self.understands(type(command))
+
+    def _repair(self, text: str) -> list[str]:
+        """A misspelt command's argument corrected, when it names a project or a path."""
+        command = self.parse(text)
+        word = text.split()[0]
+        if isinstance(command, ShowPath):
+            names = close_matches(command.name, self.catalog.path_keys, limit=2, cutoff=60)
+            slugs = [lp.slug for n in names if (lp := self.catalog.find_path(n))]
+        elif isinstance(command, _NAMES_A_PROJECT):
+            names = close_matches(command.name, self.catalog.project_keys, limit=2)
+            slugs = [p.slug for n in names if (p := self.catalog.find_project(n))]
+        else:
+            return []
+        return [f"{word} {slug}" for slug in dict.fromkeys(slugs)]
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -161,7 +233,7 @@ class Roadmap:
         return command.reply
 
     async def _help(self, command: Help, who: Asker) -> Reply:
-        return cards.help_reply(command.topic)
+        return cards.help_reply(self.language, command.topic)
 
     async def _level(self, command: ShowLevel, who: Asker) -> Reply:
         marks = await self.store.progress(who.id)
@@ -197,7 +269,10 @@ class Roadmap:
     def _unknown_word(self, text: str) -> Reply:
         """A first word that is neither a command nor a project: suggest both."""
         first = text.split()[0]
-        keywords = keyword_suggestions(text)
+        keywords: list[str] = []
+        for fixed in self.language.keyword_suggestions(text):
+            # 'projct reddis' -> 'project redis': mend the argument too, or the fix fails
+            keywords += [fixed] if self.works(fixed) else self._repair(fixed) or [fixed]
         reply = cards.unknown_project(self.catalog, "project", text, keywords)
         suggestions = reply.suggestions
         if keywords:  # a misspelt command: searching for the typo helps nobody
@@ -212,13 +287,17 @@ class Roadmap:
     async def _paths(self, command: ListPaths, who: Asker) -> Reply:
         return cards.paths_reply(self.catalog, await self.store.progress(who.id))
 
-    async def _path(self, command: ShowPath, who: Asker) -> Reply:
-        path = self.catalog.find_path(command.name)
+    def _find_path(self, name: str) -> LearningPath | None:
+        path = self.catalog.find_path(name)
         if path is None:
             # 'path observability' should find 'observability-stack'
-            matches = [p for p in self.catalog.paths if command.name.casefold() in p.slug]
+            matches = [p for p in self.catalog.paths if name.casefold() in p.slug]
             if len(matches) == 1:
                 path = matches[0]
+        return path
+
+    async def _path(self, command: ShowPath, who: Asker) -> Reply:
+        path = self._find_path(command.name)
         if path is None:
             return cards.unknown_path(self.catalog, command.name)
         return cards.path_reply(self.catalog, path, await self.store.progress(who.id))

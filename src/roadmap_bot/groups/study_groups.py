@@ -20,6 +20,8 @@ from roadmap_bot.chat.commands import (
     SkipPick,
     Subscribe,
     Unsubscribe,
+    Usage,
+    parse_channel_command,
 )
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.replies import Action, Fact, Item, Mark, Reply, ReplyKind, Style, error
@@ -45,6 +47,37 @@ def when_text(instant: datetime, zone: str) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local:%Z} (UTC{offset[:3]}:{offset[3:]})"
 
 
+def _channel_usage(word: str, syntax: str, summary: str, example: str) -> Usage:
+    return Usage(word, syntax, summary, example, parse_channel_command, group="Study groups")
+
+
+SUBSCRIBE = _channel_usage(
+    "subscribe",
+    "subscribe PATH|LEVEL [on WEEKDAY] [at HH:MM] [tz ZONE]",
+    "give this channel a weekly digest along a learning path or a level",
+    "subscribe observability-stack on monday at 09:00 tz Europe/Berlin",
+)
+UNSUBSCRIBE = _channel_usage(
+    "unsubscribe", "unsubscribe", "stop this channel's weekly digest", "unsubscribe"
+)
+SCHEDULE = _channel_usage(
+    "schedule",
+    "schedule",
+    "this channel's digest: the next posts, where it stands, any problem",
+    "schedule",
+)
+SKIP = _channel_usage(
+    "skip", "skip", "skip the channel's upcoming pick (for yourself only: pass NAME)", "skip"
+)
+PAUSE = _channel_usage(
+    "pause", "pause YYYY-MM-DD", "pause this channel's digest until a date", "pause 2027-01-04"
+)
+RESUME = _channel_usage("resume", "resume", "resume a paused digest", "resume")
+DIGEST = _channel_usage(
+    "digest", "digest", "preview this channel's next digest (only you see it)", "digest"
+)
+
+
 class StudyGroups:
     """The channel commands, wired onto a :class:`Roadmap`."""
 
@@ -62,16 +95,16 @@ class StudyGroups:
         self.digests: DigestStore = deliverer.digests
         self.default_zone = default_zone
         self.on_change = on_change  # e.g. the scheduler rebuilding its jobs
-        for command, handler in (
-            (Subscribe, self._subscribe),
-            (Unsubscribe, self._unsubscribe),
-            (ShowSchedule, self._schedule),
-            (SkipPick, self._skip),
-            (Pause, self._pause),
-            (Resume, self._resume),
-            (PreviewDigest, self._preview),
+        for command, handler, usage in (
+            (Subscribe, self._subscribe, SUBSCRIBE),
+            (Unsubscribe, self._unsubscribe, UNSUBSCRIBE),
+            (ShowSchedule, self._schedule, SCHEDULE),
+            (SkipPick, self._skip, SKIP),
+            (Pause, self._pause, PAUSE),
+            (Resume, self._resume, RESUME),
+            (PreviewDigest, self._preview, DIGEST),
         ):
-            roadmap.register(command, handler)
+            roadmap.register(command, handler, usage)
         roadmap.observers.append(self._note_member)
 
     async def _note_member(self, command: Any, who: Asker) -> None:

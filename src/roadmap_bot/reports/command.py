@@ -5,13 +5,28 @@ from __future__ import annotations
 import logging
 
 from roadmap_bot.chat import cards
-from roadmap_bot.chat.commands import ShowReport
+from roadmap_bot.chat.commands import Command, ShowReport, Usage, needs
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.reports.reply import report_reply
 from roadmap_bot.reports.service import Reports, ReportState
 
 log = logging.getLogger(__name__)
+
+
+def _parse_report(head: str, words: list[str]) -> Command:
+    rest = " ".join(words)
+    return ShowReport(rest) if rest else needs("report", "a project name", "report kafka")
+
+
+REPORT = Usage(
+    "report",
+    "report NAME",
+    "a report's outline: its design decisions, takeaways and section links",
+    "report kafka",
+    _parse_report,
+    also=("outline",),
+)
 
 
 def install(roadmap: Roadmap, reports: Reports) -> None:
@@ -28,5 +43,5 @@ def install(roadmap: Roadmap, reports: Reports) -> None:
             state = ReportState(None)
         return report_reply(project, state)
 
-    roadmap.register(ShowReport, show_report)
+    roadmap.register(ShowReport, show_report, REPORT)
     roadmap.outlines = reports.decision_headings

@@ -15,7 +15,6 @@ from discord import app_commands
 from roadmap_bot.adapters.discord.autocomplete import Choice, Completer, zones
 from roadmap_bot.adapters.discord.interactions import Responder, user_id
 from roadmap_bot.chat.commands import (
-    USAGES,
     Done,
     Help,
     ListPaths,
@@ -54,7 +53,6 @@ ZONE_MAX = 40  # the longest IANA names are about 30
 DATE_MAX = 20  # a date needs 10; more still gets the grammar's explanation
 
 LEVELS = [app_commands.Choice(name=lv.value, value=lv.value) for lv in Level]
-TOPICS = [app_commands.Choice(name=u.word, value=u.word) for u in USAGES]
 WEEKDAY_CHOICES = [app_commands.Choice(name=day.capitalize(), value=day) for day in WEEKDAYS]
 
 
@@ -79,11 +77,10 @@ class RoadmapGroup(app_commands.Group):
 
     @app_commands.command(name="help", description="Every command, or one with an example")
     @app_commands.describe(topic="a command to explain")
-    @app_commands.choices(topic=TOPICS)
     async def help_(
-        self, interaction: AnyInteraction, topic: app_commands.Choice[str] | None = None
+        self, interaction: AnyInteraction, topic: app_commands.Range[str, 1, NAME_MAX] | None = None
     ) -> None:
-        await self.responder.command(interaction, Help(topic.value if topic else None))
+        await self.responder.command(interaction, Help(topic.casefold() if topic else None))
 
     @app_commands.command(
         name="level", description="The projects of a level, in the roadmap's order"
@@ -251,6 +248,16 @@ class RoadmapGroup(app_commands.Group):
         await self.responder.command(interaction, PreviewDigest())
 
     # -- autocomplete -------------------------------------------------------------------
+
+    @help_.autocomplete("topic")
+    async def _topics(
+        self, interaction: AnyInteraction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        # The core's language holds every registered command: help never lags behind.
+        typed = current.casefold().strip()
+        words = [u.word for u in self.responder.roadmap.language.usages]
+        found = [w for w in words if w.startswith(typed)] or [w for w in words if typed in w]
+        return [app_commands.Choice(name=w, value=w) for w in found[:25]]
 
     @project.autocomplete("name")
     async def _project_names(
