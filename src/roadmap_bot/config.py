@@ -8,10 +8,16 @@ appear in a repr or a log line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REPORT_URL = "https://raw.githubusercontent.com/thxtech/ossarch/main/oss/{name}/README.md"
@@ -50,6 +56,15 @@ class Settings(BaseSettings):
     discord_api_url: str | None = Field(None, validation_alias=AliasChoices("DISCORD_API_URL"))
     discord_gateway_url: str | None = Field(
         None, validation_alias=AliasChoices("DISCORD_GATEWAY_URL")
+    )
+    # Sharding: unset, one connection (shard 0 of 1); 'auto', as many shards as Discord
+    # recommends, all in this process; N, N shards, this process connecting
+    # DISCORD_SHARD_IDS of them (default: all).
+    discord_shard_count: int | Literal["auto"] | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_SHARD_COUNT")
+    )
+    discord_shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        None, validation_alias=AliasChoices("DISCORD_SHARD_IDS")
     )
 
     # -- digests and reports --------------------------------------------------------
@@ -113,6 +128,54 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a URL")
         return value
 
+    @field_validator("discord_shard_count", mode="before")
+    @classmethod
+    def _shard_count(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value in ("", "auto"):
+                return value or None
+            if not value.isdigit() or int(value) < 1:
+                raise ValueError("use a whole number of shards (1 or more) or 'auto'")
+        return value
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        ids: list[int] = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            first, _, last = part.partition("-")
+            if not first.isdigit() or (last and not last.isdigit()):
+                raise ValueError(f"{part!r} is not a shard id or a range: use e.g. '0,1' or '0-3'")
+            ids.extend(range(int(first), int(last or first) + 1))
+        return ids or None
+
+    def shard_problem(self) -> str | None:
+        """What is wrong with DISCORD_SHARD_COUNT / DISCORD_SHARD_IDS together, if anything.
+
+        Checked here rather than by a model validator, whose error would echo every input.
+        """
+        ids, count = self.discord_shard_ids, self.discord_shard_count
+        if ids is None:
+            return None
+        if not isinstance(count, int):
+            return (
+                "DISCORD_SHARD_IDS: needs DISCORD_SHARD_COUNT set to a number "
+                "(the ids are shares of that many shards)"
+            )
+        outside = sorted({i for i in ids if i >= count})
+        if outside:
+            return (
+                f"DISCORD_SHARD_IDS: {outside} outside 0-{count - 1} (DISCORD_SHARD_COUNT={count})"
+            )
+        if len(set(ids)) != len(ids):
+            return "DISCORD_SHARD_IDS: names a shard twice"
+        return None
+
     @property
     def slack_configured(self) -> bool:
         return self.slack_bot_token is not None
@@ -134,7 +197,7 @@ class ConfigError(Exception):
 def load_settings(**overrides: Any) -> Settings:
     """Read settings; turn pydantic's errors into one readable start-up message."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -144,3 +207,7 @@ def load_settings(**overrides: Any) -> Settings:
             shown = "" if "SECRET" in name or "TOKEN" in name else f" (got {given!r})"
             lines.append(f"  {name}: {message}{shown}")
         raise ConfigError("bad configuration:\n" + "\n".join(lines)) from None
+    problem = settings.shard_problem()
+    if problem is not None:
+        raise ConfigError(f"bad configuration:\n  {problem}")
+    return settings

@@ -9,6 +9,11 @@ Discord's, never shows nonces), threads on messages, scripted errors (429 with
 Retry-After, 403, 404, a lost answer, a share of requests), latency and a settable
 clock for message ids are there for the digest deliverer.
 
+Shards: each gateway connection identifies as ``shard: [id, count]`` (none: [0, 1]);
+it is told only of its own guilds (``(guild_id >> 22) % count``, as Discord splits them)
+and gets only their events, DMs going to shard 0. Several connections (one client with
+several shards, or several clients with disjoint shard ids) can be open at once.
+
 Point discord.py at it with ``use_endpoints(fake.api_url, fake.gateway_url)``.
 """
 
@@ -182,9 +187,32 @@ class FakeGuild:
         }
 
 
-def make_guild(name: str = "Study Group", channel: str = "general") -> FakeGuild:
+def make_guild(
+    name: str = "Study Group", channel: str = "general", *, shard: tuple[int, int] | None = None
+) -> FakeGuild:
+    """A guild with one text channel; ``shard=(id, count)``: one whose id falls in that shard."""
     guild_id = snowflake()
+    if shard is not None:
+        wanted, count = shard
+        guild_id += (((wanted - shard_of(guild_id, count)) % count) << 22) if count > 1 else 0
     return FakeGuild(guild_id, name, [FakeChannel(snowflake(), channel, GUILD_TEXT, guild_id)])
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (guild_id >> 22) % shard_count
+
+
+@dataclass
+class GatewayLink:
+    """One gateway connection: the shard it identified as, and its session."""
+
+    ws: web.WebSocketResponse
+    shard_id: int = 0
+    shard_count: int = 1
+    session: str = ""
+    seq: int = 0
+    identified: bool = False
 
 
 # -- Discord's limits on a message -------------------------------------------------------------
@@ -417,9 +445,9 @@ class FakeDiscord:
         self.resumes = 0
         self.interactions: dict[str, SentInteraction] = {}  # by token
         self._command_ids: dict[str, int] = {}
-        self._ws: web.WebSocketResponse | None = None
-        self._seq = 0
-        self._session = ""
+        self.links: list[GatewayLink] = []  # open gateway connections
+        self._sessions: list[GatewayLink] = []  # the latest session of each shard (to resume)
+        self.recommended_shards = 1  # what GET /gateway/bot recommends
         self._identified = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -439,8 +467,9 @@ class FakeDiscord:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
+        for link in list(self.links):
+            if not link.ws.closed:
+                await link.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -523,64 +552,103 @@ class FakeDiscord:
             )
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a DISPATCH event to the connected bot."""
-        assert self._ws is not None and not self._ws.closed, "the bot is not connected"
-        self._seq += 1
-        await self._ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
+        """Send a DISPATCH event to the connection of the shard that owns its guild."""
+        guild = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
+        await self._send(self._owner(int(guild) if guild else None), event, data)
+
+    def _owner(self, guild_id: int | None) -> GatewayLink:
+        """The open, identified connection for a guild's shard (DMs: shard 0)."""
+        live = [link for link in self.links if link.identified and not link.ws.closed]
+        assert live, "the bot is not connected"
+        for link in reversed(live):  # the newest connection of a shard is the one in use
+            wanted = shard_of(guild_id, link.shard_count) if guild_id is not None else 0
+            if link.shard_id == wanted:
+                return link
+        shards = sorted(link.shard_id for link in live)
+        raise AssertionError(f"no connection owns the shard of guild {guild_id} (open: {shards})")
+
+    async def _send(self, link: GatewayLink, event: str, data: dict[str, Any]) -> None:
+        link.seq += 1
+        await link.ws.send_str(json.dumps({"op": 0, "t": event, "s": link.seq, "d": data}))
+
+    def shard_identifies(self) -> list[tuple[int, int]]:
+        """(shard id, shard count) of every IDENTIFY so far."""
+        return [tuple(d.get("shard") or (0, 1)) for d in self.identifies]  # type: ignore[misc]
 
     async def drop_connection(self, code: int = 4000) -> None:
-        """Close the gateway connection from Discord's side (the bot resumes)."""
-        if self._ws is not None:
-            await self._ws.close(code=code)
+        """Close every gateway connection from Discord's side (the bot resumes)."""
+        for link in list(self.links):
+            await link.ws.close(code=code)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            frame = json.loads(msg.data)
-            op = frame.get("op")
-            if op == 1:
-                await ws.send_str(json.dumps({"op": 11}))
-            elif op == 2:
-                await self._identify(ws, frame["d"])
-            elif op == 6:
-                if frame["d"].get("session_id") == self._session:
-                    await self.dispatch("RESUMED", {})
-                    async with self._identified:
-                        self.resumes += 1
-                        self._identified.notify_all()
-                else:
-                    await ws.send_str(json.dumps({"op": 9, "d": False}))
+        link = GatewayLink(ws)
+        self.links.append(link)
+        try:
+            await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                op = frame.get("op")
+                if op == 1:
+                    await ws.send_str(json.dumps({"op": 11}))
+                elif op == 2:
+                    await self._identify(link, frame["d"])
+                elif op == 6:
+                    await self._resume(link, frame["d"])
+        finally:
+            self.links.remove(link)
         return ws
 
-    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
-        if data.get("token") != self.token:
-            await ws.close(code=4004, message=b"Authentication failed.")
+    async def _resume(self, link: GatewayLink, data: dict[str, Any]) -> None:
+        resumed = next(
+            (old for old in self._sessions if old.session == data.get("session_id")), None
+        )
+        if resumed is None:
+            await link.ws.send_str(json.dumps({"op": 9, "d": False}))
             return
-        self._seq = 0
-        self._session = f"session-{snowflake()}"
+        link.shard_id, link.shard_count = resumed.shard_id, resumed.shard_count
+        link.session, link.seq, link.identified = resumed.session, resumed.seq, True
+        self._sessions = [old for old in self._sessions if old is not resumed] + [link]
+        await self._send(link, "RESUMED", {})
+        async with self._identified:
+            self.resumes += 1
+            self._identified.notify_all()
+
+    async def _identify(self, link: GatewayLink, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token:
+            await link.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        shard_id, shard_count = data.get("shard") or (0, 1)
+        if not 0 <= shard_id < shard_count:
+            await link.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        link.shard_id, link.shard_count = shard_id, shard_count
+        link.seq, link.identified = 0, True
+        link.session = f"session-{snowflake()}"
+        self._sessions = [old for old in self._sessions if old.shard_id != shard_id] + [link]
         members = [self.owner, self.bot]
-        await self.dispatch(
+        mine = [g for g in self.guilds if shard_of(g.id, shard_count) == shard_id]
+        await self._send(
+            link,
             "READY",
             {
                 "v": 10,
                 "user": {**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
-                "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
-                "session_id": self._session,
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in mine],
+                "session_id": link.session,
                 "resume_gateway_url": self.gateway_url,
-                "shard": [0, 1],
+                "shard": [shard_id, shard_count],
                 "application": {"id": str(self.application_id), "flags": 0},
                 "private_channels": [],
                 "relationships": [],
                 "presences": [],
             },
         )
-        for guild in self.guilds:
-            await self.dispatch("GUILD_CREATE", guild.payload(members))
+        for guild in mine:
+            await self._send(link, "GUILD_CREATE", guild.payload(members))
         async with self._identified:
             self.identifies.append(data)
             self._identified.notify_all()
@@ -914,7 +982,7 @@ class FakeDiscord:
         return json_response(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000,

@@ -7,6 +7,7 @@ what was sent is kept in the store, so restarts do not spend Discord's sync quot
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ from roadmap_bot.adapters.discord.interactions import DEFER_AFTER, Responder
 from roadmap_bot.adapters.discord.views import RoadmapButton
 from roadmap_bot.app import App
 from roadmap_bot.chat.core import Roadmap
-from roadmap_bot.config import ConfigError
+from roadmap_bot.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,49 @@ class RoadmapClient(discord.Client):
         )
 
 
+class ShardedRoadmapClient(RoadmapClient, discord.AutoShardedClient):
+    """The same bot over several gateway connections, one per shard it owns.
+
+    Discord sends a guild's events only to shard ``(guild_id >> 22) % shard_count``, so
+    replicas that own disjoint shard ids never see, let alone answer, the same
+    interaction. Replies and digests go over REST, which any shard may use.
+    """
+
+    # Discord allows one IDENTIFY per 5 seconds (per max_concurrency bucket); tests that
+    # talk to a fake gateway set it to 0.
+    identify_spacing = 5.0
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            await asyncio.sleep(self.identify_spacing)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info("Discord shard %d of %s connected", shard_id, self.shard_count)
+
+
+def make_client(roadmap: Roadmap, settings: Settings, **options: Any) -> RoadmapClient:
+    """The client the settings ask for: unsharded (no DISCORD_SHARD_COUNT), or the
+    shards this replica owns (DISCORD_SHARD_COUNT=N with DISCORD_SHARD_IDS, or all N),
+    or as many as Discord recommends (DISCORD_SHARD_COUNT=auto)."""
+    problem = settings.shard_problem()
+    if problem is not None:
+        raise ConfigError(f"bad configuration:\n  {problem}")
+    options.setdefault("guild_id", settings.discord_guild_id)
+    count = settings.discord_shard_count
+    if count is None:
+        return RoadmapClient(roadmap, **options)
+    if count != "auto":
+        options |= {"shard_count": count, "shard_ids": settings.discord_shard_ids}
+    return ShardedRoadmapClient(roadmap, **options)
+
+
 async def run(app: App) -> None:
     """Run the client with the app's settings until cancelled."""
     settings = app.settings
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is not set")
     use_endpoints(settings.discord_api_url, settings.discord_gateway_url)
-    client = RoadmapClient(app.roadmap, guild_id=settings.discord_guild_id)
+    client = make_client(app.roadmap, settings)
     async with client:
         try:
             await client.start(settings.discord_token.get_secret_value())
