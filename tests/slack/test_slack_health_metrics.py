@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -11,10 +11,8 @@ from fakes.slack_driver import SlackDriver
 from fakes.sleeps import Sleeps
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.poster import SlackPoster
-from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import Settings
-from roadmap_bot.groups.delivery import Deliverer
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.sqlite import SqliteStore
 from roadmap_bot.web.metrics import PrometheusRecorder
@@ -75,23 +73,15 @@ async def test_commands_are_counted_by_kind_and_outcome_with_their_latency(
 async def test_digests_and_429s_are_counted(
     recorder: PrometheusRecorder,
     slack: SlackDriver,
-    roadmap: Roadmap,
-    store: SqliteStore,
+    groups: StudyGroups,
     clock: FixedClock,
     slack_settings: Settings,
     fake_slack: FakeSlack,
 ) -> None:
     fake_slack.now = lambda: clock.now().timestamp()
-    poster = SlackPoster(web_client(slack_settings, handlers=[]))
-    deliverer = Deliverer(
-        roadmap.catalog,
-        store,
-        clock,
-        {"slack": poster},
-        catchup=timedelta(hours=24),
-        sleep=Sleeps(),
-    )
-    StudyGroups(roadmap, deliverer, default_zone="UTC")
+    deliverer = groups.deliverer
+    deliverer.posters["slack"] = SlackPoster(web_client(slack_settings, handlers=[]))
+    deliverer.sleep = Sleeps()
     await slack.command("subscribe beginner tz UTC", channel="C1")
     await slack.command("subscribe beginner tz UTC", channel="C2")
     fake_slack.fail("chat.postMessage", "ratelimited", status=429, retry_after=3, times=2)
