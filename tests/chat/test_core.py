@@ -192,9 +192,16 @@ async def test_next_starts_at_the_beginning_and_explains(roadmap: Roadmap, alice
     assert reply.title == "Read next: fzf"
     assert reply.text
     await roadmap.ask("done containerd", alice)
+    reply = await roadmap.ask("next", alice)  # containerd sits on a path: no switch onto it
+    assert reply.title == "Read next: Starship"
+    assert reply.text == (
+        "Your level is beginner: 0 of 11 read. "
+        "It shares plugin architecture with containerd, which you read."
+    )
+    await roadmap.ask("follow container ecosystem", alice)
     reply = await roadmap.ask("next", alice)
     assert reply.title == "Read next: Podman"
-    assert reply.text.startswith("Step 2 of 6 in Container Ecosystem")
+    assert reply.text.startswith("Step 2 of 6 in Container Ecosystem, which you follow.")
 
 
 async def test_progress_of_self_and_others(roadmap: Roadmap, alice: Asker, bob: Asker) -> None:
@@ -282,3 +289,42 @@ async def test_a_suggestion_never_repeats_the_failed_input(roadmap: Roadmap, ali
         reply = await roadmap.ask(text, alice)
         assert not reply.ok
         assert text not in reply.suggestions, (text, reply.suggestions)
+
+
+async def test_follow_and_unfollow_a_path(roadmap: Roadmap, alice: Asker) -> None:
+    view = await roadmap.ask("path container-ecosystem", alice)
+    assert ("Follow this path", "follow container-ecosystem") in [
+        (a.label, a.command) for a in view.actions
+    ]
+    await roadmap.ask("done containerd", alice)
+    reply = await roadmap.ask("follow Container Ecosystem", alice)
+    assert reply.ok and reply.title == "You follow Container Ecosystem."
+    assert reply.text == ("'next' continues it at step 2 of 6: Podman, whatever its level.")
+    again = await roadmap.ask("follow container-ecosystem", alice)
+    assert again.title == "You already follow Container Ecosystem."
+    view = await roadmap.ask("path container-ecosystem", alice)
+    labels = [a.label for a in view.actions]
+    assert "Unfollow this path" in labels and "Follow this path" not in labels
+    assert (await roadmap.ask("next", alice)).title == "Read next: Podman"
+
+    reply = await roadmap.ask("unfollow container-ecosystem", alice)
+    assert reply.ok and reply.title == "You no longer follow Container Ecosystem."
+    assert (await roadmap.ask("next", alice)).title == "Read next: Starship"
+    reply = await roadmap.ask("unfollow container-ecosystem", alice)
+    assert not reply.ok and reply.title == "You do not follow Container Ecosystem."
+
+
+async def test_follow_needs_a_known_path(roadmap: Roadmap, alice: Asker) -> None:
+    reply = await roadmap.ask("follow observabilty stack", alice)
+    assert not reply.ok
+    assert reply.title == "There is no learning path called 'observabilty stack'."
+    assert reply.suggestions[0] == "follow observability-stack"
+    reply = await roadmap.ask("follow", alice)
+    assert not reply.ok and "follow container-ecosystem" in reply.suggestions
+    assert (await roadmap.ask("help follow", alice)).title == "/roadmap follow PATH"
+
+
+async def test_follows_are_kept_per_person(roadmap: Roadmap, alice: Asker, bob: Asker) -> None:
+    await roadmap.ask("follow security-and-secrets", alice)
+    assert (await roadmap.ask("next", alice)).title == "Read next: Trivy"
+    assert (await roadmap.ask("next", bob)).title == "Read next: fzf"

@@ -180,3 +180,17 @@ async def test_callers_cannot_change_cached_marks(store: SqliteStore) -> None:
     mine = await store.progress("console:alice")
     mine.clear()
     assert set(await store.progress("console:alice")) == {"fzf"}
+
+
+async def test_follows_round_trip_latest_first(store: SqliteStore) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert await store.follows("console:a") == {}
+    assert await store.follow("console:a", "web-development", t0)
+    assert await store.follow("console:a", "observability-stack", t0 + timedelta(days=1))
+    assert not await store.follow("console:a", "web-development", t0 + timedelta(days=2))
+    assert list(await store.follows("console:a")) == ["observability-stack", "web-development"]
+    assert (await store.follows("console:a"))["web-development"] == t0  # the first date stays
+    assert await store.unfollow("console:a", "observability-stack")
+    assert not await store.unfollow("console:a", "observability-stack")
+    assert list(await store.follows("console:a")) == ["web-development"]
+    assert await store.follows("console:b") == {}

@@ -198,7 +198,9 @@ def paths_reply(catalog: Catalog, marks: Marks) -> Reply:
     )
 
 
-def path_reply(catalog: Catalog, path: LearningPath, marks: Marks) -> Reply:
+def path_reply(
+    catalog: Catalog, path: LearningPath, marks: Marks, following: bool = False
+) -> Reply:
     position = next((i for i, s in enumerate(path.steps) if not _is_closed(marks, s)), None)
     items = []
     for index, slug in enumerate(path.steps):
@@ -210,7 +212,7 @@ def path_reply(catalog: Catalog, path: LearningPath, marks: Marks) -> Reply:
             Item(
                 title=project.name,
                 slug=slug,
-                detail=project.summary,
+                detail=PathStep(path, index + 1).line or project.summary,
                 prefix=f"{index + 1}.",
                 mark=mark,
                 url=project.report_url,
@@ -233,6 +235,10 @@ def path_reply(catalog: Catalog, path: LearningPath, marks: Marks) -> Reply:
             ),
             Action(label=f"Mark {current.name} done", command=f"done {current.slug}"),
         ]
+    if following:
+        actions.append(Action(label="Unfollow this path", command=f"unfollow {path.slug}"))
+    else:
+        actions.append(Action(label="Follow this path", command=f"follow {path.slug}"))
     return Reply(
         kind=ReplyKind.PATH,
         title=path.title,
@@ -548,15 +554,65 @@ def unknown_project(catalog: Catalog, verb: str, name: str, extra: Sequence[str]
     )
 
 
-def unknown_path(catalog: Catalog, name: str) -> Reply:
+def unknown_path(catalog: Catalog, name: str, verb: str = "path") -> Reply:
     guesses = close_matches(name, catalog.path_keys, limit=2, cutoff=60)
     slugs = list(dict.fromkeys(p.slug for g in guesses if (p := catalog.find_path(g))))
     titles = ", ".join(p.slug for p in catalog.paths)
     return error(
         f"There is no learning path called '{name}'.",
         f"The paths are: {titles}.",
-        tuple(f"path {s}" for s in slugs) or ("paths",),
-        command=f"path {name}",
+        tuple(f"{verb} {s}" for s in slugs) or ("paths",),
+        command=f"{verb} {name}",
+    )
+
+
+def follow_reply(catalog: Catalog, path: LearningPath, marks: Marks, already: bool) -> Reply:
+    """After 'follow PATH': where 'next' will take up the path."""
+    index = next((i for i, s in enumerate(path.steps) if not _is_closed(marks, s)), None)
+    title = f"You already follow {path.title}." if already else f"You follow {path.title}."
+    if index is None:
+        text = (
+            f"You have read or passed all {len(path.steps)} steps; 'next' goes on with "
+            "another path you follow, or your level."
+        )
+    else:
+        current = catalog.project(path.steps[index])
+        text = (
+            f"'next' continues it at step {index + 1} of {len(path.steps)}: {current.name}, "
+            "whatever its level."
+        )
+    return Reply(
+        kind=ReplyKind.NOTICE,
+        title=title,
+        text=text,
+        actions=(
+            Action(label="What next?", command="next", style=Style.PRIMARY),
+            Action(label="Unfollow", command=f"unfollow {path.slug}"),
+        ),
+        command=f"follow {path.slug}",
+    )
+
+
+def unfollow_reply(path: LearningPath) -> Reply:
+    return Reply(
+        kind=ReplyKind.NOTICE,
+        title=f"You no longer follow {path.title}.",
+        text="Your marks stay. 'next' picks from your level again (or another path you follow).",
+        actions=(
+            Action(label="What next?", command="next", style=Style.PRIMARY),
+            Action(label="Follow again", command=f"follow {path.slug}"),
+        ),
+        command=f"unfollow {path.slug}",
+    )
+
+
+def not_following_reply(path: LearningPath, follows: Sequence[LearningPath]) -> Reply:
+    mine = ", ".join(p.title for p in follows)
+    return error(
+        f"You do not follow {path.title}.",
+        f"You follow: {mine}." if mine else "You follow no path. 'paths' lists them.",
+        tuple(f"unfollow {p.slug}" for p in follows) or ("paths",),
+        command=f"unfollow {path.slug}",
     )
 
 

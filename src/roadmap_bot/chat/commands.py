@@ -94,6 +94,18 @@ class Pass:
 
 
 @dataclass(frozen=True)
+class Follow:
+    """Follow a learning path on purpose: 'next' continues it."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Unfollow:
+    name: str
+
+
+@dataclass(frozen=True)
 class ShowReport:
     """A report's outline: design decisions, takeaways, release, section links."""
 
@@ -162,6 +174,8 @@ Command = (
     | Random
     | Reading
     | Pass
+    | Follow
+    | Unfollow
     | ShowReport
     | Subscribe
     | Unsubscribe
@@ -312,6 +326,13 @@ def _parse_mark(head: str, words: list[str]) -> Command:
 _MARKS: dict[str, type] = {"done": Done, "undo": Undo, "reading": Reading, "pass": Pass}
 
 
+def _parse_follow(head: str, words: list[str]) -> Command:
+    rest = " ".join(words)
+    if not rest:
+        return needs(head, "a learning path", f"{head} container-ecosystem")
+    return Follow(rest) if head == "follow" else Unfollow(rest)
+
+
 def _parse_progress(head: str, words: list[str]) -> Command:
     return Progress(" ".join(words) or None)
 
@@ -412,6 +433,22 @@ UNDO = Usage(
     _parse_mark,
     group="Your reading",
 )
+FOLLOW = Usage(
+    "follow",
+    "follow PATH",
+    "follow a learning path: 'next' continues it step by step, whatever the level",
+    "follow container-ecosystem",
+    _parse_follow,
+    group="Your reading",
+)
+UNFOLLOW = Usage(
+    "unfollow",
+    "unfollow PATH",
+    "stop following a learning path (your marks stay)",
+    "unfollow container-ecosystem",
+    _parse_follow,
+    group="Your reading",
+)
 PROGRESS = Usage(
     "progress",
     "progress [USER]",
@@ -435,6 +472,8 @@ CORE_USAGES: tuple[Usage, ...] = (
     READING,
     PASS,
     UNDO,
+    FOLLOW,
+    UNFOLLOW,
     PROGRESS,
 )
 

@@ -20,6 +20,7 @@ from roadmap_bot.chat.commands import (
     CORE_USAGES,
     Command,
     Done,
+    Follow,
     Help,
     Invalid,
     Language,
@@ -35,15 +36,16 @@ from roadmap_bot.chat.commands import (
     ShowProject,
     ShowReport,
     Undo,
+    Unfollow,
     Usage,
 )
 from roadmap_bot.chat.replies import Action, Reply, ReplyKind, error
 from roadmap_bot.clock import Clock
 from roadmap_bot.learning.catalog import Catalog, LearningPath, Project
-from roadmap_bot.learning.recommend import next_for_person
+from roadmap_bot.learning.recommend import Pick, next_for_person
 from roadmap_bot.learning.search import SearchIndex
 from roadmap_bot.learning.suggest import close_matches
-from roadmap_bot.store import Status, Store
+from roadmap_bot.store import Mark, Status, Store
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,8 @@ class Roadmap:
             Random: self._random,
             Reading: self._reading,
             Pass: self._pass,
+            Follow: self._follow,
+            Unfollow: self._unfollow,
             Invalid: self._invalid,
         }
 
@@ -202,7 +206,7 @@ class Roadmap:
             return bool(self.catalog.find_project(command.name) or self._find_path(command.name))
         if isinstance(command, _NAMES_A_PROJECT):
             return self.catalog.find_project(command.name) is not None
-        if isinstance(command, ShowPath):
+        if isinstance(command, ShowPath | Follow | Unfollow):
             return self._find_path(command.name) is not None
         if isinstance(command, Search):
             return bool(self.index.search(command.text).hits)
@@ -217,7 +221,7 @@ class Roadmap:
         """A misspelt command's argument corrected, when it names a project or a path."""
         command = self.parse(text)
         word = text.split()[0]
-        if isinstance(command, ShowPath):
+        if isinstance(command, ShowPath | Follow | Unfollow):
             names = close_matches(command.name, self.catalog.path_keys, limit=2, cutoff=60)
             slugs = [lp.slug for n in names if (lp := self.catalog.find_path(n))]
         elif isinstance(command, _NAMES_A_PROJECT):
@@ -300,7 +304,9 @@ class Roadmap:
         path = self._find_path(command.name)
         if path is None:
             return cards.unknown_path(self.catalog, command.name)
-        return cards.path_reply(self.catalog, path, await self.store.progress(who.id))
+        marks = await self.store.progress(who.id)
+        following = path.slug in await self.store.follows(who.id)
+        return cards.path_reply(self.catalog, path, marks, following)
 
     async def _search(self, command: Search, who: Asker) -> Reply:
         results = self.index.search(command.text, limit=SEARCH_LIMIT)
@@ -309,7 +315,33 @@ class Roadmap:
 
     async def _next(self, command: Next, who: Asker) -> Reply:
         marks = await self.store.progress(who.id)
-        return cards.next_reply(self.catalog, next_for_person(self.catalog, marks), marks)
+        return cards.next_reply(self.catalog, await self._pick(who.id, marks), marks)
+
+    async def _pick(self, user: str, marks: dict[str, Mark]) -> Pick | None:
+        """What to read next: the followed paths (latest first) come from the store."""
+        follows = await self.store.follows(user)
+        return next_for_person(self.catalog, marks, tuple(follows))
+
+    async def _follow(self, command: Follow, who: Asker) -> Reply:
+        path = self._find_path(command.name)
+        if path is None:
+            return cards.unknown_path(self.catalog, command.name, verb="follow")
+        added = await self.store.follow(who.id, path.slug, self.clock.now())
+        marks = await self.store.progress(who.id)
+        return cards.follow_reply(self.catalog, path, marks, already=not added)
+
+    async def _unfollow(self, command: Unfollow, who: Asker) -> Reply:
+        path = self._find_path(command.name)
+        if path is None:
+            return cards.unknown_path(self.catalog, command.name, verb="unfollow")
+        if await self.store.unfollow(who.id, path.slug):
+            return cards.unfollow_reply(path)
+        follows = [
+            found
+            for slug in await self.store.follows(who.id)
+            if (found := self.catalog.find_path(slug)) is not None
+        ]
+        return cards.not_following_reply(path, follows)
 
     async def _done(self, command: Done, who: Asker) -> Reply:
         return await self._mark("done", command.name, Status.DONE, who)
@@ -357,7 +389,7 @@ class Roadmap:
                 text="Once they mark a project done, it shows up here.",
                 command=f"progress {command.user}",
             )
-        pick = next_for_person(self.catalog, marks) if is_self else None
+        pick = await self._pick(user, marks) if is_self else None
         return cards.progress_reply(self.catalog, name, marks, is_self, pick)
 
     async def _random(self, command: Random, who: Asker) -> Reply:

@@ -2,18 +2,26 @@
 
 The rules, in order:
 
-1. Continue a path the person started (the one they touched most recently).
-2. Otherwise stay in their level (the highest level they have finished something in;
-   beginner to start), moving up once most of that level is done.
-3. Within the level, prefer the project that shares the most concepts with what they
-   finished; ties go to the roadmap's order.
+1. A report marked ``reading`` comes first: the answer says it is being read.
+2. A path followed on purpose (``follow PATH``) continues at its first step that is
+   neither read nor passed, whatever its level; the most recently followed path first.
+   Reading a project that sits on a path never puts anyone on that path.
+3. Otherwise the working level: the one just above the highest level of which more than
+   half is read (beginner when there is none, advanced at most). Picks come from it while
+   it has unread projects, then from the nearest level that has some (lower first), then
+   from the projects that appear only in paths.
+4. Within a level: projects that build on something read first, then the most concepts
+   shared with what was read, then the roadmap's order.
 
-Never something done or skipped, and always the same answer for the same state.
+Never something read or passed, always the same answer for the same state, and every
+reason checkable: a project it names was read, and the concepts it credits to that
+project are carried by both (``Pick.builds_on``, ``Pick.shared_with``, ``Pick.shared``
+say what the reason claims).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,24 +29,28 @@ from enum import StrEnum
 from roadmap_bot.learning.catalog import Catalog, LearningPath, Level, PathStep, Project
 from roadmap_bot.store import Mark, Status
 
-MOSTLY_DONE = 0.5  # "most of a level": strictly more than half
+MOSTLY_READ = 0.5  # "more than half of a level": strictly more
 
 
 class Rule(StrEnum):
-    PATH = "path"
-    LEVEL_UP = "level-up"
-    CONCEPTS = "concepts"
-    LEVEL = "level"
-    START = "start"
-    ANYTHING = "anything"
+    READING = "reading"
+    PATH = "path"  # a followed path
+    LEVEL = "level"  # the working level
+    NEAREST = "nearest-level"  # the working level is exhausted
+    ANYTHING = "anything"  # every level is exhausted: projects found only in paths
 
 
 @dataclass(frozen=True)
 class Pick:
+    """A recommendation and what its reason claims, for checking."""
+
     project: Project
     reason: str
     rule: Rule
-    step: PathStep | None = None
+    step: PathStep | None = None  # the followed path's step
+    builds_on: tuple[Project, ...] = ()  # named as read foundations
+    shared_with: Project | None = None  # a read project named for shared concepts
+    shared: tuple[str, ...] = ()  # concept tags credited to both
 
 
 @dataclass(frozen=True)
@@ -48,29 +60,47 @@ class PathPick:
 
 
 @dataclass(frozen=True)
-class _State:
-    done: dict[str, datetime]
-    touched: dict[str, datetime]  # done or reading: shows which paths were started
-    excluded: frozenset[str]  # never recommend these
+class _Reader:
+    """One person's or one group's marks, as the rules read them."""
+
+    done: Mapping[str, datetime]
+    reading: Mapping[str, datetime]
+    closed: frozenset[str]  # read or passed: never recommended
+    group: bool
+
+    @property
+    def you(self) -> str:
+        return "the group" if self.group else "you"
+
+    @property
+    def your(self) -> str:
+        return "the group's" if self.group else "your"
 
 
-def _state(marks: Mapping[str, Mark]) -> _State:
+def _reader(marks: Mapping[str, Mark], group: bool = False) -> _Reader:
     done = {slug: m.at for slug, m in marks.items() if m.status is Status.DONE}
-    touched = {slug: m.at for slug, m in marks.items() if m.status is not Status.SKIPPED}
-    excluded = frozenset(s for s, m in marks.items() if m.status is not Status.READING)
-    return _State(done, touched, excluded)
+    reading = {slug: m.at for slug, m in marks.items() if m.status is Status.READING}
+    closed = frozenset(s for s, m in marks.items() if m.status is not Status.READING)
+    return _Reader(done, reading, closed, group)
 
 
-def next_for_person(catalog: Catalog, marks: Mapping[str, Mark]) -> Pick | None:
-    """The next project for one person, or None when nothing is left."""
-    return _pick(catalog, _state(marks), "you")
+def next_for_person(
+    catalog: Catalog, marks: Mapping[str, Mark], follows: Sequence[str] = ()
+) -> Pick | None:
+    """The next project for one person, or None when nothing is left.
+
+    ``follows``: the slugs of the paths they follow, the most recently followed first.
+    """
+    return _pick(catalog, _reader(marks), follows)
 
 
 def next_for_group(
-    catalog: Catalog, marks_by_user: Mapping[str, Mapping[str, Mark]]
+    catalog: Catalog,
+    marks_by_user: Mapping[str, Mapping[str, Mark]],
+    follows: Sequence[str] = (),
 ) -> Pick | None:
-    """The next project for a group: what at least half of its members have done counts."""
-    return _pick(catalog, _state(group_marks(marks_by_user)), "the group")
+    """The next project for a group, by the same rules, on the marks of :func:`group_marks`."""
+    return _pick(catalog, _reader(group_marks(marks_by_user), group=True), follows)
 
 
 def group_marks(marks_by_user: Mapping[str, Mapping[str, Mark]]) -> dict[str, Mark]:
@@ -91,157 +121,224 @@ def group_marks(marks_by_user: Mapping[str, Mapping[str, Mark]]) -> dict[str, Ma
     return merged
 
 
+def working_level(catalog: Catalog, marks: Mapping[str, Mark]) -> Level:
+    """The level picks come from: just above the highest one more than half read."""
+    return _working_level(catalog, _reader(marks))[0]
+
+
+def level_counts(catalog: Catalog, done: Iterable[str]) -> dict[Level, tuple[int, int]]:
+    """(read, total) per level."""
+    read = set(done)
+    return {
+        level: (sum(1 for p in catalog.level(level) if p.slug in read), len(catalog.level(level)))
+        for level in Level
+    }
+
+
 def next_path(
     catalog: Catalog, marks: Mapping[str, Mark], exclude: Iterable[str] = ()
 ) -> PathPick | None:
-    """The learning path to take up next: most concepts in common with what was done."""
-    state = _state(marks)
+    """The learning path to take up next: the one whose steps build most on what was read.
+
+    Ranked by steps that build on read projects, then concepts shared with them, then the
+    roadmap's order; paths in ``exclude`` and paths with nothing left are passed over.
+    """
+    reader = _reader(marks, group=True)
     skip = set(exclude)
-    done_concepts = _concept_counts(catalog, state.done)
-    best: tuple[tuple[int, float, int], LearningPath] | None = None
+    read_concepts = _read_concepts(catalog, reader)
+    best: tuple[tuple[int, int, int], LearningPath] | None = None
     for order, path in enumerate(catalog.paths):
-        if path.slug in skip or all(step in state.excluded for step in path.steps):
+        if path.slug in skip or all(step in reader.closed for step in path.steps):
             continue
-        overlap = sum(
-            1
-            for step in path.steps
-            for tag in catalog.project(step).concepts
-            if tag in done_concepts
-        )
-        started = sum(1 for step in path.steps if step in state.done) / len(path.steps)
-        key = (-overlap, -started, order)
+        open_steps = [catalog.project(s) for s in path.steps if s not in reader.closed]
+        builds = sum(1 for p in open_steps if _read_foundations(catalog, reader, p))
+        overlap = sum(1 for p in open_steps for tag in p.concepts if tag in read_concepts)
+        key = (-builds, -overlap, order)
         if best is None or key < best[0]:
             best = (key, path)
     if best is None:
         return None
     path = best[1]
-    first = catalog.project(path.steps[0])
-    if best[0][0] < 0:
-        reason = f"It builds on concepts you have already met and starts with {first.name}."
-    else:
-        reason = f"A fresh direction that starts with {first.name}."
-    return PathPick(path, reason)
+    first = next(catalog.project(s) for s in path.steps if s not in reader.closed)
+    for number, step_slug in enumerate(path.steps, start=1):
+        project = catalog.project(step_slug)
+        foundations = _read_foundations(catalog, reader, project)
+        if step_slug not in reader.closed and foundations:
+            reason = (
+                f"Its step {number}, {project.name}, builds on {_names(foundations)}, "
+                f"which {reader.you} read."
+            )
+            if first is not project:
+                reason += f" It starts with {first.name}."
+            return PathPick(path, reason)
+    return PathPick(path, f"A fresh direction that starts with {first.name}.")
 
 
 # -- the rules -------------------------------------------------------------------------------
 
 
-def _pick(catalog: Catalog, state: _State, who: str) -> Pick | None:
-    return _continue_path(catalog, state, who) or _by_level(catalog, state, who)
+def _pick(catalog: Catalog, reader: _Reader, follows: Sequence[str]) -> Pick | None:
+    return (
+        _reading(catalog, reader)
+        or _followed_path(catalog, reader, follows)
+        or _by_level(catalog, reader)
+    )
 
 
-def _continue_path(catalog: Catalog, state: _State, who: str) -> Pick | None:
-    best: tuple[tuple[datetime, int], LearningPath, int] | None = None
-    for order, path in enumerate(catalog.paths):
-        times = [state.touched[s] for s in path.steps if s in state.touched]
-        if not times:
-            continue
-        open_steps = [i for i, s in enumerate(path.steps) if s not in state.excluded]
-        if not open_steps:
-            continue
-        # Finish a step being read before starting the earliest open one.
-        reading = [i for i in open_steps if path.steps[i] in state.touched]
-        key = (max(times), -order)  # most recent activity; earlier path on a tie
-        if best is None or key > best[0]:
-            best = (key, path, (reading or open_steps)[0])
-    if best is None:
+def _reading(catalog: Catalog, reader: _Reader) -> Pick | None:
+    marked = [(at, slug) for slug, at in reader.reading.items() if catalog.get(slug) is not None]
+    if not marked:
         return None
-    _, path, index = best
-    project = catalog.project(path.steps[index])
-    before = [catalog.project(s) for s in path.steps[:index] if s in state.done]
-    step = f"Step {index + 1} of {len(path.steps)} in {path.title}"
-    if before:
-        finished = "you" if who == "you" else "the group"
-        reason = f"{step}: it picks up where {before[-1].name} left off, which {finished} finished."
-    elif project.slug in state.touched:
-        reason = f"{step}: {who} started it; finish it to move along the path."
-    else:
-        reason = f"{step}: continue the path {who} started."
-    return Pick(project, reason, Rule.PATH, PathStep(path, index + 1))
+    at, slug = max(marked)  # the latest one marked: what is being read now
+    project = catalog.project(slug)
+    subject = "The group marked" if reader.group else "You marked"
+    reason = f"{subject} it as reading on {at.day} {at:%b %Y}; 'done {slug}' when finished."
+    if len(marked) > 1:
+        reason += f" {len(marked) - 1} more marked reading."
+    return Pick(project, reason, Rule.READING)
 
 
-def _by_level(catalog: Catalog, state: _State, who: str) -> Pick | None:
-    done_projects = [p for s in state.done if (p := catalog.get(s)) is not None]
-    reached = [p.level for p in done_projects if p.level is not None]
-    if not state.done:
-        level: Level | None = Level.BEGINNER
-        rule = Rule.START
-    else:
-        level = max(reached, key=lambda lv: lv.rank) if reached else Level.BEGINNER
-        rule = Rule.CONCEPTS
-    finished = 0
-    total = 0
-    if level is not None:
+def _followed_path(catalog: Catalog, reader: _Reader, follows: Sequence[str]) -> Pick | None:
+    for slug in follows:
+        path = catalog.find_path(slug)
+        if path is None:
+            continue  # a path a custom catalog no longer has
+        index = next((i for i, s in enumerate(path.steps) if s not in reader.closed), None)
+        if index is None:
+            continue  # finished: the next followed path, or the level
+        step = PathStep(path, index + 1)
+        project = catalog.project(step.slug)
+        verb = "follows" if reader.group else "follow"
+        reason = f"Step {step.step} of {step.total} in {path.title}, which {reader.you} {verb}."
+        if step.line:
+            reason += f" {step.line}"
+        foundations = _read_foundations(catalog, reader, project)
+        if foundations:
+            reason += f" It builds on {_names(foundations)}, which {reader.you} read."
+        return Pick(project, reason, Rule.PATH, step, builds_on=tuple(foundations))
+    return None
+
+
+def _working_level(catalog: Catalog, reader: _Reader) -> tuple[Level, Level | None]:
+    """The working level, and the highest level more than half read (None: none is)."""
+    mostly: Level | None = None
+    for level in Level:
         members = catalog.level(level)
-        total = len(members)
-        finished = sum(1 for p in members if p.slug in state.done)
-        if state.done and total and finished / total > MOSTLY_DONE and level.up():
-            level, rule = level.up(), Rule.LEVEL_UP
-    candidates = [p for p in catalog.level(level)] if level else []
-    candidates = [p for p in candidates if p.slug not in state.excluded]
-    if not candidates:
-        # The level is exhausted: anything left, levelled or path-only.
-        candidates = [p for p in catalog.projects if p.slug not in state.excluded]
-        rule = Rule.ANYTHING if state.done else Rule.START
-    if not candidates:
-        return None
+        read = sum(1 for p in members if p.slug in reader.done)
+        if members and read / len(members) > MOSTLY_READ:
+            mostly = level
+    if mostly is None:
+        return Level.BEGINNER, None
+    return mostly.up() or mostly, mostly
 
-    done_concepts = _concept_counts(catalog, state.done)
+
+def _by_level(catalog: Catalog, reader: _Reader) -> Pick | None:
+    working, mostly = _working_level(catalog, reader)
+    # The working level first, then by distance from it, the lower level on a tie.
+    order = sorted(Level, key=lambda lv: (abs(lv.rank - working.rank), lv.rank))
+    counts = level_counts(catalog, reader.done)
+    for level in order:
+        candidates = [p for p in catalog.level(level) if _open(reader, p)]
+        if candidates:
+            project, foundations, shared_with, shared = _best(catalog, reader, candidates)
+            read, total = counts[level]
+            if level is working:
+                lead = f"{reader.your.capitalize()} level is {level.value}"
+                if mostly is not None and mostly is not working:
+                    below = counts[mostly]
+                    lead += f" ({reader.you} read {below[0]} of {below[1]} at {mostly.value})"
+                lead += f": {read} of {total} read."
+                rule = Rule.LEVEL
+            else:
+                left = "nothing is left unread" if not reader.group else "nothing is left"
+                lead = (
+                    f"At {working.value}, {reader.your} level, {left}; the nearest level with "
+                    f"some is {level.value}: {read} of {total} read."
+                )
+                rule = Rule.NEAREST
+            why = _why(catalog, reader, project, foundations, shared_with, shared)
+            return Pick(
+                project, f"{lead} {why}", rule, None, tuple(foundations), shared_with, shared
+            )
+    leftovers = [p for p in catalog.projects if p.level is None and _open(reader, p)]
+    if not leftovers:
+        return None
+    project, foundations, shared_with, shared = _best(catalog, reader, leftovers)
+    lead = "Every level is read or passed; this one appears only in learning paths."
+    why = _why(catalog, reader, project, foundations, shared_with, shared)
+    return Pick(
+        project, f"{lead} {why}", Rule.ANYTHING, None, tuple(foundations), shared_with, shared
+    )
+
+
+def _open(reader: _Reader, project: Project) -> bool:
+    return project.slug not in reader.closed and project.slug not in reader.reading
+
+
+def _best(
+    catalog: Catalog, reader: _Reader, candidates: list[Project]
+) -> tuple[Project, list[Project], Project | None, tuple[str, ...]]:
+    """Builds on something read, then most concepts shared, then the roadmap's order."""
+    read_concepts = _read_concepts(catalog, reader)
     best = min(
         candidates,
-        key=lambda p: (-_overlap(p, done_concepts), catalog.order(p.slug)),
+        key=lambda p: (
+            not _read_foundations(catalog, reader, p),
+            -sum(1 for tag in p.concepts if tag in read_concepts),
+            catalog.order(p.slug),
+        ),
     )
-    shared = [tag for tag in best.concepts if tag in done_concepts]
-    return Pick(best, _reason(catalog, state, best, shared, rule, finished, total, who), rule)
+    foundations = _read_foundations(catalog, reader, best)
+    shared_with, shared = _closest_read(catalog, reader, best)
+    return best, foundations, shared_with, shared
 
 
-def _reason(
+def _why(
     catalog: Catalog,
-    state: _State,
+    reader: _Reader,
     project: Project,
-    shared: list[str],
-    rule: Rule,
-    finished: int,
-    total: int,
-    who: str,
+    foundations: list[Project],
+    shared_with: Project | None,
+    shared: tuple[str, ...],
 ) -> str:
-    level = project.level.value if project.level else "path-only"
-    labels = " and ".join(catalog.concept_label(t) for t in shared[:2])
-    source = _closest_done(catalog, state, project)
-    builds = f"it shares {labels} with {source.name}" if labels and source else ""
-    if rule is Rule.START:
-        return f"A {level} project and the roadmap's first stop: a good place to start."
-    if rule is Rule.LEVEL_UP:
-        lead = f"{who.capitalize()} finished {finished} of {total} at the level below: time for {level}"
-        return f"{lead}; {builds}." if builds else f"{lead}."
-    if builds:
-        return f"Next in {level}: {builds}."
-    return f"Next in {level}, in the roadmap's order."
+    if foundations:
+        return f"It builds on {_names(foundations)}, which {reader.you} read."
+    if shared_with is not None:
+        labels = " and ".join(catalog.concept_label(t) for t in shared)
+        return f"It shares {labels} with {shared_with.name}, which {reader.you} read."
+    return "It comes first in the roadmap's order among those left."
 
 
-def _closest_done(catalog: Catalog, state: _State, project: Project) -> Project | None:
-    mine = set(project.concepts)
-    best: tuple[int, datetime, Project] | None = None
-    for slug, at in state.done.items():
+def _read_foundations(catalog: Catalog, reader: _Reader, project: Project) -> list[Project]:
+    return catalog.foundations(project.slug, among=reader.done)
+
+
+def _read_concepts(catalog: Catalog, reader: _Reader) -> frozenset[str]:
+    return frozenset(
+        tag for slug in reader.done if (p := catalog.get(slug)) is not None for tag in p.concepts
+    )
+
+
+def _closest_read(
+    catalog: Catalog, reader: _Reader, project: Project
+) -> tuple[Project | None, tuple[str, ...]]:
+    """The read project sharing the most concepts with this one (ties: roadmap order),
+    and up to two of the tags both carry, in this project's order."""
+    best: tuple[int, int, Project] | None = None
+    for slug in reader.done:
         other = catalog.get(slug)
         if other is None:
-            continue
-        overlap = len(mine.intersection(other.concepts))
-        if overlap and (best is None or (overlap, at) > (best[0], best[1])):
-            best = (overlap, at, other)
-    return best[2] if best else None
-
-
-def _concept_counts(catalog: Catalog, done: Mapping[str, datetime]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for slug in done:
-        project = catalog.get(slug)
-        if project is None:
             continue  # a mark for a project a custom catalog no longer has
-        for tag in project.concepts:
-            counts[tag] = counts.get(tag, 0) + 1
-    return counts
+        overlap = len(set(project.concepts).intersection(other.concepts))
+        key = (-overlap, catalog.order(slug))
+        if overlap and (best is None or key < best[:2]):
+            best = (*key, other)
+    if best is None:
+        return None, ()
+    other = best[2]
+    return other, tuple(t for t in project.concepts if t in other.concepts)[:2]
 
 
-def _overlap(project: Project, done_concepts: Mapping[str, int]) -> int:
-    return sum(1 for tag in project.concepts if tag in done_concepts)
+def _names(projects: Sequence[Project]) -> str:
+    names = [p.name for p in projects]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -53,6 +53,15 @@ class Store(Protocol):
 
     async def progress_of(self, users: Iterable[str]) -> dict[str, dict[str, Mark]]: ...
 
+    async def follows(self, user: str) -> dict[str, datetime]:
+        """The paths a person follows (path slug -> since when), the latest followed first."""
+
+    async def follow(self, user: str, path: str, at: datetime) -> bool:
+        """Follow a path; False when it was followed already (its date is kept)."""
+
+    async def unfollow(self, user: str, path: str) -> bool:
+        """Stop following a path; False when it was not followed."""
+
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...

@@ -98,6 +98,15 @@ MIGRATIONS: list[list[str]] = [
             failure       TEXT
         ) WITHOUT ROWID""",
     ],
+    # 4: the learning paths each person follows on purpose ('follow PATH')
+    [
+        """CREATE TABLE follows (
+            user_id     TEXT NOT NULL,
+            path        TEXT NOT NULL,          -- the path's slug
+            followed_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, path)
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

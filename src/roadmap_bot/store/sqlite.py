@@ -43,6 +43,7 @@ class MarksCache:
 
     def __init__(self, path: str) -> None:
         self._data: dict[str, dict[str, Mark]] = {}
+        self.follows: dict[str, dict[str, datetime]] = {}  # same freshness rule as marks
         self._version: int | None = None
         self.generation = 0  # bumped by every clear: a fetch that straddles one is dropped
         self._probe: sqlite3.Connection | None = None
@@ -70,8 +71,19 @@ class MarksCache:
             self._data.clear()
         self._data.update(marks)
 
+    def get_follows(self, user: str) -> dict[str, datetime] | None:
+        return self.follows.get(user) if self._fresh() else None
+
+    def put_follows(self, user: str, follows: dict[str, datetime], generation: int) -> None:
+        if self._probe is None or generation != self.generation:
+            return
+        if len(self.follows) >= self.MAX_USERS:
+            self.follows.clear()
+        self.follows[user] = follows
+
     def clear(self) -> None:
         self._data.clear()
+        self.follows.clear()
         self.generation += 1
 
     def close(self) -> None:
@@ -271,6 +283,37 @@ class SqliteStore:
         ) as cur:
             row = await cur.fetchone()
         return Mark(Status(row[0]), from_text(row[1])) if row else None
+
+    # -- followed paths --------------------------------------------------------------
+
+    async def follows(self, user: str) -> dict[str, datetime]:
+        cached = self._marks.get_follows(user)
+        if cached is None:
+            generation = self._marks.generation
+            rows = await self.conn.execute_fetchall(
+                "SELECT path, followed_at FROM follows WHERE user_id = ? "
+                "ORDER BY followed_at DESC, path",
+                (user,),
+            )
+            cached = {path: from_text(at) for path, at in rows}
+            self._marks.put_follows(user, cached, generation)
+        return dict(cached)
+
+    async def follow(self, user: str, path: str, at: datetime) -> bool:
+        async with self.write() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO follows (user_id, path, followed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id, path) DO NOTHING",
+                (user, path, to_text(at)),
+            )
+            return cursor.rowcount > 0
+
+    async def unfollow(self, user: str, path: str) -> bool:
+        async with self.write() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM follows WHERE user_id = ? AND path = ?", (user, path)
+            )
+            return cursor.rowcount > 0
 
     # -- meta ------------------------------------------------------------------------
 
