@@ -107,7 +107,11 @@ def reading_agenda(reports: Reports) -> Callable[[str, float], Awaitable[Reading
         outline = await reports.agenda(slug, timeout=timeout)
         if outline is None:
             return None
-        return ReadingAgenda(decisions=outline.decision_titles, takeaways=outline.takeaways)
+        return ReadingAgenda(
+            decisions=outline.decision_titles,
+            takeaways=outline.takeaways,
+            anchors=tuple(d.anchor for d in outline.decisions),
+        )
 
     return agenda
 

@@ -206,7 +206,7 @@ def test_weekly_digests_render_publicly_within_limits(catalog: Catalog) -> None:
                 marks={},
                 names={},
             )
-            digest = compose_digest(catalog, sub, state, agenda, agenda)
+            digest = compose_digest(catalog, sub, state, dict.fromkeys(steps, agenda))
             for reply in (digest.message, digest.discussion):
                 if reply is None:
                     continue

@@ -228,7 +228,8 @@ async def test_a_whole_path_then_the_completion_post(
     assert {f.label: f.value for f in first.facts}["Step"] == "1 of 4 in Web Development"
     assert first.footer == "Next week: Next.js."
     why = next(s for s in second.sections if s.heading == "Why this one").text
-    assert why.startswith("Step 2 of 4 in Web Development. It builds on React from last week")
+    line = roadmap.catalog.paths_of("nextjs")[0].line
+    assert why.startswith(f"Step 2 of 4 in Web Development. {line} It builds on React (step 1).")
     recap = next(s for s in second.sections if s.heading == "Last week: React").text
     assert recap == "bob has marked it done."
     assert "@" not in recap and "<" not in recap

@@ -26,7 +26,13 @@ from typing import Protocol
 from roadmap_bot import metrics
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.clock import Clock
-from roadmap_bot.groups.digest import Digest, GroupState, ReadingAgenda, compose_digest, upcoming
+from roadmap_bot.groups.digest import (
+    Digest,
+    GroupState,
+    ReadingAgenda,
+    agenda_slugs,
+    compose_digest,
+)
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.learning.catalog import Catalog
 from roadmap_bot.store.digests import (
@@ -379,13 +385,12 @@ class Deliverer:
         return await self._compose(sub, states[sub.channel])
 
     async def _compose(self, sub: Subscription, state: GroupState) -> Digest:
-        _, pick = upcoming(self.catalog, sub.target, state.covered)
-        agenda = last_agenda = None
-        if self.agenda is not None and pick is not None:
-            agenda = await self._agenda(pick)
-            if state.posted:
-                last_agenda = await self._agenda(state.posted[-1])
-        return compose_digest(self.catalog, sub, state, agenda, last_agenda)
+        agendas: dict[str, ReadingAgenda] = {}
+        if self.agenda is not None:
+            slugs = agenda_slugs(self.catalog, sub.target, state)
+            found = await asyncio.gather(*(self._agenda(s) for s in slugs))
+            agendas = {s: a for s, a in zip(slugs, found, strict=True) if a is not None}
+        return compose_digest(self.catalog, sub, state, agendas)
 
     async def _agenda(self, slug: str) -> ReadingAgenda | None:
         assert self.agenda is not None

@@ -1,9 +1,15 @@
 """What a study group reads each week: the plan through a target, and the digest itself.
 
 Pure functions: the deliverer and the `digest` command gather the state, these decide
-the words. A target is a learning path (walked in its order) or a level (walked from
-the roadmap's first project, then always to the one sharing most with what came before,
-so each week builds on the last).
+the words. A target is a learning path (walked in its order) or a level (walked so that
+a project comes after the ones it builds on; among those ready, the one that builds on
+what came before, then the one sharing most concepts with it, then the roadmap's order).
+
+The discussion prompts are this week's own: built from the project's decision headings
+and takeaway lead phrases (quoted, never the prose under them), rotating over them week
+by week, and set against the earlier steps the project builds on. Every prompt names
+the week's project, and a project comes once per plan, so no prompt repeats within a
+subscription.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from roadmap_bot.chat.replies import (
     Section,
     Style,
 )
-from roadmap_bot.learning.catalog import Catalog, Level, Project
+from roadmap_bot.learning.catalog import Catalog, Level, PathStep, Project
 from roadmap_bot.learning.recommend import group_marks, next_path
 from roadmap_bot.learning.suggest import close_matches
 from roadmap_bot.learning.text import normalize_name
 from roadmap_bot.store import Mark, Status
 from roadmap_bot.store.digests import Subscription
+
+PROMPTS = 3  # discussion prompts a week
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,12 @@ class ReadingAgenda:
 
     decisions: tuple[str, ...] = ()
     takeaways: tuple[str, ...] = ()
+    anchors: tuple[str, ...] = ()  # each decision's anchor in the report, when known
+
+    def decision_url(self, project: Project, index: int) -> str | None:
+        if index < len(self.anchors) and self.anchors[index]:
+            return f"{project.report_url}#{self.anchors[index]}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -101,20 +115,36 @@ def _plan(catalog: Catalog, target: str) -> list[str]:
     if kind == "path":
         path = catalog.find_path(key)
         return list(path.steps) if path else []
-    projects = catalog.level(Level(key))
-    if not projects:
-        return []
-    order = [projects[0]]
-    seen_concepts = set(projects[0].concepts)
-    left = projects[1:]
+    return level_walk(catalog, catalog.level(Level(key)))
+
+
+def level_walk(catalog: Catalog, projects: Sequence[Project]) -> list[str]:
+    """A level in teaching order: never a project before one it builds on in the level.
+
+    Among the projects that are ready, the one building on most of what came before goes
+    first (CoreDNS right after Caddy), then the one sharing most concepts with it, then
+    the roadmap's order. The same preferences ``next`` uses for one person.
+    """
+    inside = {p.slug for p in projects}
+    placed: list[str] = []
+    seen_concepts: set[str] = set()
+    left = list(projects)
     while left:
-        best = max(
-            left, key=lambda p: (len(seen_concepts.intersection(p.concepts)), -left.index(p))
+        done = set(placed)
+        ready = [p for p in left if all(b in done or b not in inside for b in p.builds_on)]
+        # a cycle cannot pass 'catalog check'; should one slip through, keep walking
+        best = min(
+            ready or left,
+            key=lambda p: (
+                -sum(1 for b in p.builds_on if b in done),
+                -len(seen_concepts.intersection(p.concepts)),
+                catalog.order(p.slug),
+            ),
         )
-        order.append(best)
+        placed.append(best.slug)
         seen_concepts.update(best.concepts)
         left.remove(best)
-    return [p.slug for p in order]
+    return placed
 
 
 def upcoming(catalog: Catalog, target: str, covered: Mapping[str, str]) -> tuple[int, str | None]:
@@ -125,6 +155,23 @@ def upcoming(catalog: Catalog, target: str, covered: Mapping[str, str]) -> tuple
     return len(plan(catalog, target)), None
 
 
+def foundations(catalog: Catalog, target: str, index: int) -> list[Project]:
+    """The earlier steps of the plan that its step ``index`` builds on."""
+    steps = plan(catalog, target)
+    return catalog.foundations(steps[index], among=steps[:index])
+
+
+def agenda_slugs(catalog: Catalog, target: str, state: GroupState) -> list[str]:
+    """Whose report outlines the coming digest uses: the pick, what it builds on, last week's."""
+    index, slug = upcoming(catalog, target, state.covered)
+    if slug is None:
+        return []
+    wanted = [slug, *(p.slug for p in foundations(catalog, target, index)[:1])]
+    if state.posted:
+        wanted.append(state.posted[-1])
+    return list(dict.fromkeys(wanted))
+
+
 # -- the weekly post ---------------------------------------------------------------------------
 
 
@@ -132,10 +179,14 @@ def compose_digest(
     catalog: Catalog,
     sub: Subscription,
     state: GroupState,
-    agenda: ReadingAgenda | None = None,
-    last_agenda: ReadingAgenda | None = None,
+    agendas: Mapping[str, ReadingAgenda] | None = None,
 ) -> Digest:
-    """The project of the week for a channel, or the completion post after the last step."""
+    """The project of the week for a channel, or the completion post after the last step.
+
+    ``agendas``: report outlines by slug, for the slugs :func:`agenda_slugs` names; any
+    may be missing (the source was down): the digest then goes without them.
+    """
+    agendas = agendas or {}
     steps = plan(catalog, sub.target)
     index, slug = upcoming(catalog, sub.target, state.covered)
     if slug is None:
@@ -144,39 +195,28 @@ def compose_digest(
     title = target_title(catalog, sub.target)
     last = catalog.get(state.posted[-1]) if state.posted else None
     following = next((s for s in steps[index + 1 :] if s not in state.covered), None)
+    bases = foundations(catalog, sub.target, index)
+    agenda = agendas.get(slug)
 
-    why = f"Step {index + 1} of {len(steps)} in {title}."
-    if last is not None:
-        shared = [catalog.concept_label(t) for t in project.concepts if t in last.concepts]
-        if shared:
-            why += f" It builds on {last.name} from last week: both deal with {_and(shared[:2])}."
-        else:
-            why += f" After {last.name} last week, a new angle on {title}."
-    else:
-        why += " The first step: everything after builds on it."
-
-    prompts = discussion_prompts(catalog, project, last, agenda, last_agenda)
-    sections = [Section(heading="Why this one", text=why)]
-    read = Section(
-        heading="What to read",
-        text="Read the report, closely the Key Design Decisions and Key Takeaways.",
-        items=tuple(Item(title=d, prefix=f"{i}.") for i, d in enumerate(agenda.decisions, 1))
-        if agenda
-        else (),
-        links=report_links(project),
+    prompts = discussion_prompts(catalog, project, index, bases, last, agendas)
+    sections = [Section(heading="Why this one", text=why_this_one(catalog, sub, state, index))]
+    sections.append(
+        Section(
+            heading="What to read",
+            text="Read the report, closely the Key Design Decisions and Key Takeaways.",
+            items=tuple(
+                Item(title=d, prefix=f"{i}.", url=agenda.decision_url(project, i - 1))
+                for i, d in enumerate(agenda.decisions, 1)
+            )
+            if agenda
+            else (),
+            links=report_links(project),
+        )
     )
-    sections.append(read)
     sections.append(Section(heading="To discuss", items=tuple(Item(title=p) for p in prompts)))
     if last is not None:
         sections.append(Section(heading=f"Last week: {last.name}", text=_recap(last, state)))
-    covered_steps = sum(1 for s in steps if s in state.covered)
-    sections.append(
-        Section(
-            heading="The group so far",
-            meters=(Meter(label=title, done=covered_steps, total=len(steps)),),
-            text=_readers(catalog, steps, state),
-        )
-    )
+    sections.append(_so_far(catalog, sub, state))
     footer = (
         f"Next week: {catalog.project(following).name}."
         if following
@@ -207,92 +247,250 @@ def compose_digest(
         title=f"Discussion: {project.name}",
         text="Reply in this thread as you read.",
         items=tuple(Item(title=p, prefix=f"{i}.") for i, p in enumerate(prompts, 1)),
+        links=report_links(project),
         public=True,
     )
     return Digest("digest", slug, message, discussion, f"Discuss: {project.name}", prompts)
+
+
+def why_this_one(catalog: Catalog, sub: Subscription, state: GroupState, index: int) -> str:
+    """The step, the path's own line for it, and what it builds on among the earlier steps."""
+    steps = plan(catalog, sub.target)
+    project = catalog.project(steps[index])
+    title = target_title(catalog, sub.target)
+    parts = [f"Step {index + 1} of {len(steps)} in {title}."]
+    if sub.target_kind == "path":
+        line = PathStep(catalog.path(sub.target_key), index + 1).line
+        if line:
+            parts.append(line)
+    bases = foundations(catalog, sub.target, index)
+    if bases:
+        parts.append(f"It builds on {_and([_step_name(steps, state, b) for b in bases])}.")
+        shared = [catalog.concept_label(t) for t in project.concepts if t in bases[0].concepts]
+        if shared:
+            parts.append(f"Look for how it takes up {bases[0].name}'s {_and(shared[:2])}.")
+    else:
+        kin = _closest_earlier(steps[:index], state, project, catalog)
+        if kin is not None:
+            shared = [catalog.concept_label(t) for t in project.concepts if t in kin.concepts]
+            parts.append(f"It shares {_and(shared[:2])} with {_step_name(steps, state, kin)}.")
+        elif index == 0:
+            parts.append("The first step: where the walk begins.")
+        elif sub.target_kind == "level":
+            parts.append("Nothing before it in the level covers the same ground: a fresh start.")
+    previous = steps[index - 1] if index else None
+    if previous is not None and state.covered.get(previous) == "skipped":
+        parts.append(f"The group skipped step {index} ({catalog.project(previous).name}).")
+    return " ".join(parts)
+
+
+def _step_name(steps: Sequence[str], state: GroupState, project: Project) -> str:
+    """'Prometheus (step 1)', or '(step 1, skipped)' when the group skipped it."""
+    number = steps.index(project.slug) + 1
+    skipped = ", skipped" if state.covered.get(project.slug) == "skipped" else ""
+    return f"{project.name} (step {number}{skipped})"
+
+
+def _closest_earlier(
+    earlier: Sequence[str], state: GroupState, project: Project, catalog: Catalog
+) -> Project | None:
+    """The posted earlier step sharing most concepts with ``project`` (latest on a tie)."""
+    best: tuple[int, int, Project] | None = None
+    mine = set(project.concepts)
+    for position, slug in enumerate(earlier):
+        if state.covered.get(slug) != "posted":
+            continue
+        other = catalog.project(slug)
+        overlap = len(mine.intersection(other.concepts))
+        if overlap and (best is None or (overlap, position) > best[:2]):
+            best = (overlap, position, other)
+    return best[2] if best else None
+
+
+def _so_far(catalog: Catalog, sub: Subscription, state: GroupState) -> Section:
+    """The group's progress: the steps posted out of those it takes (skips are not progress)."""
+    steps = plan(catalog, sub.target)
+    posted = sum(1 for s in steps if state.covered.get(s) == "posted")
+    skipped = sum(1 for s in steps if state.covered.get(s) == "skipped")
+    text = _readers(steps, state)
+    if skipped:
+        text += f" {_count(skipped, 'step')} skipped."
+    return Section(
+        heading="The group so far",
+        meters=(
+            Meter(label=target_title(catalog, sub.target), done=posted, total=len(steps) - skipped),
+        ),
+        text=text,
+    )
 
 
 def compose_completion(catalog: Catalog, sub: Subscription, state: GroupState) -> Digest:
     """After the last step: the group's numbers and where to go next."""
     steps = plan(catalog, sub.target)
     title = target_title(catalog, sub.target)
-    posted = sum(1 for s in steps if state.covered.get(s) == "posted")
+    posted = [s for s in steps if state.covered.get(s) == "posted"]
     skipped = sum(1 for s in steps if state.covered.get(s) == "skipped")
-    finishers = [u for u, m in state.marks.items() if all(_done(m, s) for s in steps)]
-    reads = sum(1 for m in state.marks.values() for s in steps if _done(m, s))
-    merged = group_marks(state.marks)
-    exclude = [sub.target_key] if sub.target_kind == "path" else []
-    suggestion = next_path(catalog, merged, exclude=exclude)
+    read = [s for s in steps if any(_done(m, s) for m in state.marks.values())]
+    readers = [u for u, m in state.marks.items() if any(_done(m, s) for s in steps)]
+    finishers = [u for u, m in state.marks.items() if posted and all(_done(m, s) for s in posted)]
+    reads = (
+        f"{len(read)} of {len(steps)} reports, by {_count(len(readers), 'member')}"
+        if read
+        else "none yet"
+    )
     facts = [
-        Fact(label="Weeks", value=f"{posted} posted, {skipped} skipped"),
-        Fact(label="Reports read", value=f"{reads} by {len(state.marks)} member(s)"),
-        Fact(label="Finished every step", value=_names(finishers, state) or "nobody yet"),
+        Fact(label="Weeks", value=f"{len(posted)} posted, {skipped} skipped"),
+        Fact(label="Reports read", value=reads),
+        Fact(label="Read every posted step", value=_names(finishers, state) or "nobody yet"),
     ]
-    actions: list[Action] = []
     text = f"The group has been through all {len(steps)} steps of {title}."
-    if suggestion is not None:
-        text += f" Next, try {suggestion.path.title}: {suggestion.reason}"
-        actions.append(
-            Action(
-                label=f"Subscribe to {suggestion.path.title}",
-                command=f"subscribe {suggestion.path.slug}",
-                style=Style.PRIMARY,
-            )
-        )
-        actions.append(Action(label="See the path", command=f"path {suggestion.path.slug}"))
+    following, actions = _what_next(catalog, sub, state)
     message = Reply(
         kind=ReplyKind.DIGEST,
         title=f"{title[:1].upper()}{title[1:]}: complete!",
-        text=text,
+        text=f"{text} {following}" if following else text,
         facts=tuple(facts),
-        actions=tuple(actions),
-        footer="This subscription has ended. 'subscribe PATH' starts the next one.",
+        actions=actions,
+        footer="This subscription has ended. 'subscribe PATH' or 'subscribe LEVEL' starts the next one.",
         public=True,
     )
     return Digest("completion", None, message)
 
 
+def _what_next(
+    catalog: Catalog, sub: Subscription, state: GroupState
+) -> tuple[str, tuple[Action, ...]]:
+    """The next level up after a level; otherwise the path the group recommender picks."""
+    if sub.target_kind == "level":
+        up = Level(sub.target_key).up()
+        if up is not None and catalog.level(up):
+            target = f"level:{up.value}"
+            first = catalog.project(plan(catalog, target)[0])
+            return (
+                f"Next, the {up.value} level: {len(plan(catalog, target))} projects, "
+                f"starting with {first.name}.",
+                (
+                    Action(
+                        label=f"Subscribe to {up.value}",
+                        command=f"subscribe {up.value}",
+                        style=Style.PRIMARY,
+                    ),
+                    Action(label=f"See {up.value}", command=up.value),
+                ),
+            )
+    exclude = [sub.target_key] if sub.target_kind == "path" else []
+    suggestion = next_path(catalog, group_marks(state.marks), exclude=exclude)
+    if suggestion is None:
+        return "", ()
+    return (
+        f"Next, try {suggestion.path.title}: {suggestion.reason}",
+        (
+            Action(
+                label=f"Subscribe to {suggestion.path.title}",
+                command=f"subscribe {suggestion.path.slug}",
+                style=Style.PRIMARY,
+            ),
+            Action(label="See the path", command=f"path {suggestion.path.slug}"),
+        ),
+    )
+
+
+# -- discussion prompts ------------------------------------------------------------------------
+#
+# Our own words around the report's headings and lead phrases. Which heading a week uses
+# turns with the step's index, so consecutive weeks do not all start from decision #1.
+
+_ON_DECISION = (
+    '{p} chose "{d}": what problem does that solve for it, and what does it cost?',
+    '"{d}" in {p}: what would break, or get easier, had it gone the other way?',
+    'Would "{d}", the way {p} does it, fit a system you work on? What would have to be true first?',
+)
+_ON_TAKEAWAY = (
+    'The {p} report draws the lesson "{t}": where have you seen it hold, or fail, outside {p}?',
+    '"{t}", says the {p} report: which of {p}\'s design choices shows it best?',
+)
+_ON_CONCEPT = (
+    "Where does {c} show up in {p}'s design, and what would break without it?",
+    "{p} relies on {c}: what does it gain from it, and what does it pay for it?",
+)
+
+
 def discussion_prompts(
     catalog: Catalog,
     project: Project,
+    index: int,
+    bases: Sequence[Project],
     last: Project | None,
-    agenda: ReadingAgenda | None,
-    last_agenda: ReadingAgenda | None,
+    agendas: Mapping[str, ReadingAgenda],
 ) -> tuple[str, ...]:
-    """Two or three questions from the project's concepts, last week's pick and the report."""
+    """Three questions about this week's project, each naming it.
+
+    From its outline when there is one (a decision and a takeaway, rotating with the
+    week), set against the earlier step it builds on; without one, from its concepts and
+    what it builds on.
+    """
+    p = project.name
+    own = agendas.get(project.slug) or ReadingAgenda()
+    decisions, takeaways = own.decisions, own.takeaways
     prompts: list[str] = []
-    if agenda and agenda.decisions and last is not None and last_agenda and last_agenda.decisions:
-        prompts.append(
-            f"Set {project.name}'s \"{agenda.decisions[0]}\" against {last.name}'s "
-            f'"{last_agenda.decisions[0]}": which problem does each trade-off fit?'
-        )
-    if last is not None:
+    if bases:
+        prompts.append(_against_base(catalog, project, bases[0], index, agendas))
+    if decisions:
+        d = decisions[index % len(decisions)]
+        prompts.append(_ON_DECISION[index % len(_ON_DECISION)].format(p=p, d=d))
+    if takeaways:
+        t = takeaways[index % len(takeaways)]
+        prompts.append(_ON_TAKEAWAY[index % len(_ON_TAKEAWAY)].format(p=p, t=t))
+    if len(decisions) > 1:  # a second decision, worded differently
+        d = decisions[(index + 1) % len(decisions)]
+        prompts.append(_ON_DECISION[(index + 1) % len(_ON_DECISION)].format(p=p, d=d))
+    if last is not None and last.slug not in {b.slug for b in bases}:
         shared = [t for t in project.concepts if t in last.concepts]
         if shared:
-            label = catalog.concept_label(shared[0])
-            prompts.append(
-                f"{project.name} and {last.name} both rely on {label}: "
-                "what does each gain from it, and what does it cost them?"
-            )
-        else:
-            prompts.append(
-                f"What would {last.name} look like if it were built the way {project.name} is?"
-            )
-    concept = catalog.concept_label(project.concepts[0])
+            c = catalog.concept_label(shared[index % len(shared)])
+            prompts.append(f"{p} and {last.name} both rely on {c}: how differently do they use it?")
+    concepts = project.concepts
+    for turn in range(len(_ON_CONCEPT)):
+        c = catalog.concept_label(concepts[(index + turn) % len(concepts)])
+        prompts.append(_ON_CONCEPT[(index + turn) % len(_ON_CONCEPT)].format(p=p, c=c))
     prompts.append(
-        f"Where does {concept} show up in {project.name}'s design, and what would break without it?"
+        f"Which of {p}'s design choices would you bring to a system you work on, "
+        "and which would you leave out?"
     )
-    if agenda and agenda.takeaways:
-        prompts.append(
-            f'The report\'s takeaway "{agenda.takeaways[0]}": where would it apply in '
-            "a system you work on?"
+    return tuple(dict.fromkeys(prompts))[:PROMPTS]
+
+
+def _against_base(
+    catalog: Catalog,
+    project: Project,
+    base: Project,
+    index: int,
+    agendas: Mapping[str, ReadingAgenda],
+) -> str:
+    """The week's project set against an earlier step it builds on."""
+    p, b = project.name, base.name
+    shared = [t for t in project.concepts if t in base.concepts]
+    concept = catalog.concept_label(shared[index % len(shared)]) if shared else None
+    mine = (agendas.get(project.slug) or ReadingAgenda()).decisions
+    theirs = (agendas.get(base.slug) or ReadingAgenda()).decisions
+    # a different decision from the one the next prompt quotes
+    d = mine[(index + 1) % len(mine)] if mine else None
+    if d and theirs:
+        return (
+            f"{p} builds on {b}: put {p}'s \"{d}\" next to {b}'s "
+            f'"{theirs[index % len(theirs)]}". What did {p} keep, and what did it change?'
         )
-    else:
-        prompts.append(
-            f"Which of {project.name}'s design decisions would you bring to a system you "
-            "work on, and which would you leave out?"
+    if d and concept:
+        return (
+            f'{p} borrows {b}\'s {concept}: read "{d}" and say what {p} kept from {b} '
+            "and what it had to change."
         )
-    return tuple(prompts[:3])
+    if concept:
+        return f"{p} borrows {b}'s {concept}: where does it follow {b}'s design, and where does it part ways?"
+    return f"{p} builds on {b}: what does it take from {b} as it is, and what does it add?"
+
+
+# -- numbers and names ---------------------------------------------------------------------------
 
 
 def _recap(last: Project, state: GroupState) -> str:
@@ -303,11 +501,11 @@ def _recap(last: Project, state: GroupState) -> str:
     return f"{_names(readers, state)} {verb} marked it done."
 
 
-def _readers(catalog: Catalog, steps: Sequence[str], state: GroupState) -> str:
-    active = [u for u, m in state.marks.items() if any(_done(m, s) for s in steps)]
+def _readers(steps: Sequence[str], state: GroupState) -> str:
     if not state.marks:
         return "Press Done when you have read a report: the group's progress shows up here."
-    return f"{len(active)} of {len(state.marks)} member(s) have read at least one step."
+    active = [u for u, m in state.marks.items() if any(_done(m, s) for s in steps)]
+    return f"{len(active)} of {_count(len(state.marks), 'member')} have read at least one step."
 
 
 def _names(users: Sequence[str], state: GroupState) -> str:
@@ -316,6 +514,10 @@ def _names(users: Sequence[str], state: GroupState) -> str:
     if len(names) > 8:
         return ", ".join(names[:8]) + f" and {len(names) - 8} more"
     return _and(names)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _and(words: Sequence[str]) -> str:
@@ -334,6 +536,7 @@ __all__ = [
     "GroupState",
     "Link",
     "ReadingAgenda",
+    "agenda_slugs",
     "compose_completion",
     "compose_digest",
     "plan",
