@@ -53,16 +53,19 @@ async def _serve(app: App) -> None:
             log.info("no Slack or Discord credentials: starting the local console")
         services["console"] = lambda: run_console(app.roadmap, console_asker())
     log.info("serving: %s", ", ".join(services))
-    summary = await scheduler.start()
-    log.info("start-up catch-up: %s", summary.line())
+    # Serving first: /healthz, commands and the gateway answer while the catch-up (which
+    # may meet rate limits) delivers what was due while the bot was down.
     tasks = [asyncio.create_task(run(), name=name) for name, run in services.items()]
+    await scheduler.start()
+    catch_up = asyncio.create_task(scheduler.catch_up(), name="catch-up")
     try:
         await _until_first_exits(tasks)
     finally:
-        await scheduler.stop()
+        await scheduler.stop()  # finishes or hands back in-flight deliveries
+        catch_up.cancel()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(catch_up, *tasks, return_exceptions=True)
 
 
 async def _until_first_exits(tasks: list[asyncio.Task[None]]) -> None:

@@ -56,6 +56,9 @@ class RecordingPoster:
         found = [p for p in self.posts if p.channel == channel and p.delivery_id == delivery_id]
         return found[0].message_id if found else None
 
+    async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
+        return (channel, message_id) in self.discussions
+
     def titles(self, channel: str) -> list[str]:
         return [p.message.title for p in self.posts if p.channel == channel]
 

@@ -49,7 +49,8 @@ async def test_start_catches_up_and_shutdown_stops(
     await roadmap.ask("subscribe beginner", member("a"))
     clock.advance(timedelta(days=7))  # the bot was down over Monday 09:00
     scheduler = DigestScheduler(deliverer)
-    summary = await scheduler.start()
+    await scheduler.start()
+    summary = await scheduler.catch_up()
     try:
         assert summary.delivered == 1
         assert "sweep" in scheduler.job_ids()

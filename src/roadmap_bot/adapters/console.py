@@ -108,3 +108,6 @@ class ConsolePoster:
 
     async def find_post(self, channel: str, delivery_id: str, since: object) -> str | None:
         return None  # a terminal keeps no history: the ledger alone decides
+
+    async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
+        return False

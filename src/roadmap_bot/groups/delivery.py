@@ -2,26 +2,39 @@
 
 Order of events for one weekly post:
 
-1. claim the ledger row (BEGIN IMMEDIATE; only one worker anywhere gets it),
-2. if an earlier attempt was interrupted, ask the platform whether it got the post,
-3. post (bounded concurrency, Retry-After honoured, transient errors retried),
-4. complete the row with the platform's message id, cover the pick, move the schedule,
-5. post the discussion prompts (thread), which never causes a re-post.
+1. claim the ledger row as a lease (an owner id per run, and an expiry): one worker at a
+   time holds it; the run renews its leases while it works;
+2. if an earlier attempt may have reached the platform (a taken-over claim, a lost or
+   ambiguous answer), ask the platform (the channel's history) before anything else;
+3. fence: renew the lease by compare-and-set on the owner right before posting; a worker
+   whose lease was taken over never posts;
+4. post, with bounded concurrency. A Retry-After is waited out for that delivery alone,
+   with the lease extended past the wait; above ``retry_after_cap`` the claim is handed
+   back with a not-before time instead. Nothing is shared between deliveries but the
+   concurrency slots, and no delivery holds a slot while it waits;
+5. complete the row (compare-and-set again) with the platform's message id, cover the
+   pick, move the schedule;
+6. post the discussion prompts (thread): the row owes them until they are out, and a
+   worker that takes the row over finishes them.
 
-A permanent platform error (channel gone, bot removed) pauses that subscription with the
-reason, shown in `schedule`; other channels are not affected.
+Claims whose worker died are taken over by the next run, whatever their week: found on the
+platform or posted, they end sent; too late to post, they end missed with the reason, shown
+in ``schedule``. A permanent platform error (channel gone, bot removed) pauses that
+subscription with the reason; other channels are not affected.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
+import secrets
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from roadmap_bot import metrics
 from roadmap_bot.chat.replies import Reply
@@ -36,13 +49,14 @@ from roadmap_bot.groups.digest import (
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.learning.catalog import Catalog
 from roadmap_bot.store.digests import (
-    Claim,
+    DISCUSSION_PENDING,
     ClaimOutcome,
     ClaimRequest,
     Completion,
     Delivery,
     DeliveryState,
     DigestStore,
+    Lease,
     Recorded,
     Subscription,
 )
@@ -50,21 +64,34 @@ from roadmap_bot.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
-STALE_CLAIM = timedelta(minutes=10)  # a claim older than this was abandoned by its worker
+LEASE = timedelta(minutes=2)  # a claim's lease; longer than any one platform request
+RENEW_EVERY = 30.0  # seconds between renewals of the leases a run holds
+RETRY_AFTER_CAP = 60.0  # seconds; a longer Retry-After hands the claim back, not awaited
 MAX_WEEKS_BACK = 520  # bound the catch-up scan after very long downtime
 AGENDA_TIMEOUT = 3.0  # seconds a digest waits for a report's outline at most
+SHUTDOWN_GRACE = 5.0  # seconds in-flight deliveries get to finish when shutting down
+
+T = TypeVar("T")
 
 
 class DeliveryError(Exception):
-    """A platform refused a post. ``permanent``: retrying cannot help."""
+    """A platform refused a post. ``permanent``: retrying cannot help. ``unknown``: the
+    answer does not say whether the post was made (Slack's internal_error, a 5xx): the
+    channel is checked before any retry."""
 
     def __init__(
-        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        unknown: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.unknown = unknown
 
 
 class Poster(Protocol):
@@ -76,9 +103,9 @@ class Poster(Protocol):
     async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
         """Post a public message; return the platform's message id.
 
-        Raise DeliveryError when the platform answered with a refusal. Any other exception
-        means the outcome is unknown; the deliverer then looks (``find_post``) before
-        posting again.
+        Raise DeliveryError when the platform answered with a refusal (``unknown=True``
+        when the answer may hide a success). Any other exception means the outcome is
+        unknown; the deliverer then looks (``find_post``) before posting again.
         """
 
     async def post_discussion(
@@ -88,6 +115,9 @@ class Poster(Protocol):
 
     async def find_post(self, channel: str, delivery_id: str, since: datetime) -> str | None:
         """The message id of a post carrying this delivery id, if the platform has one."""
+
+    async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
+        """Whether the prompts under that message were posted already."""
 
 
 AgendaSource = Callable[[str, float], Awaitable[ReadingAgenda | None]]
@@ -99,15 +129,24 @@ class RunSummary:
     already: int = 0
     failed: int = 0
     missed: int = 0
+    in_progress: int = 0  # claimed and being sent by another worker (or left for one)
+    rescheduled: int = 0  # the platform asked for a wait above the cap: retried later
     problems: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         text = f"delivered {self.delivered}, already delivered {self.already}, failed {self.failed}"
-        return text + (f", missed {self.missed}" if self.missed else "")
+        for label, count in (
+            ("in progress", self.in_progress),
+            ("rescheduled", self.rescheduled),
+            ("missed", self.missed),
+        ):
+            if count:
+                text += f", {label} {count}"
+        return text
 
 
 def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Deliverer:
@@ -125,6 +164,9 @@ class Deliverer:
         attempts: int = 4,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         agenda: AgendaSource | None = None,
+        lease: timedelta = LEASE,
+        retry_after_cap: float = RETRY_AFTER_CAP,
+        renew_every: float = RENEW_EVERY,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -135,53 +177,114 @@ class Deliverer:
         self.attempts = attempts
         self.sleep = sleep
         self.agenda = agenda
+        self.lease = lease
+        self.retry_after_cap = retry_after_cap
+        self.renew_every = renew_every
         self.worker = _worker_id()
+        self._runs = itertools.count(1)
+        self._owners: list[str] = []  # every owner id this deliverer's runs used
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._slots = asyncio.Semaphore(concurrency)
-        self._run_lock = asyncio.Lock()
 
     # -- what is due ---------------------------------------------------------------------
 
     async def run_due(self, now: datetime | None = None) -> RunSummary:
-        """Deliver everything due at ``now`` (default: the clock). Safe to run repeatedly.
+        """Deliver everything due at ``now`` (default: the clock), and take over what dead
+        workers left unfinished. Safe to run repeatedly, and side by side.
 
         The ledger work is batched: one transaction records the missed and paused weeks,
-        one claims every post of the run, and completions are committed together as
-        posts come back, so a run over thousands of channels costs a few dozen commits.
+        one claims every post of the run, and fences and completions are committed
+        together as posts go and come back, so a run over thousands of channels costs a
+        few dozen commits.
         """
-        now = now or self.clock.now()
         summary = RunSummary()
-        async with self._run_lock:
-            subs = [s for s in await self.digests.due(now) if self._poster(s) is not None]
-            summary.already = await self.digests.sent_between(now - self.catchup, now)
-            plans = [self._plan(sub, now) for sub in subs]
-            summary.missed = await self.digests.record_many(
-                [p.missed for p in plans if p.missed is not None]
-            )
-            await self.digests.record_many([p.paused for p in plans if p.paused is not None])
-            due = [p for p in plans if p.week is not None]
-            claims = await self.digests.claim_many(
-                [ClaimRequest(p.sub, p.week, p.due) for p in due if p.week is not None],
-                self.worker,
-                now,
-                STALE_CLAIM,
-            )
-            work = []
-            for plan, claim in zip(due, claims, strict=True):
-                if claim.outcome in (ClaimOutcome.DONE, ClaimOutcome.BUSY):
-                    summary.already += 1
-                else:
-                    work.append((plan, claim))
-            states = await self.group_states([plan.sub.channel for plan, _ in work])
-            batch = _Completions(self.digests)
-            await asyncio.gather(
-                *(
-                    self._counted(plan, claim, states[plan.sub.channel], now, batch, summary)
-                    for plan, claim in work
-                )
-            )
-        if subs:
+        if self._closing:
+            return summary
+        now = now or self.clock.now()
+        run = _Run(self, f"{self.worker}/{next(self._runs)}", now, summary)
+        self._owners.append(run.owner)
+        subs = [s for s in await self.digests.due(now) if self._poster(s) is not None]
+        summary.already = await self.digests.sent_between(now - self.catchup, now)
+        plans = [self._plan(sub, now) for sub in subs]
+        summary.missed = await self.digests.record_many(
+            [p.missed for p in plans if p.missed is not None]
+        )
+        await self.digests.record_many([p.paused for p in plans if p.paused is not None])
+        due = [p for p in plans if p.week is not None]
+        claims = await self.digests.claim_many(
+            [ClaimRequest(p.sub, p.week, p.due) for p in due if p.week is not None],
+            run.owner,
+            now,
+            self.lease,
+        )
+        jobs: list[_Job] = []
+        for plan, claim in zip(due, claims, strict=True):
+            if claim.outcome is ClaimOutcome.DONE:
+                summary.already += 1
+            elif claim.outcome is ClaimOutcome.BUSY:
+                summary.in_progress += 1
+            elif claim.outcome is ClaimOutcome.LATER:
+                summary.rescheduled += 1
+            else:
+                check = claim.outcome is ClaimOutcome.RETRY
+                if check and claim.delivery.state is DeliveryState.CLAIMED:
+                    metrics.lease_takeover(plan.sub.channel.split(":", 1)[0])
+                jobs.append(_Job(plan.sub, claim.delivery, plan.next_due, check=check))
+        for taken in await self.digests.take_abandoned(
+            run.owner, now, self.lease, platforms=list(self.posters)
+        ):
+            metrics.lease_takeover(taken.channel.split(":", 1)[0])
+            jobs.append(await self._recovery(taken, now))
+        if jobs:
+            await self._run_jobs(run, jobs)
+        if subs or jobs:
             log.info("digests at %s: %s", now.isoformat(), summary.line())
         return summary
+
+    async def _run_jobs(self, run: _Run, jobs: list[_Job]) -> None:
+        states = await self.group_states(list(dict.fromkeys(j.sub.channel for j in jobs)))
+        run.held.update(j.delivery.id for j in jobs)
+        renewer = asyncio.create_task(self._renew(run))
+        tasks = [
+            asyncio.create_task(self._deliver(job, states[job.sub.channel], run)) for job in jobs
+        ]
+        self._inflight.update(tasks)
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            renewer.cancel()
+            self._inflight.difference_update(tasks)
+        for result in results:
+            if isinstance(result, BaseException):  # cancelled (shutting down): left or handed back
+                run.summary.in_progress += 1
+
+    async def _renew(self, run: _Run) -> None:
+        """Keep the run's leases alive while it works (queued deliveries included)."""
+        while run.held:
+            await asyncio.sleep(self.renew_every)
+            ids = sorted(run.held)
+            kept = await self.digests.hold(
+                [Lease(i, run.now() + self.lease) for i in ids], run.owner
+            )
+            run.held.intersection_update(kept)
+
+    async def shutdown(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop taking work; give in-flight deliveries ``grace`` seconds to finish, cancel
+        the rest and hand their leases back, so the next worker takes them over at once
+        (checking the platform first). Later ``run_due`` calls do nothing."""
+        self._closing = True
+        tasks = set(self._inflight)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        released = 0
+        for owner in self._owners:
+            released += await self.digests.release(owner)
+        if released:
+            log.info("shutting down: %d unfinished deliveries handed back", released)
 
     def _poster(self, sub: Subscription) -> Poster | None:
         # None: this process does not serve that platform; one that does will post it.
@@ -217,60 +320,60 @@ class Deliverer:
             paused=Recorded(sub, paused, DeliveryState.PAUSED, upto) if paused else None,
         )
 
+    async def _recovery(self, delivery: Delivery, now: datetime) -> _Job:
+        """A row a dead (or stopped) worker left: what finishing it means now."""
+        sub = await self.digests.subscription_by_id(delivery.subscription_id)
+        assert sub is not None  # deliveries reference their subscription
+        next_due = sub.schedule.next_after(delivery.due_at)[1]
+        if delivery.state is DeliveryState.SENT:  # only its thread reply is owed
+            return _Job(sub, delivery, next_due, check=True, discussion_only=True)
+        late = None
+        if await self.digests.ended(sub.id):
+            late = "not posted: the subscription ended before it could be sent"
+        elif now - delivery.due_at > self.catchup:
+            late = (
+                "not posted: the worker sending it stopped, and it was found after the "
+                "catch-up window"
+            )
+        log.info("taking over %s for %s", delivery.id, sub.channel)
+        return _Job(sub, delivery, next_due, check=True, too_late=late)
+
     # -- one post ------------------------------------------------------------------------
 
-    async def _counted(
-        self,
-        plan: _Plan,
-        claim: Claim,
-        state: GroupState,
-        now: datetime,
-        batch: _Completions,
-        summary: RunSummary,
-    ) -> None:
-        """``_deliver``, seen by /metrics as in progress while it runs, then as its outcome."""
-        platform = plan.sub.channel.split(":", 1)[0]
+    async def _deliver(self, job: _Job, state: GroupState, run: _Run) -> None:
+        """``_deliver_one``, seen by /metrics as in progress while it runs."""
+        platform = job.sub.channel.split(":", 1)[0]
         metrics.digests_in_progress(platform, 1)
         try:
-            await self._deliver(plan, claim, state, now, batch, summary)
+            await self._deliver_one(job, state, run)
         finally:
             metrics.digests_in_progress(platform, -1)
+            run.held.discard(job.delivery.id)  # nothing more to renew
 
-    async def _deliver(
-        self,
-        plan: _Plan,
-        claim: Claim,
-        state: GroupState,
-        now: datetime,
-        batch: _Completions,
-        summary: RunSummary,
-    ) -> None:
-        sub, delivery = plan.sub, claim.delivery
+    async def _deliver_one(self, job: _Job, state: GroupState, run: _Run) -> None:
+        sub, delivery, summary = job.sub, job.delivery, run.summary
         poster = self._poster(sub)
         assert poster is not None
         try:
+            if job.discussion_only:
+                assert delivery.message_id is not None
+                digest = await self._compose(sub, _before(state, delivery.project))
+                await self._discuss(poster, job, digest, delivery.message_id, run, check=True)
+                return
             digest = await self._compose(sub, state)
-            if claim.outcome is ClaimOutcome.RETRY:
-                found = await self._find(poster, sub, delivery)
-                if found is not None:
-                    log.info("delivery %s had reached %s already", delivery.id, sub.channel)
-                    await batch.add(_completion(delivery, digest, found, now, plan.next_due))
-                    summary.delivered += 1
-                    metrics.digest(poster.platform, "delivered")
-                    if digest.discussion is not None:  # the crash came before the prompts
-                        await self._discuss(poster, sub, delivery, digest, found)
-                    return
-            message_id = await self._send(
-                lambda: poster.post(sub.channel, digest.message, delivery.id),
-                sub,
-                delivery,
-                poster,
-                summary,
-            )
+            message_id = await self._send(job, digest, poster, run)
             if message_id is None:
                 return
             posted_at = asyncio.get_running_loop().time()
-            await batch.add(_completion(delivery, digest, message_id, now, plan.next_due))
+            owed = DISCUSSION_PENDING if digest.discussion is not None else None
+            completion = Completion(
+                delivery, message_id, run.start, job.next_due, digest.kind, digest.project, owed
+            )
+            if not await run.completions.add(completion):
+                # Taken over while the post was under way: the new holder finds the post
+                # (it checks before posting) and records it.
+                summary.in_progress += 1
+                return
             summary.delivered += 1
             metrics.digest(poster.platform, "delivered")
         except Exception:  # one channel's bug must not stop the others
@@ -282,84 +385,135 @@ class Deliverer:
             wait = poster.min_interval - (asyncio.get_running_loop().time() - posted_at)
             if wait > 0:
                 await self.sleep(wait)
-            await self._discuss(poster, sub, delivery, digest, message_id)
+            await self._discuss(poster, job, digest, message_id, run, check=job.check)
 
     async def _find(self, poster: Poster, sub: Subscription, delivery: Delivery) -> str | None:
+        """Ask the platform for the post; a failed lookup raises (never taken as 'absent')."""
         since = delivery.due_at - timedelta(hours=1)
-        try:
-            async with self._slots:
-                return await poster.find_post(sub.channel, delivery.id, since)
-        except DeliveryError as problem:
-            # Unsure whether it went out: better a (rare) duplicate than a lost week.
-            log.warning("could not check %s for %s: %s", sub.channel, delivery.id, problem)
-            return None
+        async with self._slots:
+            return await poster.find_post(sub.channel, delivery.id, since)
 
-    async def _send(
-        self,
-        call: Callable[[], Awaitable[str]],
-        sub: Subscription,
-        delivery: Delivery,
-        poster: Poster,
-        summary: RunSummary,
-    ) -> str | None:
-        """Post with retries; a permanent error pauses the subscription with its reason."""
+    async def _send(self, job: _Job, digest: Digest, poster: Poster, run: _Run) -> str | None:
+        """Post with retries, looking first whenever an earlier attempt may have got
+        through; None when it ended otherwise (recorded in the ledger and the summary)."""
+        sub, delivery, summary = job.sub, job.delivery, run.summary
+        check = job.check
         reason = "unknown error"
         for attempt in range(self.attempts):
+            delay: float | None = None
             try:
+                if check:
+                    found = await self._find(poster, sub, delivery)
+                    check = False
+                    if found is not None:
+                        log.info("delivery %s had reached %s already", delivery.id, sub.channel)
+                        return found
+                if job.too_late is not None:
+                    if await self.digests.miss(delivery, job.too_late, run.owner):
+                        summary.missed += 1
+                    else:
+                        summary.in_progress += 1
+                    return None
+                if not await run.fence(delivery.id):
+                    log.warning(
+                        "%s: the lease on %s was taken over: not posting", sub.channel, delivery.id
+                    )
+                    summary.in_progress += 1
+                    return None
                 async with self._slots:
-                    return await call()
+                    return await poster.post(sub.channel, digest.message, delivery.id)
             except DeliveryError as problem:
                 reason = problem.reason
                 if problem.permanent:
-                    await self.digests.fail(delivery, reason)
+                    await self.digests.fail(delivery, reason, run.owner)
                     await self.digests.set_problem(sub.id, reason)
                     summary.failed += 1
                     metrics.digest(poster.platform, "failed")
                     summary.problems.append(f"{sub.channel}: {reason}")
                     log.warning("digest for %s paused: %s", sub.channel, reason)
                     return None
+                check = check or problem.unknown
                 delay = problem.retry_after
                 if delay is not None:
                     metrics.rate_limited(poster.platform)
+                if delay is not None and delay > self.retry_after_cap:
+                    # Waiting would hold the claim (and a shutdown) for that long: hand it
+                    # back with a time before which no run retries it.
+                    at = run.now() + timedelta(seconds=delay)
+                    text = f"{reason} (asked to wait {delay:g} s); retried after {at:%H:%M} UTC"
+                    if await self.digests.reschedule(delivery, text, at, run.owner):
+                        summary.rescheduled += 1
+                    log.warning("digest for %s rescheduled: %s", sub.channel, text)
+                    return None
             except Exception as problem:
                 # No answer (connection lost, timeout): the post may have gone through.
                 # Look before posting again, or a retry could post the week twice.
                 reason = f"{type(problem).__name__}: {problem}"
-                delay = None
-                found = await self._find(poster, sub, delivery)
-                if found is not None:
-                    return found
+                check = True
             if attempt + 1 < self.attempts:
-                await self.sleep(delay if delay is not None else 0.5 * 2**attempt)
-        await self.digests.fail(delivery, reason)
-        summary.failed += 1
-        metrics.digest(poster.platform, "failed")
-        summary.problems.append(f"{sub.channel}: {reason}")
-        log.warning(
-            "digest for %s failed after %d attempts: %s", sub.channel, self.attempts, reason
-        )
+                wait = delay if delay is not None else 0.5 * 2**attempt
+                # The lease must outlive the wait, or another worker could take it meanwhile.
+                if not await run.fence(delivery.id, timedelta(seconds=wait)):
+                    summary.in_progress += 1
+                    return None
+                await self.sleep(wait)
+        if await self.digests.fail(delivery, reason, run.owner):
+            summary.failed += 1
+            metrics.digest(poster.platform, "failed")
+            summary.problems.append(f"{sub.channel}: {reason}")
+            log.warning(
+                "digest for %s failed after %d attempts: %s", sub.channel, self.attempts, reason
+            )
+        else:
+            summary.in_progress += 1
         return None
 
     async def _discuss(
-        self, poster: Poster, sub: Subscription, delivery: Delivery, digest: Digest, message_id: str
+        self,
+        poster: Poster,
+        job: _Job,
+        digest: Digest,
+        message_id: str,
+        run: _Run,
+        *,
+        check: bool,
     ) -> None:
-        """The prompts under the post. The digest is out already: this never fails the run."""
+        """The prompts under the post. The digest is out already: this never fails the run.
+        The row owes them until they are out; a worker taking it over finishes them."""
+        sub, delivery = job.sub, job.delivery
+        error: str | None = None
         for attempt in range(self.attempts):
             try:
+                if check:
+                    async with self._slots:
+                        found = await poster.find_discussion(sub.channel, message_id, delivery.id)
+                    check = False
+                    if found:
+                        break
+                if not await run.fence(delivery.id):
+                    return  # taken over: the new holder finishes the thread
                 async with self._slots:
                     await poster.post_discussion(sub.channel, message_id, digest, delivery.id)
-                return
+                break
             except DeliveryError as problem:
                 reason, permanent, delay = problem.reason, problem.permanent, problem.retry_after
+                check = check or problem.unknown
                 if delay is not None:
                     metrics.rate_limited(poster.platform)
-            except Exception as problem:  # no answer: posting the prompts again is harmless
+            except Exception as problem:  # no answer: it may be there
                 reason, permanent, delay = f"{type(problem).__name__}: {problem}", False, None
-            if permanent or attempt + 1 == self.attempts:
-                await self.digests.note(delivery, f"discussion not posted: {reason}")
+                check = True
+            if permanent:
+                error = f"discussion not posted: {reason}"
                 log.warning("discussion for %s not posted: %s", sub.channel, reason)
+                break
+            if attempt + 1 == self.attempts or (delay or 0) > self.retry_after_cap:
+                # Still owed: handed back, the next run or sweep finishes it.
+                log.warning("discussion for %s left for the next run: %s", sub.channel, reason)
+                await self.digests.release(run.owner, [delivery.id])
                 return
             await self.sleep(delay if delay is not None else 0.5 * 2**attempt)
+        await run.discussions.add((delivery.id, error))
 
     # -- composing -------------------------------------------------------------------------
 
@@ -413,43 +567,98 @@ class _Plan:
     paused: Recorded | None = None
 
 
-def _completion(
-    delivery: Delivery, digest: Digest, message_id: str, now: datetime, next_due: datetime
-) -> Completion:
-    return Completion(delivery, message_id, now, next_due, digest.kind, digest.project)
+@dataclass
+class _Job:
+    """One claimed row to finish in a run."""
+
+    sub: Subscription
+    delivery: Delivery
+    next_due: datetime
+    check: bool = False  # an earlier attempt may have posted: look before posting
+    discussion_only: bool = False  # the post is recorded; only its thread reply is owed
+    too_late: str | None = None  # if the platform does not have it: missed, for this reason
 
 
-class _Completions:
-    """Group commit for a run's completions.
+def _before(state: GroupState, project: str | None) -> GroupState:
+    """The channel as it was before ``project`` was posted (to compose that week again)."""
+    if project is None:
+        return state
+    covered = {k: v for k, v in state.covered.items() if k != project}
+    posted = list(state.posted)
+    if project in posted:
+        posted.reverse()
+        posted.remove(project)
+        posted.reverse()
+    return GroupState(covered, posted, state.marks, state.names)
 
-    Posts come back one by one; each waits until its completion is committed. While one
-    transaction is being written, the next completions gather, then go in together.
-    """
 
-    def __init__(self, digests: DigestStore) -> None:
-        self.digests = digests
-        self.pending: list[tuple[Completion, asyncio.Future[None]]] = []
+class _GroupCommit(Generic[T]):
+    """Group commit: items arrive one by one and each waits for its answer. While one
+    transaction is written, the next items gather, then go in together."""
+
+    def __init__(
+        self, write: Callable[[list[T]], Awaitable[set[str]]], key: Callable[[T], Hashable]
+    ) -> None:
+        self.write = write
+        self.key = key
+        self.pending: list[tuple[T, asyncio.Future[bool]]] = []
         self.writer: asyncio.Task[None] | None = None
 
-    async def add(self, completion: Completion) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.pending.append((completion, done))
+    async def add(self, item: T) -> bool:
+        """Whether the write accepted this item (its key came back)."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append((item, done))
         if self.writer is None or self.writer.done():
             self.writer = asyncio.create_task(self._drain())
-        await done
+        return await done
 
     async def _drain(self) -> None:
-        await asyncio.sleep(0)  # let completions of this same moment join the first batch
+        await asyncio.sleep(0)  # let items of this same moment join the first batch
         while self.pending:
             batch, self.pending = self.pending, []
             try:
-                await self.digests.complete_many([c for c, _ in batch])
+                accepted = await self.write([item for item, _ in batch])
             except Exception as problem:
                 for _, done in batch:
-                    done.set_exception(problem)
+                    if not done.done():
+                        done.set_exception(problem)
             else:
-                for _, done in batch:
-                    done.set_result(None)
+                for item, done in batch:
+                    if not done.done():
+                        done.set_result(self.key(item) in accepted)
+
+
+class _Run:
+    """One run_due: its owner id (the lease holder), its time, and its batched writes."""
+
+    def __init__(self, deliverer: Deliverer, owner: str, start: datetime, summary: RunSummary):
+        self.deliverer = deliverer
+        self.owner = owner
+        self.start = start
+        self.summary = summary
+        self._clock_start = deliverer.clock.now()
+        self.held: set[str] = set()
+        digests = deliverer.digests
+        self._fences = _GroupCommit[Lease](
+            lambda leases: digests.hold(leases, owner), lambda lease: lease.delivery_id
+        )
+        self.completions = _GroupCommit[Completion](
+            lambda done: digests.complete_many(done, owner), lambda c: c.delivery.id
+        )
+        self.discussions = _GroupCommit[tuple[str, str | None]](self._finish, lambda item: item[0])
+
+    def now(self) -> datetime:
+        """The run's time: its start (which may be given) moved on as the clock moves."""
+        return self.start + (self.deliverer.clock.now() - self._clock_start)
+
+    async def fence(self, delivery_id: str, longer: timedelta = timedelta(0)) -> bool:
+        """Renew the lease (compare-and-set on the owner); False: it is someone else's."""
+        until = self.now() + self.deliverer.lease + longer
+        return await self._fences.add(Lease(delivery_id, until))
+
+    async def _finish(self, items: Sequence[tuple[str, str | None]]) -> set[str]:
+        await self.deliverer.digests.finish_discussions(items, self.owner)
+        return {did for did, _ in items}
 
 
 def next_posts(schedule: Schedule, now: datetime, count: int = 4) -> list[datetime]:

@@ -4,7 +4,13 @@ Jobs live in memory and are rebuilt from our subscriptions table at start-up and
 every change: one CronTrigger per subscription, in the subscription's own zone, plus a
 sweep every few minutes that catches what another process changed, retries failures
 within the catch-up window and covers any DST edge the cron arithmetic treats
-differently from ours. At start-up one run delivers what was missed while down.
+differently from ours. At start-up one run delivers what was missed while down
+(:meth:`DigestScheduler.catch_up`, which ``serve`` runs beside its adapters, never before
+them: /healthz and commands answer during it).
+
+Runs are not serialised: each tick delivers on its own, and the ledger's leases keep two
+runs (here or in another process) from sending the same week, so a channel waiting out a
+Retry-After never holds up another's digest.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from roadmap_bot.groups.delivery import Deliverer, RunSummary
+from roadmap_bot.groups.delivery import SHUTDOWN_GRACE, Deliverer, RunSummary
 from roadmap_bot.store.digests import Subscription
 
 log = logging.getLogger(__name__)
@@ -46,8 +52,8 @@ class DigestScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._rebuilding: asyncio.Task[None] | None = None
 
-    async def start(self) -> RunSummary:
-        """Build the jobs, start ticking, and deliver whatever is due right now."""
+    async def start(self) -> None:
+        """Build the jobs and start ticking (then call :meth:`catch_up`)."""
         # Started first: before that APScheduler only queues jobs and would not
         # replace one queued under the same id.
         self.scheduler.start()
@@ -60,7 +66,12 @@ class DigestScheduler:
             max_instances=1,
             replace_existing=True,
         )
-        return await self.tick()  # catch-up after downtime
+
+    async def catch_up(self) -> RunSummary:
+        """Deliver whatever is due right now (after downtime), and log what happened."""
+        summary = await self.tick()
+        log.info("start-up catch-up: %s", summary.line())
+        return summary
 
     async def tick(self) -> RunSummary:
         return await self.deliverer.run_due()
@@ -93,7 +104,9 @@ class DigestScheduler:
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self.scheduler.get_jobs())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop ticking, then let the deliverer finish or hand back its in-flight work."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler finishes its shutdown on the loop
+        await self.deliverer.shutdown(grace)

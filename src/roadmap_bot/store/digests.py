@@ -1,8 +1,14 @@
 """Persistence for study groups: subscriptions, the delivery ledger, channel progress.
 
 The ledger is what makes weekly posts exactly-once: a delivery row keyed by
-(subscription, week) is claimed in a BEGIN IMMEDIATE transaction before anything is
-sent, and completed with the platform's message id afterwards.
+(subscription, week) is claimed before anything is sent, as a lease: ``claimed_by``
+(the worker) and ``lease_until`` (its expiry). Every step that acts on a claim (renewing
+it, posting, completing it, giving it up) is one UPDATE whose WHERE names the owner: a
+compare-and-set, so a worker whose lease was taken over changes nothing and learns it
+(the row count is 0). A lease that expired belongs to whoever takes it next; that worker
+asks the platform first, as the previous holder may have posted.
+
+All of the ledger's SQL lives in this module, behind the methods of :class:`DigestStore`.
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ from roadmap_bot.store.sqlite import SqliteStore, from_text, to_text
 
 
 class DeliveryState(StrEnum):
-    CLAIMED = "claimed"  # someone is sending it (or crashed while sending)
+    CLAIMED = "claimed"  # a worker holds the lease and is sending it (or died doing so)
     SENT = "sent"
-    MISSED = "missed"  # due while the bot was down for longer than the catch-up window
+    MISSED = "missed"  # not posted in time; ``error`` says why when it was not downtime
     PAUSED = "paused"  # due during a pause: never posted, the path waits
-    FAILED = "failed"  # the platform refused; retried while within the window
+    FAILED = "failed"  # the platform refused; retried while within the window (after
+    # ``lease_until`` when the platform asked for a wait longer than the deliverer's cap)
+
+
+DISCUSSION_PENDING = "pending"  # the post is out and recorded, its thread reply not yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +72,17 @@ class Delivery:
     sent_at: datetime | None
     message_id: str | None
     error: str | None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+    discussion: str | None = None  # DISCUSSION_PENDING while the thread reply is owed
 
 
 class ClaimOutcome(StrEnum):
     NEW = "new"  # ours to send
     RETRY = "retry"  # ours to send, but an earlier attempt may have reached the platform
     DONE = "done"  # already sent, missed or paused: nothing to do
-    BUSY = "busy"  # another worker claimed it moments ago
+    BUSY = "busy"  # another worker holds a live lease on it: in progress there
+    LATER = "later"  # rescheduled after a long Retry-After: not before its lease_until
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,7 @@ class Completion:
     next_due_at: datetime
     kind: str  # 'digest' or 'completion' (which ends the subscription)
     project: str | None
+    discussion: str | None = None  # DISCUSSION_PENDING: a thread reply follows
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,15 @@ class Recorded:
     next_due_at: datetime
 
 
-def _claimed(key: str, want: ClaimRequest, now: datetime) -> Delivery:
+@dataclass(frozen=True)
+class Lease:
+    """A worker's hold on one delivery row until ``until``."""
+
+    delivery_id: str
+    until: datetime
+
+
+def _claimed(key: str, want: ClaimRequest, now: datetime, worker: str, until: datetime) -> Delivery:
     return Delivery(
         id=key,
         subscription_id=want.sub.id,
@@ -129,6 +152,8 @@ def _claimed(key: str, want: ClaimRequest, now: datetime) -> Delivery:
         sent_at=None,
         message_id=None,
         error=None,
+        claimed_by=worker,
+        lease_until=until,
     )
 
 
@@ -146,7 +171,11 @@ _SUB_COLUMNS = (
 )
 _DELIVERY_COLUMNS = (
     "id, subscription_id, channel, week, due_at, kind, project, state, attempts, "
-    "claimed_at, sent_at, message_id, error"
+    "claimed_at, sent_at, message_id, error, claimed_by, lease_until, discussion"
+)
+# A row someone must still act on (send it, or finish its thread) whose lease is free.
+_ABANDONED = (
+    "(state = 'claimed' OR discussion = 'pending') AND (lease_until IS NULL OR lease_until <= ?)"
 )
 
 
@@ -173,7 +202,10 @@ def _subscription(row: Any) -> Subscription:
 
 
 def _delivery(row: tuple[object, ...]) -> Delivery:
-    (did, sid, channel, week, due, kind, project, state, attempts, claimed, sent, mid, err) = row
+    (did, sid, channel, week, due, kind, project, state, attempts, claimed, sent, mid, err) = row[
+        :13
+    ]
+    by, until, discussion = row[13:16]
     return Delivery(
         id=str(did),
         subscription_id=int(str(sid)),
@@ -188,6 +220,9 @@ def _delivery(row: tuple[object, ...]) -> Delivery:
         sent_at=from_text(str(sent)) if sent else None,
         message_id=str(mid) if mid else None,
         error=str(err) if err else None,
+        claimed_by=str(by) if by else None,
+        lease_until=from_text(str(until)) if until else None,
+        discussion=str(discussion) if discussion else None,
     )
 
 
@@ -206,6 +241,19 @@ class DigestStore:
             (channel,),
         )
         return _subscription(next(iter(rows))) if rows else None
+
+    async def subscription_by_id(self, subscription_id: int) -> Subscription | None:
+        """A subscription, ended or not (a recovered delivery may outlive it)."""
+        rows = await self.store.conn.execute_fetchall(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
+        )
+        return _subscription(next(iter(rows))) if rows else None
+
+    async def ended(self, subscription_id: int) -> bool:
+        rows = await self.store.conn.execute_fetchall(
+            "SELECT ended_at IS NOT NULL FROM subscriptions WHERE id = ?", (subscription_id,)
+        )
+        return bool(next(iter(rows))[0]) if rows else True
 
     async def active(self) -> list[Subscription]:
         rows = await self.store.conn.execute_fetchall(
@@ -290,20 +338,21 @@ class DigestStore:
                 "UPDATE subscriptions SET problem = ? WHERE id = ?", (problem, subscription_id)
             )
 
-    # -- the ledger ---------------------------------------------------------------------
+    # -- the ledger: leases -----------------------------------------------------------------
 
     async def claim_many(
         self,
         wanted: Sequence[ClaimRequest],
         worker: str,
         now: datetime,
-        stale_after: timedelta,
+        lease: timedelta,
     ) -> list[Claim]:
-        """Claim (subscription, week) rows for sending, all in one BEGIN IMMEDIATE
-        transaction. Whatever other workers do, only one of them ever gets NEW or RETRY
-        for a row; results come in the order asked."""
+        """Claim (subscription, week) rows for sending, each as a lease held by ``worker``
+        until ``now + lease``, all in one write transaction. Whatever other workers do,
+        only one of them at a time gets NEW or RETRY for a row; results come in the order
+        asked."""
         keys = [delivery_id(w.sub.id, w.week) for w in wanted]
-        claimed_at = to_text(now)
+        claimed_at, until = to_text(now), to_text(now + lease)
         async with self.store.write() as conn:
             existing: dict[str, Delivery] = {}
             for chunk in _chunks(keys):
@@ -327,60 +376,164 @@ class DigestStore:
                             to_text(want.due_at),
                             claimed_at,
                             worker,
+                            until,
                         )
                     )
-                    claims.append(Claim(ClaimOutcome.NEW, _claimed(key, want, now)))
+                    claims.append(
+                        Claim(ClaimOutcome.NEW, _claimed(key, want, now, worker, now + lease))
+                    )
                 elif old.state in (DeliveryState.SENT, DeliveryState.MISSED, DeliveryState.PAUSED):
                     claims.append(Claim(ClaimOutcome.DONE, old))
-                elif (
-                    old.state is DeliveryState.CLAIMED
-                    and old.claimed_at is not None
-                    and now - old.claimed_at < stale_after
-                ):
-                    claims.append(Claim(ClaimOutcome.BUSY, old))
+                elif old.lease_until is not None and old.lease_until > now:
+                    live = (
+                        ClaimOutcome.BUSY
+                        if old.state is DeliveryState.CLAIMED
+                        else ClaimOutcome.LATER
+                    )
+                    claims.append(Claim(live, old))
                 else:  # abandoned by a worker that died, or failed earlier: ours to retry
-                    retries.append((claimed_at, worker, key))
+                    retries.append((claimed_at, worker, until, key))
                     retry = replace(
-                        old, state=DeliveryState.CLAIMED, attempts=old.attempts + 1, claimed_at=now
+                        old,
+                        state=DeliveryState.CLAIMED,
+                        attempts=old.attempts + 1,
+                        claimed_at=now,
+                        claimed_by=worker,
+                        lease_until=now + lease,
                     )
                     claims.append(Claim(ClaimOutcome.RETRY, retry))
             if inserts:
                 await conn.executemany(
                     "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, "
-                    "state, attempts, claimed_at, claimed_by) "
-                    "VALUES (?, ?, ?, ?, ?, 'digest', 'claimed', 1, ?, ?)",
+                    "state, attempts, claimed_at, claimed_by, lease_until) "
+                    "VALUES (?, ?, ?, ?, ?, 'digest', 'claimed', 1, ?, ?, ?)",
                     inserts,
                 )
             if retries:
                 await conn.executemany(
                     "UPDATE deliveries SET state = 'claimed', attempts = attempts + 1, "
-                    "claimed_at = ?, claimed_by = ? WHERE id = ?",
+                    "claimed_at = ?, claimed_by = ?, lease_until = ? WHERE id = ?",
                     retries,
                 )
         return claims
 
-    async def complete_many(self, done: Sequence[Completion]) -> None:
-        """The platform accepted these posts: record them, cover their picks and move their
-        schedules on, in one transaction (a run of 2,000 channels commits a handful)."""
-        if not done:
-            return
+    async def take_abandoned(
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        platforms: Sequence[str],
+        limit: int = 1000,
+    ) -> list[Delivery]:
+        """Take over rows whose holder died or gave them back (a claim not sent, or a post
+        whose thread reply is owed), whatever their week: nothing is left claimed forever.
+        Each is taken by compare-and-set, so two workers never take the same row."""
+        rows = await self.store.conn.execute_fetchall(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE {_ABANDONED} "
+            "ORDER BY due_at LIMIT ?",
+            (to_text(now), limit),
+        )
+        # only rows of platforms this worker can post to (channel ids start 'slack:', ...)
+        found = [
+            d
+            for d in (_delivery(tuple(r)) for r in rows)
+            if d.channel.split(":", 1)[0] in platforms
+        ]
+        if not found:
+            return []
+        until = now + lease
+        taken: list[Delivery] = []
         async with self.store.write() as conn:
-            await conn.executemany(
-                "UPDATE deliveries SET state = 'sent', sent_at = ?, message_id = ?, "
-                "kind = ?, project = ?, error = NULL WHERE id = ?",
-                [(to_text(d.at), d.message_id, d.kind, d.project, d.delivery.id) for d in done],
-            )
+            for old in found:
+                cursor = await conn.execute(
+                    "UPDATE deliveries SET claimed_by = ?, lease_until = ?, "
+                    f"attempts = attempts + 1 WHERE id = ? AND {_ABANDONED}",
+                    (worker, to_text(until), old.id, to_text(now)),
+                )
+                if cursor.rowcount == 1:
+                    taken.append(replace(old, claimed_by=worker, lease_until=until))
+        return taken
+
+    async def hold(self, leases: Sequence[Lease], worker: str) -> set[str]:
+        """Renew leases that are still ``worker``'s (compare-and-set on the owner); return
+        the ids still held. The deliverer calls it right before each post: a row missing
+        from the answer was taken over, and must not be posted."""
+        if not leases:
+            return set()
+        held: set[str] = set()
+        async with self.store.write() as conn:
+            for lease in leases:
+                cursor = await conn.execute(
+                    "UPDATE deliveries SET lease_until = ? WHERE id = ? AND claimed_by = ? "
+                    "AND (state = 'claimed' OR discussion = 'pending')",
+                    (to_text(lease.until), lease.delivery_id, worker),
+                )
+                if cursor.rowcount == 1:
+                    held.add(lease.delivery_id)
+        return held
+
+    async def release(self, worker: str, ids: Sequence[str] | None = None) -> int:
+        """Give leases back at once (shutting down): the next worker need not wait for
+        them to expire. It checks the platform before posting, as for any taken-over row."""
+        where = "claimed_by = ? AND (state = 'claimed' OR discussion = 'pending')"
+        async with self.store.write() as conn:
+            if ids is None:
+                cursor = await conn.execute(
+                    f"UPDATE deliveries SET lease_until = NULL WHERE {where}", (worker,)
+                )
+                return cursor.rowcount
+            count = 0
+            for chunk in _chunks(list(ids)):
+                cursor = await conn.execute(
+                    f"UPDATE deliveries SET lease_until = NULL WHERE {where} "
+                    f"AND id IN ({','.join('?' * len(chunk))})",
+                    (worker, *chunk),
+                )
+                count += cursor.rowcount
+            return count
+
+    async def complete_many(self, done: Sequence[Completion], worker: str) -> set[str]:
+        """The platform accepted these posts: record them, cover their picks and move their
+        schedules on, in one transaction (a run of 2,000 channels commits a handful).
+        Only rows ``worker`` still holds are recorded; returns their ids. A post whose
+        thread reply is still owed keeps its lease until :meth:`finish_discussions`."""
+        if not done:
+            return set()
+        recorded: list[Completion] = []
+        async with self.store.write() as conn:
+            for d in done:
+                cursor = await conn.execute(
+                    "UPDATE deliveries SET state = 'sent', sent_at = ?, message_id = ?, "
+                    "kind = ?, project = ?, error = NULL, discussion = ?, "
+                    "lease_until = CASE WHEN ? IS NULL THEN NULL ELSE lease_until END "
+                    "WHERE id = ? AND claimed_by = ? AND state = 'claimed'",
+                    (
+                        to_text(d.at),
+                        d.message_id,
+                        d.kind,
+                        d.project,
+                        d.discussion,
+                        d.discussion,
+                        d.delivery.id,
+                        worker,
+                    ),
+                )
+                if cursor.rowcount == 1:
+                    recorded.append(d)
             # 'posted' wins over an earlier 'skipped': the group did get this one
             await conn.executemany(
                 "INSERT INTO channel_covered (channel, project, how, at) VALUES (?, ?, 'posted', ?) "
                 "ON CONFLICT (channel, project) DO UPDATE SET how = 'posted', at = excluded.at",
-                [(d.delivery.channel, d.project, to_text(d.at)) for d in done if d.project],
+                [(d.delivery.channel, d.project, to_text(d.at)) for d in recorded if d.project],
             )
             await conn.executemany(
-                _ADVANCE, [(to_text(d.next_due_at), d.delivery.subscription_id) for d in done]
+                _ADVANCE, [(to_text(d.next_due_at), d.delivery.subscription_id) for d in recorded]
             )
             ended = [
-                (to_text(d.at), d.delivery.subscription_id) for d in done if d.kind == "completion"
+                (to_text(d.at), d.delivery.subscription_id)
+                for d in recorded
+                if d.kind == "completion"
             ]
             if ended:
                 await conn.executemany(
@@ -388,13 +541,53 @@ class DigestStore:
                     "WHERE id = ? AND ended_at IS NULL",
                     ended,
                 )
+        return {d.delivery.id for d in recorded}
 
-    async def fail(self, delivery: Delivery, error: str) -> None:
+    async def finish_discussions(
+        self, finished: Sequence[tuple[str, str | None]], worker: str
+    ) -> None:
+        """Thread replies done (or given up on, with the reason kept as the row's error);
+        the lease ends with them."""
+        if not finished:
+            return
         async with self.store.write() as conn:
-            await conn.execute(
-                "UPDATE deliveries SET state = 'failed', error = ? WHERE id = ? AND state = 'claimed'",
-                (error, delivery.id),
+            await conn.executemany(
+                "UPDATE deliveries SET discussion = NULL, lease_until = NULL, "
+                "error = coalesce(?, error) WHERE id = ? AND claimed_by = ? "
+                "AND discussion = 'pending'",
+                [(error, did, worker) for did, error in finished],
             )
+
+    async def fail(self, delivery: Delivery, error: str, worker: str) -> bool:
+        """The platform refused: the row may be retried at once by the next run."""
+        return await self._end_claim(delivery, "failed", error, None, worker)
+
+    async def reschedule(
+        self, delivery: Delivery, error: str, not_before: datetime, worker: str
+    ) -> bool:
+        """The platform asked for a wait longer than the deliverer waits: hand the claim
+        back, to be retried by a run at or after ``not_before``."""
+        return await self._end_claim(delivery, "failed", error, not_before, worker)
+
+    async def miss(self, delivery: Delivery, reason: str, worker: str) -> bool:
+        """Never posted, and too late to post now: the reason shows in ``schedule``."""
+        return await self._end_claim(delivery, "missed", reason, None, worker)
+
+    async def _end_claim(
+        self,
+        delivery: Delivery,
+        state: str,
+        error: str,
+        until: datetime | None,
+        worker: str,
+    ) -> bool:
+        async with self.store.write() as conn:
+            cursor = await conn.execute(
+                "UPDATE deliveries SET state = ?, error = ?, lease_until = ? "
+                "WHERE id = ? AND claimed_by = ? AND state = 'claimed'",
+                (state, error, to_text(until) if until else None, delivery.id, worker),
+            )
+            return cursor.rowcount == 1
 
     async def note(self, delivery: Delivery, error: str) -> None:
         """A problem after the post went out (e.g. the discussion thread): kept, not retried."""
@@ -422,7 +615,11 @@ class DigestStore:
             before = conn.total_changes
             await conn.executemany(
                 "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, state) "
-                "VALUES (?, ?, ?, ?, ?, 'digest', ?) ON CONFLICT (subscription_id, week) DO NOTHING",
+                "VALUES (?, ?, ?, ?, ?, 'digest', ?) ON CONFLICT (subscription_id, week) "
+                # a week that failed and is now past its time ends missed, keeping why
+                "DO UPDATE SET state = excluded.state, lease_until = NULL, "
+                "error = 'not posted in time: ' || coalesce(deliveries.error, 'unknown error') "
+                "WHERE deliveries.state = 'failed' AND excluded.state = 'missed'",
                 rows,
             )
             added = conn.total_changes - before

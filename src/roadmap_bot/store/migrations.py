@@ -107,6 +107,16 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (user_id, path)
         ) WITHOUT ROWID""",
     ],
+    # 5: leases on deliveries: a claim is held until lease_until by claimed_by, and the
+    # discussion thread is part of the delivery until it is posted
+    [
+        "ALTER TABLE deliveries ADD COLUMN lease_until TEXT",  # UTC; NULL: nobody holds it
+        "ALTER TABLE deliveries ADD COLUMN discussion TEXT",  # 'pending': post out, thread not
+        # claims left by an older version have no lease: the next worker may take them over
+        "UPDATE deliveries SET lease_until = NULL WHERE state = 'claimed'",
+        "CREATE INDEX deliveries_leases ON deliveries (lease_until) "
+        "WHERE state = 'claimed' OR discussion = 'pending'",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -135,8 +135,8 @@ def refusal(error: discord.HTTPException) -> DeliveryError:
         return DeliveryError(f"Discord could not find it (404: {text}).", permanent=True)
     if status == 401:
         return DeliveryError("Discord rejected DISCORD_TOKEN (401).")
-    if status >= 500:
-        return DeliveryError(f"Discord had a server error ({status}); trying again.")
+    if status >= 500:  # it may have posted before failing: looked up before a retry
+        return DeliveryError(f"Discord had a server error ({status}); trying again.", unknown=True)
     return DeliveryError(f"Discord refused the post ({status}: {text}).")
 
 
@@ -244,12 +244,38 @@ class DiscordPoster:
         # None: an earlier attempt opened it. A thread on a message has the message's id.
         await self._send(int(thread["id"]) if thread else int(message_id), payload)
 
+    async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
+        """Whether our prompts are under the post: in its thread (whose id is the post's),
+        or in a DM as our reply to it."""
+        if channel.split(":")[1] == "dm":
+            page = await self._history(channel_id(channel), int(message_id))
+            return any(
+                (m.get("author") or {}).get("id") == str(self.bot_id)
+                and str((m.get("message_reference") or {}).get("message_id")) == message_id
+                for m in page
+            )
+        try:
+            page = await self._history(int(message_id), 0)
+        except DeliveryError as problem:
+            if problem.permanent:  # no thread on the post yet (Unknown Channel)
+                return False
+            raise
+        return any((m.get("author") or {}).get("id") == str(self.bot_id) for m in page)
+
     async def find_post(self, channel: str, delivery_id: str, since: datetime) -> str | None:
         """Our message carrying ``delivery_id``'s marker, among those after ``since``."""
         target = channel_id(channel)
         after = discord.utils.time_snowflake(since)
         for _ in range(HISTORY_PAGES):
-            page = await self._history(target, after)
+            try:
+                page = await self._history(target, after)
+            except DeliveryError as problem:
+                if not problem.permanent:
+                    raise
+                # The bot may post but not read history (no Read Message History): the
+                # nonce is then the only check, and Discord applies it to the repost.
+                log.warning("%s: history unreadable (%s): relying on the nonce", channel, problem)
+                return None
             for message in page:
                 author = (message.get("author") or {}).get("id")
                 if author == str(self.bot_id) and marked_id(message) == delivery_id:

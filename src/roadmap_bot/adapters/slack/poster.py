@@ -3,7 +3,12 @@
 The digest goes out with ``chat.postMessage`` carrying message metadata (event type and
 delivery id), so an unfinished claim can be checked against the channel's history
 (``conversations.history`` with ``include_all_metadata``) before anything is posted
-again. The discussion prompts follow as a thread reply.
+again. The discussion prompts follow as a thread reply, with metadata of their own, found
+the same way in the thread (``conversations.replies``).
+
+Answers that may hide a success (Slack's ``internal_error`` and ``fatal_error``: "some
+aspect of the operation may have succeeded"; an HTTP 5xx) are unknown outcomes: the
+deliverer looks in the channel before any retry.
 
 This client has no retry handlers of its own: the deliverer owns the policy (it waits
 out Retry-After, backs off, and looks before re-posting after a lost answer). slack_sdk's
@@ -32,6 +37,9 @@ from roadmap_bot.groups.digest import Digest
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "roadmap_digest"
+DISCUSSION_EVENT_TYPE = "roadmap_discussion"
+# Slack's words for "it may have worked": never retried blindly.
+AMBIGUOUS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 HISTORY_PAGES = 5  # x 200 messages: far more than a channel sees between two attempts
 
 # Slack errors that no retry can fix: the subscription pauses with the reason.
@@ -96,7 +104,24 @@ class SlackPoster:
             thread_ts=message_id,
             text=payload["text"],
             blocks=payload["blocks"],
+            metadata={
+                "event_type": DISCUSSION_EVENT_TYPE,
+                "event_payload": {"delivery_id": delivery_id},
+            },
             unfurl_links=False,
+        )
+
+    async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
+        response = await self._call(
+            "conversations_replies",
+            channel=slack_channel(channel),
+            ts=message_id,
+            include_all_metadata=True,
+            limit=200,
+        )
+        return any(
+            _carries(found, DISCUSSION_EVENT_TYPE, delivery_id)
+            for found in response.get("messages") or []
         )
 
     async def find_post(self, channel: str, delivery_id: str, since: datetime) -> str | None:
@@ -111,12 +136,7 @@ class SlackPoster:
                 cursor=cursor,
             )
             for found in response.get("messages") or []:
-                metadata = found.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if (
-                    metadata.get("event_type") == EVENT_TYPE
-                    and payload.get("delivery_id") == delivery_id
-                ):
+                if _carries(found, EVENT_TYPE, delivery_id):
                     return str(found["ts"])
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -137,9 +157,18 @@ class SlackPoster:
                 ) from None
             if error in PERMANENT:
                 raise DeliveryError(f"{error}: {PERMANENT[error]}", permanent=True) from None
-            if response.status_code >= 500:
-                raise  # Slack failed mid-way: the post may exist, so the deliverer looks first
+            if response.status_code >= 500 or error in AMBIGUOUS:
+                # Slack failed mid-way: the post may exist, so the deliverer looks first
+                raise DeliveryError(f"Slack answered {error}", unknown=True) from None
             raise DeliveryError(f"Slack answered {error}") from None
+
+
+def _carries(message: dict[str, Any], event_type: str, delivery_id: str) -> bool:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return bool(
+        metadata.get("event_type") == event_type and payload.get("delivery_id") == delivery_id
+    )
 
 
 def _header(headers: Any, name: str) -> str | None:
