@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from roadmap_bot import __version__
 from roadmap_bot.config import ConfigError, Settings, load_settings
 from roadmap_bot.learning.catalog import CatalogError, load_catalog
 from roadmap_bot.store.sqlite import StoreError
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="roadmap-bot",
         description="A learning roadmap of open-source architecture reports, in your team chat.",
     )
+    parser.add_argument("--version", action="version", version=f"roadmap-bot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     console = sub.add_parser("console", help="chat with the bot in this terminal")

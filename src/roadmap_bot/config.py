@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from roadmap_bot.groups.schedule import MAX_ZONE_CHARS
+
 DEFAULT_REPORT_URL = "https://raw.githubusercontent.com/thxtech/ossarch/main/oss/{name}/README.md"
 
 
@@ -72,6 +74,17 @@ class Settings(BaseSettings):
     default_timezone: str = Field("UTC", validation_alias=AliasChoices("ROADMAP_TIMEZONE"))
     report_url: str = Field(DEFAULT_REPORT_URL, validation_alias=AliasChoices("ROADMAP_REPORT_URL"))
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # `SLACK_BOT_TOKEN=` (say, an unfilled line of a compose file) is a mistake, not
+        # "unset": starting would report healthy and then fail every request.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                "is set but empty: give it a value, or remove the line to leave it unset"
+            )
+        return value
+
     @field_validator("catalog")
     @classmethod
     def _catalog_dir(cls, value: Path | None) -> Path | None:
@@ -108,9 +121,13 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
+        if len(value) > MAX_ZONE_CHARS:
+            raise ValueError(
+                f"is {len(value)} characters long; no IANA time zone is over {MAX_ZONE_CHARS}"
+            )
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
         return value
 
@@ -205,9 +222,13 @@ def load_settings(**overrides: Any) -> Settings:
             message = err["msg"].removeprefix("Value error, ")
             given = err.get("input")
             shown = "" if "SECRET" in name or "TOKEN" in name else f" (got {given!r})"
-            lines.append(f"  {name}: {message}{shown}")
-        raise ConfigError("bad configuration:\n" + "\n".join(lines)) from None
+            lines.append(f"{name}: {message}{shown}")
+        if len(lines) == 1:  # the usual case: one line an operator reads at a glance
+            raise ConfigError(f"bad configuration: {lines[0]}") from None
+        raise ConfigError(
+            "bad configuration:\n" + "\n".join(f"  {line}" for line in lines)
+        ) from None
     problem = settings.shard_problem()
     if problem is not None:
-        raise ConfigError(f"bad configuration:\n  {problem}")
+        raise ConfigError(f"bad configuration: {problem}")
     return settings

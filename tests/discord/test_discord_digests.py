@@ -113,22 +113,39 @@ async def subscribe(fake: FakeDiscord, options: dict[str, str], **where: Any) ->
 # -- the commands -------------------------------------------------------------------------------
 
 
-async def test_members_start_a_digest_and_only_managers_change_it(
+async def test_only_members_with_manage_channels_start_change_or_end_a_digest(
     fake: FakeDiscord, bot: RoadmapClient
 ) -> None:
-    started = await subscribe(fake, {"target": "web-development"}, user=ALICE)
-    assert started.ephemeral
+    # On Discord bot configuration is for channel managers: even a first subscription
+    refused = await subscribe(fake, {"target": "web-development"}, user=ALICE)
+    assert refused.ephemeral
+    assert (
+        refused.title == "You need the Manage Channels permission to start this channel's digest."
+    )
+    assert "members with the Manage Channels permission" in refused.text
+    nothing = await (await fake.slash("schedule", user=ALICE)).answer()
+    assert nothing.title == "This channel has no weekly digest."
+
+    started = await subscribe(fake, {"target": "web-development"})
     assert started.title == "This channel now gets Web Development every Monday at 09:00 (UTC)."
     assert "First post: Mon 30 Nov 2026, 09:00 UTC (UTC+00:00), with React." in started.text
     assert started.labels == ["Preview the digest", "Schedule"]
 
-    refused = await subscribe(fake, {"target": "beginner"}, user=BOB)
-    assert refused.title == "You can't replace this channel's digest."
-    assert "members with Manage Channels, and the person who set it up" in refused.text
-    stop = await (await fake.slash("unsubscribe", user=BOB)).answer()
-    assert stop.title == "You can't stop this channel's digest."
-    # whoever set it up may change it, and so may a member with Manage Channels
-    paused = await (await fake.slash("pause", {"until": "2026-12-10"}, user=ALICE)).answer()
+    replaced = await subscribe(fake, {"target": "beginner"}, user=BOB)
+    assert replaced.title == (
+        "You need the Manage Channels permission to replace this channel's digest."
+    )
+    for command, options, word in (
+        ("unsubscribe", {}, "stop"),
+        ("pause", {"until": "2026-12-10"}, "pause"),
+        ("skip", {}, "skip a week of"),
+        ("resume", {}, "resume"),
+    ):
+        answer = await (await fake.slash(command, options, user=ALICE)).answer()
+        assert answer.title == (
+            f"You need the Manage Channels permission to {word} this channel's digest."
+        ), command
+    paused = await (await fake.slash("pause", {"until": "2026-12-10"}, user=MODERATOR)).answer()
     assert paused.title == "Paused until Thu 10 Dec 2026."
     moved = await subscribe(
         fake,
@@ -139,9 +156,6 @@ async def test_members_start_a_digest_and_only_managers_change_it(
         "This channel now gets Data Infrastructure every Friday at 16:00 (Europe/Berlin)."
     )
     assert "This replaces the subscription to Web Development" in moved.text
-    assert (await (await fake.slash("skip", user=ALICE)).answer()).title == (
-        "You can't skip a week of this channel's digest."
-    )
     # anyone may read the schedule and preview the digest
     schedule = await (await fake.slash("schedule", user=BOB)).answer()
     assert schedule.title == "Weekly digest: Data Infrastructure"
@@ -249,7 +263,7 @@ async def test_the_weekly_post_its_buttons_and_its_thread(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("DEBUG")
-    await subscribe(fake, {"target": "web-development"}, user=ALICE)
+    await subscribe(fake, {"target": "web-development"})
     assert (await deliverer.run_due(FIRST_DUE - timedelta(seconds=1))).delivered == 0
     summary = await deliverer.run_due(FIRST_DUE)
     assert summary.line() == "delivered 1, already delivered 0, failed 0"

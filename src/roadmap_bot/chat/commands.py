@@ -14,7 +14,13 @@ from datetime import date, time
 from typing import Any
 
 from roadmap_bot.chat.replies import Reply, error
-from roadmap_bot.groups.schedule import ScheduleError, parse_time, parse_weekday, parse_zone
+from roadmap_bot.groups.schedule import (
+    ScheduleError,
+    parse_time,
+    parse_weekday,
+    parse_zone,
+    shown,
+)
 from roadmap_bot.learning.catalog import Level
 from roadmap_bot.learning.suggest import close_matches
 
@@ -214,6 +220,14 @@ class Usage:
         return (self.word, *self.also)
 
 
+# Length limits, checked before anything is looked up: no name in the catalog, no user
+# name and no search comes near them, and an answer never repeats a page of text back.
+MAX_COMMAND_CHARS = 1000
+MAX_NAME_CHARS = 100
+# Words whose arguments are more than one name; their parts are checked one by one.
+_LONG_ARGUMENTS = frozenset({"search", "find", "subscribe"})
+
+
 class Language:
     """The words a core understands. Parsing never raises: bad input is :class:`Invalid`."""
 
@@ -249,11 +263,24 @@ class Language:
 
     def parse(self, text: str) -> Command:
         """Parse one line of the /roadmap language. Never raises."""
+        if len(text) > MAX_COMMAND_CHARS:
+            return Invalid(
+                error(
+                    f"That command is {len(text):,} characters long; I read at most "
+                    f"{MAX_COMMAND_CHARS:,}.",
+                    "Commands are short, e.g. 'project redis' or 'search raft'. "
+                    "'help' lists them.",
+                    ("help",),
+                )
+            )
         words = text.split()
         if not words:
             return Help()
         head = words[0].casefold()
         usage = self._by_word.get(head)
+        named = " ".join(words[1:]) if usage is not None else text.strip()
+        if head not in _LONG_ARGUMENTS and len(named) > MAX_NAME_CHARS:
+            return _name_too_long(named)
         if usage is None:
             return ShowProject(text.strip(), bare=True)
         return usage.parse(head, words[1:])  # type: ignore[no-any-return]
@@ -559,6 +586,8 @@ def _subscribe(words: list[str]) -> Command:
             )
         options[option] = words[index + 1]
         index += 2
+    if len(" ".join(target)) > MAX_NAME_CHARS:
+        return _name_too_long(" ".join(target))
     if not target:
         return Invalid(
             error(
@@ -620,11 +649,13 @@ def _pause(words: list[str]) -> Pause | Invalid:
             )
         )
     try:
+        if len(words[0]) > len("YYYY-MM-DD"):
+            raise ValueError("too long for a date")
         until = date.fromisoformat(words[0])
     except ValueError:
         return Invalid(
             error(
-                f"'{words[0]}' is not a date.",
+                f"'{shown(words[0])}' is not a date.",
                 f"Use YYYY-MM-DD, for example: {example}",
                 (example,),
             )
@@ -657,6 +688,17 @@ def _split_page(words: list[str]) -> tuple[list[str], int | None]:
         if number >= 1:
             return words[:-2], number
     return words, None
+
+
+def _name_too_long(name: str) -> Invalid:
+    return Invalid(
+        error(
+            f"'{shown(name)}' is {len(name):,} characters long; no project, path, level or "
+            f"person has a name over {MAX_NAME_CHARS}.",
+            "Try a shorter name, or 'search' with a word or two from it.",
+            ("help",),
+        )
+    )
 
 
 def needs(word: str, what: str, example: str) -> Invalid:

@@ -19,6 +19,16 @@ from roadmap_bot.learning.suggest import close_matches
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$")
+# The longest IANA name is 32 characters. Longer text is refused before it reaches
+# ZoneInfo, which would try it as a file name (OSError past the file system's limit).
+MAX_ZONE_CHARS = 64
+MAX_WORD_CHARS = 20  # a weekday or a time of day
+SHOWN_CHARS = 40  # how much of an over-long value an answer repeats
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """What a user typed, cut short for an answer that repeats it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ScheduleError(ValueError):
@@ -99,6 +109,8 @@ def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
 
 
 def parse_weekday(text: str) -> int:
+    if len(text) > MAX_WORD_CHARS:
+        raise ScheduleError(f"'{shown(text)}' is not a weekday (monday ... sunday).")
     word = text.casefold().rstrip(".")
     for index, name in enumerate(WEEKDAYS):
         if len(word) >= 2 and name.startswith(word):
@@ -107,6 +119,10 @@ def parse_weekday(text: str) -> int:
 
 
 def parse_time(text: str) -> time:
+    if len(text) > MAX_WORD_CHARS:
+        raise ScheduleError(
+            f"'{shown(text)}' is not a time of day (use HH:MM, e.g. 09:00 or 17:30)."
+        )
     match = _TIME.match(text.strip().casefold())
     if not match:
         raise ScheduleError(f"'{text}' is not a time of day (use HH:MM, e.g. 09:00 or 17:30).")
@@ -123,10 +139,15 @@ def parse_time(text: str) -> time:
 
 def parse_zone(text: str) -> str:
     """An IANA zone name, matched without regard to case ('europe/berlin' works)."""
+    if len(text) > MAX_ZONE_CHARS:
+        raise ScheduleError(
+            f"'{shown(text)}' is {len(text)} characters long: not an IANA time zone "
+            f"(those are at most {MAX_ZONE_CHARS}, e.g. Europe/Berlin, America/New_York)."
+        )
     try:
         ZoneInfo(text)
         return text
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         pass
     zones = _zones_by_folded_name()
     found = zones.get(text.casefold())

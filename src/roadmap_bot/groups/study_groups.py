@@ -4,6 +4,10 @@ Registered on the core like any other feature. Who may change a channel's subscr
 is the platform's call (``Profile.can_manage_channel``) plus one rule of ours: whoever
 created a subscription may change it. Starting one in a channel that has none is open
 to every member; anyone may read `schedule` and `digest`.
+
+Discord is stricter: bot configuration there is, by the platform's convention, for
+members with Manage Channels, so starting, changing and ending a subscription all need
+it (the creator rule does not apply).
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ MAX_PAUSE = timedelta(days=366)
 
 WHO_MAY = {
     "slack": "workspace admins and owners, the person who set it up, and the bot's configured admins",
-    "discord": "members with Manage Channels, and the person who set it up",
+    "discord": "members with the Manage Channels permission",
 }
+# Platforms where every change, a first subscription included, is for channel managers.
+MANAGERS_ONLY = frozenset({"discord"})
 
 
 def when_text(instant: datetime, zone: str) -> str:
@@ -125,12 +131,22 @@ class StudyGroups:
 
     async def _refusal(self, who: Asker, sub: Subscription | None, word: str) -> Reply | None:
         """None when ``who`` may change this channel's subscription, else the refusal."""
-        if sub is not None and sub.created_by == who.id:
+        managers_only = who.platform in MANAGERS_ONLY
+        if sub is not None and sub.created_by == who.id and not managers_only:
             return None
+        if sub is None and not managers_only:
+            return None  # a channel with no digest: any member may start one
         profile = await who.profile()
         if profile.can_manage_channel:
             return None
         may = WHO_MAY.get(who.platform, "channel managers and the person who set it up")
+        if managers_only:
+            return error(
+                f"You need the Manage Channels permission to {word} this channel's digest.",
+                f"Weekly digests are changed by {may}; ask one of them. "
+                "Anyone may use 'schedule' and 'digest'.",
+                ("schedule", "digest"),
+            )
         return error(
             f"You can't {word} this channel's digest.",
             f"Its subscription can be changed by {may}. Anyone may use 'schedule' and 'digest'.",
@@ -170,10 +186,9 @@ class StudyGroups:
                 tuple(f"subscribe {g}" for g in guesses) or ("paths",),
             )
         current = await self.digests.subscription(who.channel)
-        if current is not None:
-            refusal = await self._refusal(who, current, "replace")
-            if refusal is not None:
-                return refusal
+        refusal = await self._refusal(who, current, "replace" if current else "start")
+        if refusal is not None:
+            return refusal
         covered = await self.digests.covered(who.channel)
         title = target_title(self.catalog, target)
         _, first = upcoming(self.catalog, target, covered)
