@@ -279,7 +279,7 @@ class Language:
         head = words[0].casefold()
         usage = self._by_word.get(head)
         named = " ".join(words[1:]) if usage is not None else text.strip()
-        if head not in _LONG_ARGUMENTS and len(named) > MAX_NAME_CHARS:
+        if (usage is None or head not in _LONG_ARGUMENTS) and len(named) > MAX_NAME_CHARS:
             return _name_too_long(named)
         if usage is None:
             return ShowProject(text.strip(), bare=True)
