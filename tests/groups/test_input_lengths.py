@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from collections.abc import Callable
+
+import pytest
 
 from roadmap_bot.chat.commands import Command, Invalid, Pause, Subscribe
 from roadmap_bot.chat.core import Asker, Roadmap

@@ -268,8 +268,7 @@ class Language:
                 error(
                     f"That command is {len(text):,} characters long; I read at most "
                     f"{MAX_COMMAND_CHARS:,}.",
-                    "Commands are short, e.g. 'project redis' or 'search raft'. "
-                    "'help' lists them.",
+                    "Commands are short, e.g. 'project redis' or 'search raft'. 'help' lists them.",
                     ("help",),
                 )
             )
