@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,11 +85,13 @@ async def test_every_discord_subcommand_works_as_typed_text_with_help(app: App) 
         assert (await roadmap.ask(f"help {name}", LEAD)).ok, name
 
 
-def test_a_word_cannot_be_registered_twice(roadmap: Roadmap) -> None:
+def test_a_word_cannot_be_claimed_by_two_commands(roadmap: Roadmap) -> None:
     usage = roadmap.language.usage_of("search")
     assert usage is not None
-    with pytest.raises(ValueError, match="search"):
-        roadmap.language.add(usage)
+    roadmap.language.add(usage)  # the same command wired again replaces itself
+    other = replace(usage, word="lookup", also=("find",))
+    with pytest.raises(ValueError, match="find"):
+        roadmap.language.add(other)
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,9 @@ class Language:
             self.add(usage)
 
     def add(self, usage: Usage) -> None:
-        taken = [w for w in usage.words if w in self._by_word]
+        # The same command again (a feature wired twice) replaces itself; another
+        # command claiming a taken word is a mistake.
+        taken = [w for w in usage.words if w in self._by_word and self._by_word[w] != usage]
         if taken:
             raise ValueError(f"command words registered twice: {', '.join(taken)}")
         self._usages[usage.word] = usage
