@@ -19,10 +19,13 @@ from roadmap_bot.clock import Clock, SystemClock
 from roadmap_bot.config import Settings
 from roadmap_bot.groups.delivery import Deliverer
 from roadmap_bot.groups.digest import ReadingAgenda
+from roadmap_bot.groups.group_view import GroupView
+from roadmap_bot.groups.page_links import PageLinks
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.learning.catalog import Catalog, load_catalog
 from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
+from roadmap_bot.store.groups import GroupStore
 from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
 
@@ -42,6 +45,7 @@ class App:
     deliverer: Deliverer
     study_groups: StudyGroups
     reports: Reports
+    group_view: GroupView
 
 
 @asynccontextmanager
@@ -71,7 +75,11 @@ async def open_app(
             agenda=reading_agenda(reports),
         )
         groups = StudyGroups(roadmap, deliverer, settings.default_timezone)
-        yield App(settings, catalog, store, clock, roadmap, deliverer, groups, reports)
+        secret = settings.web_secret.get_secret_value() if settings.web_secret else None
+        links = PageLinks(GroupStore(store), clock, settings.public_web_url, secret)
+        group_view = GroupView(roadmap, groups, links)
+        deliverer.news = group_view.news
+        yield App(settings, catalog, store, clock, roadmap, deliverer, groups, reports, group_view)
     finally:
         if reports is not None:
             await reports.aclose()

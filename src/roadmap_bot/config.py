@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     http_host: str = Field("0.0.0.0", validation_alias=AliasChoices("ROADMAP_HTTP_HOST"))
     http_port: int = Field(3000, ge=0, le=65535, validation_alias=AliasChoices("ROADMAP_HTTP_PORT"))
 
+    # -- the study-group page (served on the same HTTP server) -------------------------
+    web_url: str | None = Field(None, validation_alias=AliasChoices("ROADMAP_WEB_URL"))
+    web_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("ROADMAP_WEB_SECRET"))
+
     # -- Discord --------------------------------------------------------------------
     discord_token: SecretStr | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN"))
     discord_guild_id: int | None = Field(None, validation_alias=AliasChoices("DISCORD_GUILD_ID"))
@@ -192,6 +196,17 @@ class Settings(BaseSettings):
         if len(set(ids)) != len(ids):
             return "DISCORD_SHARD_IDS: names a shard twice"
         return None
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) address, e.g. https://bot.example.org")
+        return value.rstrip("/") if value else value
+
+    @property
+    def public_web_url(self) -> str:
+        """Where people open the study-group page: ROADMAP_WEB_URL, else this host's port."""
+        return self.web_url or f"http://localhost:{self.http_port or 3000}"
 
     @property
     def slack_configured(self) -> bool:

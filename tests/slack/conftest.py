@@ -21,9 +21,12 @@ from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import Settings
 from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.group_view import GroupView
+from roadmap_bot.groups.page_links import PageLinks
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
+from roadmap_bot.store.groups import GroupStore
 from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
 
@@ -51,7 +54,10 @@ def sleeps() -> Sleeps:
 def groups(roadmap: Roadmap, store: SqliteStore, clock: FixedClock) -> StudyGroups:
     """Study-group commands on the core, as the app wires them (digests are not posted)."""
     deliverer = Deliverer(roadmap.catalog, store, clock, {}, catchup=timedelta(hours=24))
-    return StudyGroups(roadmap, deliverer, default_zone="UTC")
+    groups = StudyGroups(roadmap, deliverer, default_zone="UTC")
+    links = PageLinks(GroupStore(store), clock, "https://bot.example.org")
+    deliverer.news = GroupView(roadmap, groups, links).news
+    return groups
 
 
 REPORT = (Path(__file__).parents[1] / "reports" / "fixtures" / "tidepool.md").read_text("utf-8")

@@ -89,8 +89,15 @@ def language(catalog: Catalog, roadmap: Roadmap) -> list[str]:
         "pause yesterday",
         "resume",
         "digest",
+        "group",
+        "group page 2",
+        "dashboard",
+        "dashboard reset",
+        "dashboard please",
         "subscribe beginner",
+        "group",
         "unsubscribe",
+        "group",
         "unsubscribe",
     ]
     return commands

@@ -150,6 +150,10 @@ class Roadmap:
         """Whether a handler is registered for this command type."""
         return command in self._handlers
 
+    def handler(self, command: type) -> Handler:
+        """The current handler of a command type, for a feature that adds to its answer."""
+        return self._handlers[command]
+
     def parse(self, text: str) -> Command:
         """The one grammar (commands.py) with every registered word, for adapters."""
         return self.language.parse(text)
@@ -363,7 +367,7 @@ class Roadmap:
         project = self.catalog.find_project(command.name)
         if project is None:
             return cards.unknown_project(self.catalog, "undo", command.name)
-        previous = await self.store.clear_mark(who.id, project.slug)
+        previous = await self.store.clear_mark(who.id, project.slug, self.clock.now())
         return cards.marked_reply(project, previous, None)
 
     async def _progress(self, command: Progress, who: Asker) -> Reply:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from roadmap_bot.chat.replies import Item, Mark, Meter, Reply
+from roadmap_bot.chat.replies import CELL_SYMBOLS, Cell, Item, Mark, Meter, Reply, Table
 
 TEXT_PAGE_SIZE = 10
 BAR_WIDTH = 10
@@ -55,6 +55,9 @@ def render_text(reply: Reply) -> str:
             out.append(f"  (page {shown} of {pages}{more})")
         else:
             out.extend(_item(i) for i in items)
+    if reply.table is not None:
+        out.append("")
+        out.extend(table_lines(reply.table))
     for section in reply.sections:
         out.append("")
         out.append(section.heading)
@@ -92,3 +95,50 @@ def _item(item: Item) -> str:
 
 def _meter(meter: Meter) -> str:
     return f"  {meter.label:<24} {bar(meter.done, meter.total)}"
+
+
+NAME_WIDTH = 16
+
+
+def table_lines(table: Table, name_width: int = NAME_WIDTH) -> list[str]:
+    """The member-by-step grid as aligned lines (monospace): two header lines carry the
+    step numbers' tens and units, a row per member, the legend last. Shared by every
+    chat renderer, which wraps it in its platform's code block."""
+    numbers = [str(n) for n in range(1, table.columns + 1)]
+    tens = "".join(n[-2] if len(n) > 1 else " " for n in numbers)
+    units = "".join(n[-1] for n in numbers)
+    pad = " " * name_width
+    lines = []
+    if table.columns >= 10:
+        lines.append(f"{pad} {tens}".rstrip())
+    lines.append(f"{'step':<{name_width}} {units}")
+    if table.highlight is not None:
+        lines.append(f"{pad} {' ' * (table.highlight - 1)}^ this week")
+    for row in table.rows:
+        name = _fit(row.label, name_width)
+        cells = "".join(CELL_SYMBOLS[c] for c in row.cells)
+        lines.append(f"{name:<{name_width}} {cells}  {row.note}".rstrip())
+    if table.legend:
+        lines.append(table.legend)
+    return lines
+
+
+def table_summary(table: Table) -> list[str]:
+    """The grid in words, a line per member (notifications, screen readers):
+    'ann: done 1, 2, 5; reading 3 (ahead by 1 · streak 2 weeks)'."""
+    lines = []
+    for row in table.rows:
+        parts = []
+        for cell in (Cell.DONE, Cell.READING, Cell.PASSED):
+            steps = [str(i) for i, c in enumerate(row.cells, 1) if c is cell]
+            if steps:
+                parts.append(f"{cell.value} {', '.join(steps)}")
+        what = "; ".join(parts) or "nothing marked yet"
+        lines.append(f"{_fit(row.label, 40)}: {what}" + (f" ({row.note})" if row.note else ""))
+    return lines
+
+
+def _fit(text: str, width: int) -> str:
+    """One line, at most ``width`` characters: control characters and newlines out."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -28,6 +28,7 @@ class ReplyKind(StrEnum):
     RANDOM = "random"
     REPORT = "report"
     SCHEDULE = "schedule"
+    GROUP = "group"
     SUBSCRIPTION = "subscription"
     DIGEST = "digest"
     NOTICE = "notice"
@@ -97,6 +98,44 @@ class Section(_Model):
     meters: tuple[Meter, ...] = ()
 
 
+class Cell(StrEnum):
+    """A member's relation to one step of the group's target, in a :class:`Table`."""
+
+    DONE = "done"
+    READING = "reading"
+    PASSED = "passed"
+    NOT_YET = "not yet"
+
+
+# One symbol per cell, shared by every renderer (the legend names them in words, so a
+# state is never told by colour or shape alone).
+CELL_SYMBOLS: dict[Cell, str] = {
+    Cell.DONE: "✓",
+    Cell.READING: "…",
+    Cell.PASSED: "-",
+    Cell.NOT_YET: "·",
+}
+
+
+def cell_legend() -> str:
+    return "   ".join(f"{CELL_SYMBOLS[c]} {c.value}" for c in Cell)
+
+
+class TableRow(_Model):
+    label: str  # a member's display name, as typed on the platform: plain text
+    cells: tuple[Cell, ...]
+    note: str = ""  # e.g. 'behind by 2 · streak 3 weeks'
+
+
+class Table(_Model):
+    """A compact grid: a row per member, a symbol per step (columns are step numbers)."""
+
+    columns: int  # steps 1..columns
+    highlight: int | None = None  # 1-based column of this week's step
+    rows: tuple[TableRow, ...]
+    legend: str = ""
+
+
 class Action(_Model):
     """A button: runs ``command`` in the /roadmap language, or opens ``url``."""
 
@@ -117,6 +156,7 @@ class Reply(_Model):
     sections: tuple[Section, ...] = ()
     items: tuple[Item, ...] = ()  # the main list; chat platforms page it
     items_heading: str = ""
+    table: Table | None = None  # a member-by-step grid (`group`), already paged by the core
     links: tuple[Link, ...] = ()
     actions: tuple[Action, ...] = ()
     suggestions: tuple[str, ...] = ()  # commands to try instead ("did you mean")

@@ -46,6 +46,7 @@ from roadmap_bot.groups.digest import (
     agenda_slugs,
     compose_digest,
 )
+from roadmap_bot.groups.news import GroupNews
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.learning.catalog import Catalog
 from roadmap_bot.store.digests import (
@@ -121,6 +122,10 @@ class Poster(Protocol):
 
 
 AgendaSource = Callable[[str, float], Awaitable[ReadingAgenda | None]]
+# (subscriptions, channel -> members) -> channel -> what the post says about the group
+NewsSource = Callable[
+    [Sequence[Subscription], Mapping[str, Sequence[str]]], Awaitable[dict[str, GroupNews]]
+]
 
 
 @dataclass
@@ -177,6 +182,9 @@ class Deliverer:
         self.attempts = attempts
         self.sleep = sleep
         self.agenda = agenda
+        # What the post says about the group (activity, streaks, page link); set by
+        # the group view feature when it is wired.
+        self.news: NewsSource | None = None
         self.lease = lease
         self.retry_after_cap = retry_after_cap
         self.renew_every = renew_every
@@ -243,7 +251,8 @@ class Deliverer:
         return summary
 
     async def _run_jobs(self, run: _Run, jobs: list[_Job]) -> None:
-        states = await self.group_states(list(dict.fromkeys(j.sub.channel for j in jobs)))
+        subs = list({j.sub.channel: j.sub for j in jobs}.values())
+        states = await self.group_states([s.channel for s in subs], subs)
         run.held.update(j.delivery.id for j in jobs)
         renewer = asyncio.create_task(self._renew(run))
         tasks = [
@@ -517,25 +526,31 @@ class Deliverer:
 
     # -- composing -------------------------------------------------------------------------
 
-    async def group_states(self, channels: list[str]) -> dict[str, GroupState]:
+    async def group_states(
+        self, channels: list[str], subs: Sequence[Subscription] = ()
+    ) -> dict[str, GroupState]:
         """What composing needs to know about many channels, in a few queries."""
         facts = await self.digests.channel_facts(channels)
         members = list(dict.fromkeys(m for f in facts.values() for m in f.members))
         marks = await self.store.progress_of(members)
         names = await self.store.user_names(members)
+        news: dict[str, GroupNews] = {}
+        if self.news is not None and subs:
+            news = await self.news(subs, {c: f.members for c, f in facts.items()})
         return {
             channel: GroupState(
                 f.covered,
                 f.posted,
                 {m: marks[m] for m in f.members},
                 {m: names[m] for m in f.members if m in names},
+                news.get(channel, GroupNews()),
             )
             for channel, f in facts.items()
         }
 
     async def compose(self, sub: Subscription) -> Digest:
         """The digest this subscription would get now."""
-        states = await self.group_states([sub.channel])
+        states = await self.group_states([sub.channel], [sub])
         return await self._compose(sub, states[sub.channel])
 
     async def _compose(self, sub: Subscription, state: GroupState) -> Digest:

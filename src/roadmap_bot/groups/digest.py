@@ -29,6 +29,7 @@ from roadmap_bot.chat.replies import (
     Section,
     Style,
 )
+from roadmap_bot.groups.news import GroupNews
 from roadmap_bot.learning.catalog import Catalog, Level, PathStep, Project
 from roadmap_bot.learning.recommend import group_marks, next_path
 from roadmap_bot.learning.suggest import close_matches
@@ -61,6 +62,7 @@ class GroupState:
     posted: Sequence[str]  # posted picks, oldest first
     marks: Mapping[str, Mapping[str, Mark]]  # member -> their marks
     names: Mapping[str, str]  # member -> display name
+    news: GroupNews = field(default_factory=GroupNews)  # activity, streaks, the page link
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,8 @@ def compose_digest(
     )
     sections.append(Section(heading="To discuss", items=tuple(Item(title=p) for p in prompts)))
     if last is not None:
-        sections.append(Section(heading=f"Last week: {last.name}", text=_recap(last, state)))
+        recap = " ".join(t for t in (_recap(last, state), state.news.streaks) if t)
+        sections.append(Section(heading=f"Last week: {last.name}", text=recap))
     sections.append(_so_far(catalog, sub, state))
     footer = (
         f"Next week: {catalog.project(following).name}."
@@ -315,12 +318,16 @@ def _so_far(catalog: Catalog, sub: Subscription, state: GroupState) -> Section:
     text = _readers(steps, state)
     if skipped:
         text += f" {_count(skipped, 'step')} skipped."
+    if state.news.activity:  # what the group did since the last post
+        text = f"{state.news.activity} {text}"
+    page = state.news.page_url
     return Section(
         heading="The group so far",
         meters=(
             Meter(label=target_title(catalog, sub.target), done=posted, total=len(steps) - skipped),
         ),
         text=text,
+        links=(Link(label="Study-group page", url=page),) if page else (),
     )
 
 

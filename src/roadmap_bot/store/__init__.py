@@ -46,7 +46,7 @@ class Store(Protocol):
     async def set_mark(self, user: str, project: str, status: Status, at: datetime) -> Mark | None:
         """Set a mark (the same mark again keeps its date); return the previous one."""
 
-    async def clear_mark(self, user: str, project: str) -> Mark | None:
+    async def clear_mark(self, user: str, project: str, at: datetime | None = None) -> Mark | None:
         """Remove a mark; return what was removed (None if there was nothing)."""
 
     async def progress(self, user: str) -> dict[str, Mark]: ...

@@ -117,6 +117,26 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX deliveries_leases ON deliveries (lease_until) "
         "WHERE state = 'claimed' OR discussion = 'pending'",
     ],
+    # 6: the group at a glance: when each mark was made (streaks need every change, not
+    # only the latest), and the study-group page's link per channel (its token hashed)
+    [
+        """CREATE TABLE mark_events (
+            user_id TEXT NOT NULL,
+            project TEXT NOT NULL,
+            status  TEXT NOT NULL CHECK (status IN ('done', 'reading', 'skipped', 'cleared')),
+            at      TEXT NOT NULL                -- UTC
+        )""",
+        "CREATE INDEX mark_events_by_user ON mark_events (user_id, project, at)",
+        # the marks made before this migration: their latest change is all we know
+        "INSERT INTO mark_events (user_id, project, status, at) "
+        "SELECT user_id, project, status, updated_at FROM progress",
+        """CREATE TABLE dashboard_links (
+            channel    TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,     -- sha256 of the token: the token is never stored
+            salt       TEXT NOT NULL,            -- the token is derived from it; reset replaces it
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -235,14 +235,24 @@ class SqliteStore:
                 "THEN progress.updated_at ELSE excluded.updated_at END",
                 (user, project, status.value, to_text(at)),
             )
+            if previous is None or previous.status is not status:
+                await conn.execute(
+                    "INSERT INTO mark_events (user_id, project, status, at) VALUES (?, ?, ?, ?)",
+                    (user, project, status.value, to_text(at)),
+                )
         return previous
 
-    async def clear_mark(self, user: str, project: str) -> Mark | None:
+    async def clear_mark(self, user: str, project: str, at: datetime | None = None) -> Mark | None:
         async with self.write() as conn:
             previous = await self._mark(conn, user, project)
             if previous is not None:
                 await conn.execute(
                     "DELETE FROM progress WHERE user_id = ? AND project = ?", (user, project)
+                )
+                await conn.execute(
+                    "INSERT INTO mark_events (user_id, project, status, at) "
+                    "VALUES (?, ?, 'cleared', ?)",
+                    (user, project, to_text(at or datetime.now(UTC))),
                 )
         return previous
 

@@ -15,7 +15,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from roadmap_bot.chat.commands import parse
-from roadmap_bot.chat.render_text import bar, page_bounds
+from roadmap_bot.chat.render_text import bar, page_bounds, table_lines
 from roadmap_bot.chat.replies import (
     Action,
     Item,
@@ -215,6 +215,8 @@ def render(reply: Reply, options: Options | None = None) -> Message:
     fields = _fields(reply)
     title = clip(escape(reply.title), TITLE_MAX)
     intro = escape(reply.text)
+    if reply.table is not None:
+        intro = f"{intro}\n{table_block(reply)}".strip()
     heading = f"**{escape(reply.items_heading)}**" if reply.items_heading and items else ""
     rest = len(title) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
     wanted = min(len(_description(intro, heading, items, DESCRIPTION_MAX)), 600)
@@ -237,6 +239,14 @@ def render(reply: Reply, options: Options | None = None) -> Message:
         embed["footer"] = {"text": footer}
     rows = _rows(reply, options, public, page, pages)
     return Message(embeds=(embed,), rows=rows, ephemeral=not public)
+
+
+def table_block(reply: Reply) -> str:
+    """The member-by-step grid in a code block (monospace keeps its columns); a backtick
+    in a name could close the block, so it is swapped for a look-alike."""
+    assert reply.table is not None
+    lines = [line.replace("`", "ˋ") for line in table_lines(reply.table)]
+    return "```\n" + fit_lines(lines, 3000) + "\n```"
 
 
 def _page(reply: Reply, options: Options) -> tuple[list[Item], int, int]:

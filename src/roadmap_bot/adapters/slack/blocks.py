@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from roadmap_bot.adapters.slack.escape import ELLIPSIS, escape, fit, link, trim
-from roadmap_bot.chat.render_text import bar, page_bounds
+from roadmap_bot.chat.render_text import bar, page_bounds, table_lines, table_summary
 from roadmap_bot.chat.replies import (
     Action,
     Fact,
@@ -30,6 +30,7 @@ from roadmap_bot.chat.replies import (
     ReplyKind,
     Section,
     Style,
+    Table,
 )
 
 # Slack's limits (Block Kit reference).
@@ -182,7 +183,23 @@ def render_message(
 def fallback_text(reply: Reply) -> str:
     """What notifications and screen readers without blocks show."""
     text = reply.title + (f"\n{reply.text}" if reply.text else "")
+    if reply.table is not None:  # the grid in words: symbols alone say little aloud
+        text += "\n" + "\n".join(table_summary(reply.table))
     return fit(text, FALLBACK_TEXT) or "roadmap-bot"
+
+
+def table_blocks(table: Table) -> list[Block]:
+    """The member-by-step grid: monospace rows (a symbol per step), then its legend."""
+    *grid, legend = table_lines(table) if table.legend else [*table_lines(table), ""]
+    blocks: list[Block] = [
+        {
+            "type": "section",
+            "text": mrkdwn("```" + trim(escape("\n".join(grid)), SECTION_TEXT - 6) + "```"),
+        }
+    ]
+    if legend:
+        blocks.append(context(escape(legend)))
+    return blocks
 
 
 def render_blocks(
@@ -207,6 +224,8 @@ def render_blocks(
         parts.body.extend(sections(escape(reply.text)))
     parts.body.extend(_facts(reply.facts))
     page_info = _items(reply, parts, page_size, ids)
+    if reply.table is not None:
+        parts.body.extend(table_blocks(reply.table))
     for section in reply.sections:
         parts.body.extend(sections(_section_markup(section)))
     if reply.links:

@@ -1,0 +1,135 @@
+"""Where a study group stands: its target's steps and each member against them. Pure.
+
+Both the `group` command and the study-group page show this; they differ only in how
+it looks. The group's current step is this week's post (the latest posted pick). A
+member is behind by the steps the group already covered before it that they have
+neither done nor passed, and ahead by the steps after it they have already done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from roadmap_bot.chat.replies import Cell
+from roadmap_bot.groups.digest import plan, target_title
+from roadmap_bot.groups.streaks import Streak
+from roadmap_bot.learning.catalog import Catalog
+from roadmap_bot.store import Mark, Status
+
+
+class StepState(StrEnum):
+    COVERED = "covered"  # posted in an earlier week
+    SKIPPED = "skipped"  # the group skipped it
+    THIS_WEEK = "this week"
+    UPCOMING = "upcoming"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    number: int  # 1-based
+    slug: str
+    name: str
+    line: str  # one sentence on the step
+    report_url: str
+    state: StepState
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStanding:
+    user: str
+    name: str
+    cells: tuple[Cell, ...]
+    done: int
+    reading: int
+    behind: int
+    ahead: int
+    streak: Streak
+
+    @property
+    def pace(self) -> str:
+        if self.behind:
+            return f"behind by {self.behind}"
+        if self.ahead:
+            return f"ahead by {self.ahead}"
+        return "on pace"
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    title: str
+    target: str
+    steps: tuple[Step, ...]
+    current: int | None  # 0-based index of this week's step; None before the first post
+    members: tuple[MemberStanding, ...]  # furthest along first
+
+    @property
+    def current_step(self) -> Step | None:
+        return self.steps[self.current] if self.current is not None else None
+
+
+_CELL = {Status.DONE: Cell.DONE, Status.READING: Cell.READING, Status.SKIPPED: Cell.PASSED}
+
+
+def standing(
+    catalog: Catalog,
+    target: str,
+    covered: Mapping[str, str],
+    posted: Sequence[str],
+    marks: Mapping[str, Mapping[str, Mark]],
+    names: Mapping[str, str],
+    streaks: Mapping[str, Streak],
+) -> Standing:
+    """The group's steps and its members' rows (members: whoever used the bot here)."""
+    slugs = plan(catalog, target)
+    this_week = next((p for p in reversed(posted) if p in slugs), None)
+    current = slugs.index(this_week) if this_week is not None else None
+    steps = tuple(
+        Step(
+            number=i + 1,
+            slug=slug,
+            name=catalog.project(slug).name,
+            line=catalog.project(slug).summary,
+            report_url=catalog.project(slug).report_url,
+            state=_step_state(slug, i, current, covered),
+        )
+        for i, slug in enumerate(slugs)
+    )
+    before = [s for s in steps[: current or 0] if s.state is StepState.COVERED]
+    after = steps[current + 1 :] if current is not None else ()
+    rows = []
+    for user, their in marks.items():
+        cells = tuple(_cell(their.get(slug)) for slug in slugs)
+        by_slug = dict(zip(slugs, cells, strict=True))
+        rows.append(
+            MemberStanding(
+                user=user,
+                name=names.get(user) or user.rsplit(":", 1)[-1],
+                cells=cells,
+                done=sum(1 for c in cells if c is Cell.DONE),
+                reading=sum(1 for c in cells if c is Cell.READING),
+                behind=sum(1 for s in before if by_slug[s.slug] not in (Cell.DONE, Cell.PASSED)),
+                ahead=sum(1 for s in after if by_slug[s.slug] is Cell.DONE),
+                streak=streaks.get(user, Streak()),
+            )
+        )
+    rows.sort(key=lambda r: (-r.done - r.ahead, r.behind, r.name.casefold(), r.user))
+    return Standing(target_title(catalog, target), target, steps, current, tuple(rows))
+
+
+def _step_state(
+    slug: str, index: int, current: int | None, covered: Mapping[str, str]
+) -> StepState:
+    if current is not None and index == current:
+        return StepState.THIS_WEEK
+    how = covered.get(slug)
+    if how == "skipped":
+        return StepState.SKIPPED
+    if how == "posted":
+        return StepState.COVERED
+    return StepState.UPCOMING
+
+
+def _cell(mark: Mark | None) -> Cell:
+    return _CELL[mark.status] if mark is not None else Cell.NOT_YET
