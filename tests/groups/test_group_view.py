@@ -79,10 +79,10 @@ async def test_each_member_against_the_steps_with_who_is_ahead_or_behind(
     assert rows["dan"].note.startswith("behind by 2")  # asked, read nothing
     assert reply.table.highlight == 3
     text = render_text(reply)
-    assert "This week: step 3 of 5, Loki." in text
+    assert "This week: step 3 of 5, Grafana Loki." in text
     assert row_of(text, "ann").split()[1] == "✓✓…·✓"
     assert "✓ done   … reading   - passed   · not yet" in text
-    assert "3. Loki - this week" in text and "1. Prometheus - covered" in text
+    assert "3. Grafana Loki (loki) - this week" in text and "1. Prometheus - covered" in text
     assert next(r.label for r in reply.table.rows) == "ann"  # furthest along first
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from roadmap_bot.chat.commands import Command, Invalid, Progress, Usage
+from roadmap_bot.chat.commands import Invalid, Progress, Usage
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.replies import (
     Action,
@@ -54,7 +54,7 @@ class Dashboard:
     reset: bool = False
 
 
-def _parse_group(head: str, words: list[str]) -> Command:
+def _parse_group(head: str, words: list[str]) -> ShowGroup | Invalid:
     if not words:
         return ShowGroup()
     if len(words) == 2 and words[0].casefold() == "page" and words[1].isdigit() and int(words[1]):
@@ -68,7 +68,7 @@ def _parse_group(head: str, words: list[str]) -> Command:
     )
 
 
-def _parse_dashboard(head: str, words: list[str]) -> Command:
+def _parse_dashboard(head: str, words: list[str]) -> Dashboard | Invalid:
     if not words:
         return Dashboard()
     if [w.casefold() for w in words] == ["reset"]:

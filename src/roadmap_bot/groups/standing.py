@@ -90,7 +90,7 @@ def standing(
             number=i + 1,
             slug=slug,
             name=catalog.project(slug).name,
-            line=catalog.project(slug).summary,
+            line=_step_line(catalog, target, slug),
             report_url=catalog.project(slug).report_url,
             state=_step_state(slug, i, current, covered),
         )
@@ -129,6 +129,16 @@ def _step_state(
     if how == "posted":
         return StepState.COVERED
     return StepState.UPCOMING
+
+
+def _step_line(catalog: Catalog, target: str, slug: str) -> str:
+    """The path's own line for the step (what it adds), else the project's summary."""
+    kind, key = target.split(":", 1)
+    if kind == "path":
+        for step in catalog.paths_of(slug):
+            if step.path.slug == key and step.line:
+                return step.line
+    return catalog.project(slug).summary
 
 
 def _cell(mark: Mark | None) -> Cell:
