@@ -196,6 +196,7 @@ class Settings(BaseSettings):
         if len(set(ids)) != len(ids):
             return "DISCORD_SHARD_IDS: names a shard twice"
         return None
+
     @field_validator("web_url")
     @classmethod
     def _web_url(cls, value: str | None) -> str | None:
