@@ -123,9 +123,9 @@ def _plan(catalog: Catalog, target: str) -> list[str]:
 def level_walk(catalog: Catalog, projects: Sequence[Project]) -> list[str]:
     """A level in teaching order: never a project before one it builds on in the level.
 
-    Among the projects that are ready, the one building on most of what came before goes
-    first (CoreDNS right after Caddy), then the one sharing most concepts with it, then
-    the roadmap's order. The same preferences ``next`` uses for one person.
+    Among the projects that are ready, one building on something that came before goes
+    first (CoreDNS right after Caddy), then the one sharing most concepts with what came
+    before, then the roadmap's order: the preferences ``next`` has within a level.
     """
     inside = {p.slug for p in projects}
     placed: list[str] = []
@@ -138,7 +138,7 @@ def level_walk(catalog: Catalog, projects: Sequence[Project]) -> list[str]:
         best = min(
             ready or left,
             key=lambda p: (
-                -sum(1 for b in p.builds_on if b in done),
+                not any(b in done for b in p.builds_on),
                 -len(seen_concepts.intersection(p.concepts)),
                 catalog.order(p.slug),
             ),
@@ -164,14 +164,11 @@ def foundations(catalog: Catalog, target: str, index: int) -> list[Project]:
 
 
 def agenda_slugs(catalog: Catalog, target: str, state: GroupState) -> list[str]:
-    """Whose report outlines the coming digest uses: the pick, what it builds on, last week's."""
+    """Whose report outlines the coming digest quotes: the pick's and what it builds on."""
     index, slug = upcoming(catalog, target, state.covered)
     if slug is None:
         return []
-    wanted = [slug, *(p.slug for p in foundations(catalog, target, index)[:1])]
-    if state.posted:
-        wanted.append(state.posted[-1])
-    return list(dict.fromkeys(wanted))
+    return [slug, *(p.slug for p in foundations(catalog, target, index)[:1])]
 
 
 # -- the weekly post ---------------------------------------------------------------------------
