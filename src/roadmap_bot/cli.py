@@ -83,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="reports fetched at the same time, 1-32 (default: 8)",
     )
 
+    dashboard = sub.add_parser(
+        "dashboard", help="print a study group's private page link (for operators)"
+    )
+    dashboard.add_argument(
+        "--channel", required=True, help="a channel id: 'study' (console) or 'slack:T1:C1'"
+    )
+    dashboard.add_argument(
+        "--reset", action="store_true", help="replace the link; the old one stops working"
+    )
+
     sub.add_parser("serve", help="run the configured adapters (console when none)")
     sub.add_parser("health", help="check that the catalog loads and the database opens")
     return parser
@@ -113,7 +123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"roadmap-bot: {exc}", file=sys.stderr)
         return EXIT_FAILED
     # One-shot commands keep stderr quiet unless asked; a server logs what it does.
-    quiet = args.command in ("ask", "console", "catalog", "health", "digest", "reports")
+    quiet = args.command in (
+        "ask",
+        "console",
+        "catalog",
+        "health",
+        "digest",
+        "reports",
+        "dashboard",
+    )
     level = logging.getLevelName(settings.log_level)
     logging.basicConfig(
         level=max(level, logging.WARNING) if quiet else level,
@@ -258,6 +276,24 @@ async def _digest(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def _dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.app import open_app
+
+    async with open_app(settings) as app:
+        channel = args.channel if ":" in args.channel else f"console:{args.channel.lstrip('#')}"
+        sub = await app.deliverer.digests.subscription(channel)
+        if sub is None:
+            print(
+                f"roadmap-bot: {channel} has no weekly digest, so it has no study-group page. "
+                f"Subscribe it first, e.g.: roadmap-bot ask --channel {args.channel} "
+                "subscribe observability-stack",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        print(await app.group_view.links.url(channel, reset=args.reset))
+    return EXIT_OK
+
+
 async def _reports(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
     from roadmap_bot.reports.progress import ProgressBar
@@ -318,6 +354,7 @@ def _healthz(port: int) -> str | None:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]] = {
+    "dashboard": _dashboard,
     "ask": _ask,
     "console": _console,
     "catalog": _catalog,

@@ -43,13 +43,15 @@ async def _serve(app: App) -> None:
         from roadmap_bot.adapters.discord import run_discord
 
         services["discord"] = lambda: run_discord(app)
-    if services and "slack" not in services:
-        # Slack's server carries /healthz and /metrics; without Slack they get their own.
+    platforms = bool(services)
+    if "slack" not in services:
+        # Slack's server carries /healthz, /metrics and the study-group pages; without
+        # Slack (Discord alone, or only the console) they get a server of their own.
         from roadmap_bot.web.server import run_web
 
         services["web"] = lambda: run_web(app)
-    if not services or sys.stdin.isatty():
-        if not services:
+    if not platforms or sys.stdin.isatty():
+        if not platforms:
             log.info("no Slack or Discord credentials: starting the local console")
         services["console"] = lambda: run_console(app.roadmap, console_asker())
     log.info("serving: %s", ", ".join(services))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -67,11 +67,24 @@ async def serving_application(
         await runner.cleanup()
 
 
+def app_routes(app: App) -> Callable[[web.Application], None]:
+    """The routes of the app's features (the study-group pages), for whichever server
+    runs: Slack's when Slack is configured, else :func:`run_web`'s."""
+
+    def add(application: web.Application) -> None:
+        from roadmap_bot.web.pages import add_page_routes
+
+        add_page_routes(application, app.group_view)
+
+    return add
+
+
 async def run_web(app: App) -> None:
-    """Serve /healthz and /metrics alone (``serve`` without Slack) until cancelled."""
+    """Serve /healthz, /metrics and the study-group pages (``serve`` without Slack)."""
     application = web.Application(client_max_size=MAX_BODY)
     add_routes(application, app.store)
+    app_routes(app)(application)
     settings = app.settings
     async with serving_application(application, settings.http_host, settings.http_port) as bound:
-        log.info("serving %s and %s on %s:%d", HEALTH_PATH, METRICS_PATH, *bound)
+        log.info("serving %s, %s and study-group pages on %s:%d", HEALTH_PATH, METRICS_PATH, *bound)
         await asyncio.Event().wait()

@@ -64,6 +64,7 @@ def web_app(
     socket: AsyncSocketModeHandler | None = None,
     *,
     store: Store | None = None,
+    routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     """The aiohttp application: Slack's endpoint (HTTP mode), and with the ``store``
     our own routes: readiness (``/healthz``) and ``/metrics``."""
@@ -82,12 +83,18 @@ def web_app(
         add_routes(application, store, checks={"slack": socket_down}, details={"mode": mode})
     if mode == "http":
         application.router.add_post(EVENTS_PATH, events)
+    if routes is not None:  # the app's own pages, on this same server
+        routes(application)
     return application
 
 
 @asynccontextmanager
 async def serving(
-    adapter: SlackAdapter, settings: Settings, host: str | None = None, port: int | None = None
+    adapter: SlackAdapter,
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    routes: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
     """Serve until the block ends; yields the (host, port) actually bound (port 0 works)."""
     mode = slack_mode(settings)
@@ -100,7 +107,7 @@ async def serving(
             web_client=adapter.client,
             logger=socket_log,
         )
-    application = web_app(adapter.app, mode, socket, store=adapter.roadmap.store)
+    application = web_app(adapter.app, mode, socket, store=adapter.roadmap.store, routes=routes)
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     try:
@@ -135,7 +142,12 @@ def _bound(runner: web.AppRunner) -> tuple[str, int]:
 
 async def run_slack(app: App) -> None:
     """Serve Slack until cancelled (``roadmap-bot serve``)."""
-    async with SlackAdapter(app.roadmap, app.settings) as adapter, serving(adapter, app.settings):
+    from roadmap_bot.web.server import app_routes
+
+    async with (
+        SlackAdapter(app.roadmap, app.settings) as adapter,
+        serving(adapter, app.settings, routes=app_routes(app)),
+    ):
         await asyncio.Event().wait()
 
 
