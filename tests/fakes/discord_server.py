@@ -313,6 +313,7 @@ class Script:
     body: dict[str, Any] | None
     chance: float = 1.0  # share of matching requests it applies to (seeded)
     drop: bool = False  # handle the request, then drop the connection: the answer is lost
+    after: bool = False  # handle the request, then answer with ``status`` anyway (a 5xx)
     hits: int = 0  # requests it has applied to
 
     def matches(self, method: str, path: str) -> bool:
@@ -506,15 +507,18 @@ class FakeDiscord:
         body: dict[str, Any] | None = None,
         chance: float = 1.0,
         drop: bool = False,
+        after: bool = False,
     ) -> Script:
         """Answer the next ``times`` matching requests with ``status`` (after ``delay``).
 
         ``path`` is a regular expression over the path after /api/v10. With no status,
         the request is only delayed and then answered normally (or, with ``drop``,
         handled and its answer lost). ``chance`` applies it to that share of matches.
+        ``after``: the request takes effect first, then gets ``status`` (a 500 that hides
+        a success).
         """
         entry = Script(
-            method, re.compile(path), status, delay, times, retry_after, body, chance, drop
+            method, re.compile(path), status, delay, times, retry_after, body, chance, drop, after
         )
         self.scripts.append(entry)
         return entry
@@ -885,6 +889,8 @@ class FakeDiscord:
                 if script.delay:
                     await asyncio.sleep(script.delay)
                 if script.status is not None:
+                    if script.after:
+                        await self._answer(request, body, path, record)
                     return self._scripted(script)
                 drop = script.drop
                 break

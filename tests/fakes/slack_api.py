@@ -23,7 +23,15 @@ are gone):
   with Retry-After (Slack's one message per second per channel);
 - ``now``: the clock message timestamps are taken from (tests pass their FixedClock's);
 - ``lose_answers[method] = n``: the next n calls are carried out (a message is posted)
-  but answered with a 502, as when a proxy drops Slack's answer.
+  but answered with a 502, as when a proxy drops Slack's answer;
+- ``ambiguous[method] = ["internal_error", ...]``: the next calls are carried out, then
+  answered ``ok: false`` with these errors in order (Slack's "some aspect of the
+  operation may have succeeded");
+- ``script_channel(method, channel, Answer(...), ...)``: like ``script``, for calls to one
+  channel only (a 429 with a long Retry-After for one channel, the others untouched);
+- ``stall(method, where, carry_out=False)``: matching calls are recorded but not answered
+  until the returned event is set (a process killed while waiting on Slack); with
+  ``carry_out`` the message is posted first, as when the answer is what got lost.
 
 Messages posted with chat.postMessage are kept per channel (with their metadata and
 thread) and returned by conversations.history / conversations.replies.
@@ -104,6 +112,9 @@ class FakeSlack:
         self._limits: dict[str, _RateLimit] = {}
         self.per_channel: dict[str, float] = {}
         self.lose_answers: dict[str, int] = {}
+        self.ambiguous: dict[str, list[str]] = {}
+        self._channel_scripts: dict[tuple[str, str], deque[Answer]] = defaultdict(deque)
+        self._stalls: list[tuple[str, Callable[[JSON], bool], bool, asyncio.Event]] = []
         self._last_in_channel: dict[tuple[str, str], float] = {}
         self.now: Callable[[], float] = time.time
         self._gates: dict[str, asyncio.Event] = {}
@@ -172,6 +183,22 @@ class FakeSlack:
         self, method: str, *, ratio: float, retry_after: float = 1.0, seed: int = 1
     ) -> None:
         self._limits[method] = _RateLimit(ratio, retry_after, random.Random(seed))
+
+    def script_channel(self, method: str, channel: str, *answers: Answer) -> None:
+        self._channel_scripts[(method, channel)].extend(answers)
+
+    def stall(
+        self,
+        method: str,
+        where: Callable[[JSON], bool] = lambda _: True,
+        *,
+        carry_out: bool = False,
+    ) -> asyncio.Event:
+        """Matching calls are recorded (and carried out with ``carry_out``), then wait
+        unanswered until the returned event is set; they are answered 502 then."""
+        gate = asyncio.Event()
+        self._stalls.append((method, where, carry_out, gate))
+        return gate
 
     def hold(self, method: str) -> asyncio.Event:
         """Calls to ``method`` are recorded, then wait for the returned event before answering."""
@@ -288,7 +315,20 @@ class FakeSlack:
         headers = dict(request.headers)
         call = Call(method, params, headers, request.path, time.monotonic())
         delay = self.latency.get(method, self.latency.get("*", 0.0))
-        answer = self._scripted(method) or self._paced(method, params)
+        for stalled, where, carry_out, gate in self._stalls:
+            if stalled == method and where(params):
+                if carry_out:
+                    self._default(method, params)
+                call.status = 502
+                await self._record(call)
+                await gate.wait()
+                return _http(Answer(502, text="<html>502 Bad Gateway</html>"))
+        channel_script = self._channel_scripts.get((method, str(params.get("channel"))))
+        answer = (
+            (channel_script.popleft() if channel_script else None)
+            or self._scripted(method)
+            or self._paced(method, params)
+        )
         if answer is None and self.tokens is not None and call.token not in self.tokens:
             answer = Answer(200, {"ok": False, "error": "invalid_auth"})
         if answer is None:
@@ -296,6 +336,9 @@ class FakeSlack:
             if self.lose_answers.get(method):
                 self.lose_answers[method] -= 1
                 answer = Answer(502, text="<html>502 Bad Gateway</html>")
+            elif self.ambiguous.get(method) and answer.body and answer.body.get("ok"):
+                error = self.ambiguous[method].pop(0)
+                answer = Answer(200, {"ok": False, "error": error})
         call.status = answer.status
         await self._record(call)
         await self._wait(method, delay + answer.delay)
@@ -431,8 +474,11 @@ class FakeSlack:
 
     def _m_conversations_replies(self, params: JSON) -> JSON:
         channel, ts = str(params.get("channel")), str(params.get("ts"))
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
         thread = [
-            m for m in self.messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts
+            _shown(m, with_metadata)
+            for m in self.messages.get(channel, [])
+            if m["ts"] == ts or m.get("thread_ts") == ts
         ]
         return {"ok": True, "messages": thread, "has_more": False}
 

@@ -313,7 +313,9 @@ class StudyGroups:
         )
         return {
             DeliveryState.SENT: f"{what}, posted",
-            DeliveryState.MISSED: "missed (the bot was offline for longer than the catch-up window)",
+            DeliveryState.MISSED: f"missed ({delivery.error})"
+            if delivery.error  # e.g. its worker stopped and it was found too late
+            else "missed (the bot was offline for longer than the catch-up window)",
             DeliveryState.PAUSED: "skipped by the pause",
             DeliveryState.FAILED: f"{what}, not posted: {delivery.error}",
             DeliveryState.CLAIMED: f"{what}, being posted",
