@@ -514,8 +514,8 @@ class FakeDiscord:
         ``path`` is a regular expression over the path after /api/v10. With no status,
         the request is only delayed and then answered normally (or, with ``drop``,
         handled and its answer lost). ``chance`` applies it to that share of matches.
-        ``after``: the request takes effect first, then gets ``status`` (a 500 that hides
-        a success).
+        ``after``: the request takes effect first, then waits ``delay`` and gets ``status``
+        (a 500 that hides a success) or its normal answer.
         """
         entry = Script(
             method, re.compile(path), status, delay, times, retry_after, body, chance, drop, after
@@ -886,11 +886,14 @@ class FakeDiscord:
                 if script.times is not None:
                     script.times -= 1
                 script.hits += 1
+                if script.after:  # the request takes effect, then the delay and the answer
+                    effect = await self._answer(request, body, path, record)
+                    if script.delay:
+                        await asyncio.sleep(script.delay)
+                    return self._scripted(script) if script.status is not None else effect
                 if script.delay:
                     await asyncio.sleep(script.delay)
                 if script.status is not None:
-                    if script.after:
-                        await self._answer(request, body, path, record)
                     return self._scripted(script)
                 drop = script.drop
                 break
