@@ -278,3 +278,31 @@ async def test_the_completion_post_recommends_the_next_path_or_level(
     ).message
     assert "Next, try " in post.text  # no level above: a path
     assert (post.actions[0].command or "").startswith("subscribe ")
+
+
+def test_the_completion_post_never_recommends_what_the_channel_went_through(
+    catalog: Catalog,
+) -> None:
+    now = FIRST_DUE
+    beginner = plan(catalog, "level:beginner")
+    intermediate = plan(catalog, "level:intermediate")
+    covered = dict.fromkeys([*beginner, *intermediate], "posted")
+    sub = Subscription(1, "console:x", "level:beginner", Schedule(0, time(9), "UTC"), "u", now, now)
+    post = compose_completion(catalog, sub, GroupState(covered, list(covered), {}, {})).message
+    assert post.actions[0].command == "subscribe advanced"
+    left = len(plan(catalog, "level:advanced"))
+    assert f"Next, the advanced level: {left} projects" in post.text
+    # after a path: neither that path nor one the channel has been through before
+    first = catalog.paths[0]
+    recommended = set()
+    for path in catalog.paths[1:]:
+        covered = dict.fromkeys([*first.steps, *path.steps], "posted")
+        sub = Subscription(
+            1, "console:x", f"path:{path.slug}", Schedule(0, time(9), "UTC"), "u", now, now
+        )
+        post = compose_completion(catalog, sub, GroupState(covered, list(covered), {}, {}))
+        command = post.message.actions[0].command or ""
+        assert command.startswith("subscribe ")
+        assert command not in (f"subscribe {path.slug}", f"subscribe {first.slug}")
+        recommended.add(command)
+    assert recommended

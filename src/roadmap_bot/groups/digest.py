@@ -274,7 +274,7 @@ def why_this_one(catalog: Catalog, sub: Subscription, state: GroupState, index: 
         if kin is not None:
             shared = [catalog.concept_label(t) for t in project.concepts if t in kin.concepts]
             parts.append(f"It shares {_and(shared[:2])} with {_step_name(steps, state, kin)}.")
-        elif index == 0:
+        elif index == 0 and len(parts) == 1:  # no step line says more
             parts.append("The first step: where the walk begins.")
         elif sub.target_kind == "level":
             parts.append("Nothing before it in the level covers the same ground: a fresh start.")
@@ -364,25 +364,32 @@ def compose_completion(catalog: Catalog, sub: Subscription, state: GroupState) -
 def _what_next(
     catalog: Catalog, sub: Subscription, state: GroupState
 ) -> tuple[str, tuple[Action, ...]]:
-    """The next level up after a level; otherwise the path the group recommender picks."""
-    if sub.target_kind == "level":
-        up = Level(sub.target_key).up()
-        if up is not None and catalog.level(up):
-            target = f"level:{up.value}"
-            first = catalog.project(plan(catalog, target)[0])
+    """The next level up after a level; otherwise the path the group recommender picks.
+
+    Never a target this channel has already been through ('subscribe' would refuse it).
+    """
+    level = Level(sub.target_key).up() if sub.target_kind == "level" else None
+    while level is not None:
+        target = f"level:{level.value}"
+        _, first = upcoming(catalog, target, state.covered)
+        if first is not None:
+            left = sum(1 for s in plan(catalog, target) if s not in state.covered)
             return (
-                f"Next, the {up.value} level: {len(plan(catalog, target))} projects, "
-                f"starting with {first.name}.",
+                f"Next, the {level.value} level: {_count(left, 'project')}, "
+                f"starting with {catalog.project(first).name}.",
                 (
                     Action(
-                        label=f"Subscribe to {up.value}",
-                        command=f"subscribe {up.value}",
+                        label=f"Subscribe to {level.value}",
+                        command=f"subscribe {level.value}",
                         style=Style.PRIMARY,
                     ),
-                    Action(label=f"See {up.value}", command=up.value),
+                    Action(label=f"See {level.value}", command=level.value),
                 ),
             )
-    exclude = [sub.target_key] if sub.target_kind == "path" else []
+        level = level.up()
+    exclude = [p.slug for p in catalog.paths if all(s in state.covered for s in p.steps)]
+    if sub.target_kind == "path":
+        exclude.append(sub.target_key)
     suggestion = next_path(catalog, group_marks(state.marks), exclude=exclude)
     if suggestion is None:
         return "", ()
