@@ -247,3 +247,21 @@ async def test_dashboard_is_private_and_reset_revokes_the_old_link(
 
     typo = await roadmap.ask("dashboard rest", member("ann"))
     assert not typo.ok and "dashboard reset" in typo.suggestions
+
+
+async def test_group_asked_again_after_a_mark_shows_the_mark(
+    roadmap: Roadmap, view: GroupView, deliverer: Deliverer, clock: FixedClock
+) -> None:
+    await say(roadmap, "ann", "subscribe web-development")
+    await deliverer.run_due(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    before = await roadmap.ask("group", member("ann"))
+    again = await roadmap.ask("group", member("ann"))
+    assert again == before  # nothing changed: the same answer
+    await say(roadmap, "ann", "reading react")
+    after = await roadmap.ask("group", member("ann"))
+    assert before.table is not None and after.table is not None
+    assert before.table.rows[0].cells[0] is Cell.NOT_YET
+    assert after.table.rows[0].cells[0] is Cell.READING
+    await say(roadmap, "ann", "unsubscribe")
+    gone = await roadmap.ask("group", member("ann"))
+    assert not gone.ok and gone.title == "This channel has no weekly digest."

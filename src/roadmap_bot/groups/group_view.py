@@ -38,6 +38,7 @@ from roadmap_bot.store.digests import Delivery, DeliveryState, Subscription
 from roadmap_bot.store.groups import GroupStore
 
 MEMBERS_PER_PAGE = 10
+CACHED_GROUPS = 1000  # standings kept between database changes
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,9 @@ class GroupView:
         self.digests = study_groups.digests
         self.groups = GroupStore(study_groups.digests.store)
         self.links = links
+        self._subscriptions: dict[str, tuple[int, Subscription]] = {}  # channel -> ...
+        self._standings: dict[int, tuple[int, Standing]] = {}  # subscription -> (version, it)
+        self._replies: dict[tuple[int, int], tuple[Standing, Reply]] = {}  # (sub, page) -> ...
         roadmap.register(ShowGroup, self._group, GROUP)
         roadmap.register(Dashboard, self._dashboard, DASHBOARD)
         self._plain_progress = roadmap.handler(Progress)
@@ -140,6 +144,20 @@ class GroupView:
     # -- gathering ---------------------------------------------------------------------------
 
     async def standing(self, sub: Subscription) -> Standing:
+        """Where the group stands; kept until anything in the database changes (`group`
+        asked twice in a row, or the page reloaded, costs one version check)."""
+        version = self.digests.store.data_version()
+        cached = self._standings.get(sub.id)
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1]
+        found = await self._standing(sub)
+        if version is not None:
+            if len(self._standings) >= CACHED_GROUPS:
+                self._standings.clear()
+            self._standings[sub.id] = (version, found)
+        return found
+
+    async def _standing(self, sub: Subscription) -> Standing:
         facts = (await self.digests.channel_facts([sub.channel]))[sub.channel]
         marks = await self.roadmap.store.progress_of(facts.members)
         names = await self.roadmap.store.user_names(facts.members)
@@ -241,11 +259,34 @@ class GroupView:
 
     # -- commands ----------------------------------------------------------------------------
 
+    async def _subscription(self, who: Asker, word: str) -> Subscription | Reply:
+        """The channel's subscription (or why there is none), kept while the database is
+        unchanged: `group` is asked again and again while a group looks at itself."""
+        version = self.digests.store.data_version()
+        cached = self._subscriptions.get(who.channel or "")
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1]
+        found = await self.study_groups._current(who, word)
+        if version is not None and who.channel and isinstance(found, Subscription):
+            if len(self._subscriptions) >= CACHED_GROUPS:
+                self._subscriptions.clear()
+            self._subscriptions[who.channel] = (version, found)
+        return found
+
     async def _group(self, command: ShowGroup, who: Asker) -> Reply:
-        sub = await self.study_groups._current(who, "group")
+        sub = await self._subscription(who, "group")
         if isinstance(sub, Reply):
             return sub
-        return group_reply(await self.standing(sub), command.page or 1)
+        found = await self.standing(sub)
+        key = (sub.id, command.page or 1)
+        cached = self._replies.get(key)
+        if cached is not None and cached[0] is found:
+            return cached[1]  # the same standing object: the same answer
+        reply = group_reply(found, command.page or 1)
+        if len(self._replies) >= CACHED_GROUPS:
+            self._replies.clear()
+        self._replies[key] = (found, reply)
+        return reply
 
     async def _dashboard(self, command: Dashboard, who: Asker) -> Reply:
         word = "dashboard reset" if command.reset else "dashboard"

@@ -96,21 +96,27 @@ def standing(
         )
         for i, slug in enumerate(slugs)
     )
-    before = [s for s in steps[: current or 0] if s.state is StepState.COVERED]
-    after = steps[current + 1 :] if current is not None else ()
+    position = {slug: i for i, slug in enumerate(slugs)}
+    before = [i for i, s in enumerate(steps[: current or 0]) if s.state is StepState.COVERED]
+    after = range(current + 1, len(steps)) if current is not None else range(0)
+    finished = (Cell.DONE, Cell.PASSED)
     rows = []
     for user, their in marks.items():
-        cells = tuple(_cell(their.get(slug)) for slug in slugs)
-        by_slug = dict(zip(slugs, cells, strict=True))
+        # Walk the member's marks, not every step: most have marked a few.
+        cells = [Cell.NOT_YET] * len(slugs)
+        for slug, mark in their.items():
+            index = position.get(slug)
+            if index is not None:
+                cells[index] = _CELL[mark.status]
         rows.append(
             MemberStanding(
                 user=user,
                 name=names.get(user) or user.rsplit(":", 1)[-1],
-                cells=cells,
-                done=sum(1 for c in cells if c is Cell.DONE),
-                reading=sum(1 for c in cells if c is Cell.READING),
-                behind=sum(1 for s in before if by_slug[s.slug] not in (Cell.DONE, Cell.PASSED)),
-                ahead=sum(1 for s in after if by_slug[s.slug] is Cell.DONE),
+                cells=tuple(cells),
+                done=cells.count(Cell.DONE),
+                reading=cells.count(Cell.READING),
+                behind=sum(1 for i in before if cells[i] not in finished),
+                ahead=sum(1 for i in after if cells[i] is Cell.DONE),
                 streak=streaks.get(user, Streak()),
             )
         )
@@ -139,7 +145,3 @@ def _step_line(catalog: Catalog, target: str, slug: str) -> str:
             if step.path.slug == key and step.line:
                 return step.line
     return catalog.project(slug).summary
-
-
-def _cell(mark: Mark | None) -> Cell:
-    return _CELL[mark.status] if mark is not None else Cell.NOT_YET

@@ -86,6 +86,13 @@ class MarksCache:
         self.follows.clear()
         self.generation += 1
 
+    def data_version(self) -> int | None:
+        """SQLite's data_version as the probe sees it: it changes with every commit by any
+        other connection (our own writer included); None for a memory database."""
+        if self._probe is None:
+            return None
+        return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
         if self._probe is not None:
             self._probe.close()
@@ -150,6 +157,11 @@ class SqliteStore:
             await conn.close()
             raise
         return store
+
+    def data_version(self) -> int | None:
+        """Changes whenever anything was committed to the database (by any process), so a
+        view computed at one version is still right while it stays the same."""
+        return self._marks.data_version()
 
     async def close(self) -> None:
         self._marks.close()

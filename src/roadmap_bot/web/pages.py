@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from roadmap_bot.chat.replies import CELL_SYMBOLS, Cell
 from roadmap_bot.groups.group_view import GroupPage, GroupView
@@ -60,6 +61,23 @@ def security_headers() -> dict[str, str]:
     }
 
 
+def _cell_html(cell: Cell, now: bool) -> str:
+    css = f"cell-{cell.name.lower()}" + (" now" if now else "")
+    return (
+        f'<td class="{css}"><span aria-hidden="true">{CELL_SYMBOLS[cell]}</span>'
+        f'<span class="sr">{cell.value}</span></td>'
+    )
+
+
+# Every cell is one of eight fixed snippets (no member text in them), so rows are joined
+# here rather than looped over in the template: 50 members x 38 steps is 1,900 cells.
+_CELLS = {(cell, now): _cell_html(cell, now) for cell in Cell for now in (False, True)}
+
+
+def _row_cells(cells: tuple[Cell, ...], current: int | None) -> Markup:
+    return Markup("".join(_CELLS[cell, i == current] for i, cell in enumerate(cells)))
+
+
 def render_page(page: GroupPage) -> str:
     """The page's HTML for one study group."""
     found = page.standing
@@ -78,6 +96,7 @@ def render_page(page: GroupPage) -> str:
         "current": found.current_step,
         "current_index": found.current,
         "members": found.members,
+        "cells": [_row_cells(m.cells, found.current) for m in found.members],
         "map": step_map(steps),
         "counts": counts,
         "symbols": CELL_SYMBOLS,
