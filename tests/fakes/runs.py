@@ -53,7 +53,8 @@ class Run:
 
     async def kill(self) -> None:
         """kill -9: no clean-up of any kind runs in the process."""
-        self.process.send_signal(signal.SIGKILL)
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(self.process.communicate(), 30)
 
 

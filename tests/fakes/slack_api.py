@@ -26,7 +26,7 @@ are gone):
   but answered with a 502, as when a proxy drops Slack's answer;
 - ``ambiguous[method] = ["internal_error", ...]``: the next calls are carried out, then
   answered ``ok: false`` with these errors in order (Slack's "some aspect of the
-  operation may have succeeded");
+  operation may have succeeded"; an empty string: that call is answered normally);
 - ``script_channel(method, channel, Answer(...), ...)``: like ``script``, for calls to one
   channel only (a 429 with a long Retry-After for one channel, the others untouched);
 - ``stall(method, where, carry_out=False)``: matching calls are recorded but not answered
@@ -337,8 +337,9 @@ class FakeSlack:
                 self.lose_answers[method] -= 1
                 answer = Answer(502, text="<html>502 Bad Gateway</html>")
             elif self.ambiguous.get(method) and answer.body and answer.body.get("ok"):
-                error = self.ambiguous[method].pop(0)
-                answer = Answer(200, {"ok": False, "error": error})
+                error = self.ambiguous[method].pop(0)  # "": this one is answered normally
+                if error:
+                    answer = Answer(200, {"ok": False, "error": error})
         call.status = answer.status
         await self._record(call)
         await self._wait(method, delay + answer.delay)

@@ -370,9 +370,10 @@ class Deliverer:
                 await self._discuss(poster, job, digest, delivery.message_id, run, check=True)
                 return
             digest = await self._compose(sub, state)
-            message_id = await self._send(job, digest, poster, run)
-            if message_id is None:
+            sent = await self._send(job, digest, poster, run)
+            if sent is None:
                 return
+            message_id, found = sent
             posted_at = asyncio.get_running_loop().time()
             owed = DISCUSSION_PENDING if digest.discussion is not None else None
             completion = Completion(
@@ -394,7 +395,8 @@ class Deliverer:
             wait = poster.min_interval - (asyncio.get_running_loop().time() - posted_at)
             if wait > 0:
                 await self.sleep(wait)
-            await self._discuss(poster, job, digest, message_id, run, check=job.check)
+            # only a post found from an earlier attempt may have its prompts already
+            await self._discuss(poster, job, digest, message_id, run, check=found)
 
     async def _find(self, poster: Poster, sub: Subscription, delivery: Delivery) -> str | None:
         """Ask the platform for the post; a failed lookup raises (never taken as 'absent')."""
@@ -402,9 +404,12 @@ class Deliverer:
         async with self._slots:
             return await poster.find_post(sub.channel, delivery.id, since)
 
-    async def _send(self, job: _Job, digest: Digest, poster: Poster, run: _Run) -> str | None:
+    async def _send(
+        self, job: _Job, digest: Digest, poster: Poster, run: _Run
+    ) -> tuple[str, bool] | None:
         """Post with retries, looking first whenever an earlier attempt may have got
-        through; None when it ended otherwise (recorded in the ledger and the summary)."""
+        through: (message id, found from an earlier attempt), or None when it ended
+        otherwise (recorded in the ledger and the summary)."""
         sub, delivery, summary = job.sub, job.delivery, run.summary
         check = job.check
         reason = "unknown error"
@@ -416,7 +421,7 @@ class Deliverer:
                     check = False
                     if found is not None:
                         log.info("delivery %s had reached %s already", delivery.id, sub.channel)
-                        return found
+                        return found, True
                 if job.too_late is not None:
                     if await self.digests.miss(delivery, job.too_late, run.owner):
                         summary.missed += 1
@@ -430,7 +435,7 @@ class Deliverer:
                     summary.in_progress += 1
                     return None
                 async with self._slots:
-                    return await poster.post(sub.channel, digest.message, delivery.id)
+                    return await poster.post(sub.channel, digest.message, delivery.id), False
             except DeliveryError as problem:
                 reason = problem.reason
                 if problem.permanent:
