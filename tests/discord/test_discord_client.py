@@ -41,7 +41,7 @@ async def test_login_syncs_the_roadmap_group_to_the_guild(
     assert set(subcommands) == {
         "help", "level", "project", "report", "paths", "path", "search", "next", "done",
         "undo", "progress", "random", "reading", "pass", "subscribe", "unsubscribe",
-        "schedule", "skip", "pause", "resume", "digest",
+        "schedule", "skip", "pause", "resume", "digest", "group", "dashboard",
     }  # fmt: skip
     project_name = subcommands["project"]["options"][0]
     assert project_name["autocomplete"] is True and project_name["max_length"] == 60

@@ -28,10 +28,13 @@ from roadmap_bot.chat.replies import Reply
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import ConfigError, Settings, load_settings
 from roadmap_bot.groups.delivery import Deliverer
+from roadmap_bot.groups.group_view import GroupView
+from roadmap_bot.groups.page_links import PageLinks
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.serve import serve
+from roadmap_bot.store.groups import GroupStore
 from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.sqlite import SqliteStore
 
@@ -588,3 +591,38 @@ async def test_report_outlines_have_their_subcommand_too(
     assert shown.ephemeral and shown.title == "Apache Kafka: architecture report"
     assert shown.labels[:2] == ["Open report", "Reading it"]
     assert "Key Design Decisions" in shown.text
+
+
+@pytest.fixture
+def view(
+    roadmap: Roadmap, groups: StudyGroups, deliverer: Deliverer, store: SqliteStore
+) -> GroupView:
+    """The group view on the same core, wired as the app wires it."""
+    links = PageLinks(GroupStore(store), roadmap.clock, "https://bot.example.org")
+    found = GroupView(roadmap, groups, links)
+    deliverer.news = found.news
+    return found
+
+
+async def test_group_as_an_embed_and_dashboard_to_the_asker_only(
+    fake: FakeDiscord, view: GroupView, bot: RoadmapClient, deliverer: Deliverer
+) -> None:
+    await (await fake.slash("subscribe", {"target": "web-development"}, user=MODERATOR)).answer()
+    assert (await deliverer.run_due(FIRST_DUE)).delivered == 1
+    (post,) = digests_in(fake, fake.guild.channel)
+    assert "Study-group page" in post.text  # each weekly post links the page
+    await (await fake.click(post, "Reading", user=BOB)).answer()  # a button makes a member
+
+    shown = await (await fake.slash("group", user=ALICE)).answer()
+    assert shown.ephemeral and shown.title == "Study group: Web Development"
+    description = shown.embed["description"]
+    assert description.count("```") == 2
+    assert "on pace" in description and "…" in description  # BOB is reading step 1
+    assert "✓ done" in description  # the legend
+
+    link = await (await fake.slash("dashboard", user=ALICE)).answer()
+    assert link.ephemeral and "https://bot.example.org/groups/" in link.text
+    refused = await (await fake.slash("dashboard", {"reset": True}, user=ALICE)).answer()
+    assert refused.ephemeral and "reset the page link" in refused.title
+    reset = await (await fake.slash("dashboard", {"reset": True}, user=MODERATOR)).answer()
+    assert reset.title == "The study-group page has a new link."

@@ -160,6 +160,20 @@ class PreviewDigest:
 
 
 @dataclass(frozen=True)
+class ShowGroup:
+    """The group at a glance: every member against the target's steps."""
+
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The study-group page's link, to the asker only; ``reset`` replaces it."""
+
+    reset: bool = False
+
+
+@dataclass(frozen=True)
 class Invalid:
     """Input that is not a command; ``reply`` says what was wrong and what would work."""
 
@@ -190,6 +204,8 @@ Command = (
     | Pause
     | Resume
     | PreviewDigest
+    | ShowGroup
+    | Dashboard
     | Invalid
 )
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from roadmap_bot.chat.commands import Invalid, Progress, Usage
+from roadmap_bot.chat.commands import Dashboard, Invalid, Progress, ShowGroup, Usage
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.replies import (
     Action,
@@ -39,20 +39,6 @@ from roadmap_bot.store.groups import GroupStore
 
 MEMBERS_PER_PAGE = 10
 CACHED_GROUPS = 1000  # standings kept between database changes
-
-
-@dataclass(frozen=True)
-class ShowGroup:
-    """The group at a glance: every member against the target's steps."""
-
-    page: int | None = None
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    """The study-group page's link, to the asker only; ``reset`` replaces it."""
-
-    reset: bool = False
 
 
 def _parse_group(head: str, words: list[str]) -> ShowGroup | Invalid:

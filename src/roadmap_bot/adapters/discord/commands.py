@@ -15,6 +15,7 @@ from discord import app_commands
 from roadmap_bot.adapters.discord.autocomplete import Choice, Completer, zones
 from roadmap_bot.adapters.discord.interactions import Responder, user_id
 from roadmap_bot.chat.commands import (
+    Dashboard,
     Done,
     Help,
     ListPaths,
@@ -26,6 +27,7 @@ from roadmap_bot.chat.commands import (
     Reading,
     Resume,
     Search,
+    ShowGroup,
     ShowLevel,
     ShowPath,
     ShowProject,
@@ -246,6 +248,22 @@ class RoadmapGroup(app_commands.Group):
     @app_commands.command(name="digest", description="Preview the channel's next digest (only you)")
     async def digest(self, interaction: AnyInteraction) -> None:
         await self.responder.command(interaction, PreviewDigest())
+
+    @app_commands.command(
+        name="group", description="Each member against the study group's steps, and streaks"
+    )
+    @app_commands.describe(page="which page of members (10 a page)")
+    async def group(
+        self, interaction: AnyInteraction, page: app_commands.Range[int, 1, 100] | None = None
+    ) -> None:
+        await self.responder.command(interaction, ShowGroup(page))
+
+    @app_commands.command(
+        name="dashboard", description="The study-group page's private link (only you see it)"
+    )
+    @app_commands.describe(reset="replace the link; the old one stops working")
+    async def dashboard(self, interaction: AnyInteraction, reset: bool = False) -> None:
+        await self.responder.command(interaction, Dashboard(reset))
 
     # -- autocomplete -------------------------------------------------------------------
 
