@@ -102,7 +102,9 @@ async def serve_apps(fake_url: str) -> None:
         ports = {"ours": ours_port}
         runners = []
         for name, app in (("bare", bare(True)), ("bare (Bolt defaults)", bare(False))):
-            runner = web.AppRunner(web_app(app, "http"), access_log=None)
+            runner = web.AppRunner(
+                web_app(app, "http", signing_secret=SIGNING_SECRET), access_log=None
+            )
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             ports[name] = runner.addresses[0][1]

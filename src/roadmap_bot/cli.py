@@ -19,6 +19,7 @@ from typing import Any
 from roadmap_bot import __version__
 from roadmap_bot.config import ConfigError, Settings, load_settings
 from roadmap_bot.learning.catalog import CatalogError, load_catalog
+from roadmap_bot.logs import configure_logging
 from roadmap_bot.store.sqlite import StoreError
 
 EXIT_OK = 0
@@ -132,12 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reports",
         "dashboard",
     )
-    level = logging.getLevelName(settings.log_level)
-    logging.basicConfig(
-        level=max(level, logging.WARNING) if quiet else level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, quiet=quiet, secrets=settings.secret_values())
     handler = _COMMANDS[args.command]
     try:
         return asyncio.run(handler(args, settings))

@@ -209,6 +209,16 @@ class Settings(BaseSettings):
         """Where people open the study-group page: ROADMAP_WEB_URL, else this host's port."""
         return self.web_url or f"http://localhost:{self.http_port or 3000}"
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log redactor."""
+        secrets = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.discord_token,
+        )
+        return [s.get_secret_value() for s in secrets if s is not None]
+
     @property
     def slack_configured(self) -> bool:
         return self.slack_bot_token is not None

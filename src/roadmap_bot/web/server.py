@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = 1024 * 1024  # Slack payloads and our own requests are far smaller
+# A client gets this long to send a whole request head (one trickling its headers byte
+# by byte is cut off) and, on a kept-alive connection, to start its next request.
+HEADER_TIMEOUT = 10.0
+# When the server stops, requests being answered get this long to finish.
+SHUTDOWN_TIMEOUT = 3.0
 
 
 def prometheus_recorder() -> PrometheusRecorder:
@@ -56,7 +61,14 @@ async def serving_application(
     application: web.Application, host: str, port: int
 ) -> AsyncIterator[tuple[str, int]]:
     """Serve ``application`` until the block ends; yields the address bound (port 0 works)."""
-    runner = web.AppRunner(application, access_log=None)
+    # aiohttp's keep-alive timer runs from the moment a connection opens until a request
+    # is complete, so it is also the header-read timeout.
+    runner = web.AppRunner(
+        application,
+        access_log=None,
+        keepalive_timeout=HEADER_TIMEOUT,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -1,7 +1,8 @@
 """Running the Slack adapter: HTTP mode (aiohttp) or Socket Mode, plus our own routes.
 
 HTTP mode serves ``POST /slack/events`` for slash commands, interactivity and events;
-Bolt verifies the signature and timestamp of every request (401 otherwise). Socket Mode,
+each request's signature and timestamp are verified before anything parses it (401
+otherwise, 400 for a signed request that is not what Slack sends: see inbound.py). Socket Mode,
 chosen when ``SLACK_APP_TOKEN`` is set, needs no public URL; ``/healthz`` is served in
 both modes (ready only while the database answers), and ``/metrics`` beside it.
 """
@@ -15,15 +16,17 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
+from roadmap_bot.adapters.slack import inbound
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.config import ConfigError, Settings
 from roadmap_bot.store import Store
 from roadmap_bot.web.health import HEALTH_PATH
-from roadmap_bot.web.server import add_routes
+from roadmap_bot.web.server import MAX_BODY, add_routes, serving_application
 
 if TYPE_CHECKING:
     from roadmap_bot.app import App
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; refuse anything bigger
 
 Mode = Literal["http", "socket"]
 
@@ -47,12 +49,12 @@ def slack_mode(settings: Settings) -> Mode:
     if settings.slack_app_token is not None:
         if not settings.slack_app_token.get_secret_value().startswith("xapp-"):
             raise ConfigError(
-                "bad configuration:\n  SLACK_APP_TOKEN: must be an app-level token (xapp-...)"
+                "bad configuration: SLACK_APP_TOKEN: must be an app-level token (xapp-...)"
             )
         return "socket"
     if settings.slack_signing_secret is None:
         raise ConfigError(
-            "bad configuration:\n  SLACK_BOT_TOKEN is set, so Slack needs either "
+            "bad configuration: SLACK_BOT_TOKEN is set, so Slack needs either "
             "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
         )
     return "http"
@@ -65,13 +67,29 @@ def web_app(
     *,
     store: Store | None = None,
     routes: Callable[[web.Application], None] | None = None,
+    signing_secret: str | None = None,
+    refusals: inbound.WarningLimiter | None = None,
 ) -> web.Application:
-    """The aiohttp application: Slack's endpoint (HTTP mode), and with the ``store``
-    our own routes: readiness (``/healthz``) and ``/metrics``."""
+    """The aiohttp application: Slack's endpoint (HTTP mode, which needs the
+    ``signing_secret``), and with the ``store`` our own routes: readiness (``/healthz``)
+    and ``/metrics``."""
+    refusals = refusals or inbound.WarningLimiter(log)
+    verifier = SignatureVerifier(signing_secret) if mode == "http" and signing_secret else None
 
     async def events(request: web.Request) -> web.Response:
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        assert verifier is not None
+        try:
+            bolt_request = await inbound.accept(request, verifier)
+        except inbound.Refused as refused:
+            refusals.warn(
+                "refused a request to %s from %s: %d, %s",
+                EVENTS_PATH,
+                request.remote,
+                refused.status,
+                refused.reason,
+            )
+            return web.Response(status=refused.status, text=refused.reason)
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     async def socket_down() -> str | None:
         if socket is not None and not await socket.client.is_connected():
@@ -82,6 +100,8 @@ def web_app(
     if store is not None:
         add_routes(application, store, checks={"slack": socket_down}, details={"mode": mode})
     if mode == "http":
+        if verifier is None:
+            raise ConfigError("bad configuration: HTTP mode needs SLACK_SIGNING_SECRET")
         application.router.add_post(EVENTS_PATH, events)
     if routes is not None:  # the app's own pages, on this same server
         routes(application)
@@ -107,37 +127,31 @@ async def serving(
             web_client=adapter.client,
             logger=socket_log,
         )
-    application = web_app(adapter.app, mode, socket, store=adapter.roadmap.store, routes=routes)
-    runner = web.AppRunner(application, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(
-            runner,
-            host if host is not None else settings.http_host,
-            port if port is not None else settings.http_port,
-        )
-        await site.start()
-        bound = _bound(runner)
-        if mode == "http":
-            log.info("Slack HTTP mode: POST %s on %s:%d", EVENTS_PATH, *bound)
-        else:
-            assert socket is not None
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-            log.info("Slack Socket Mode connected; %s on %s:%d", HEALTH_PATH, *bound)
-        yield bound
-    finally:
-        if socket is not None:
-            await socket.close_async()  # type: ignore[no-untyped-call]
-        await runner.cleanup()
-
-
-def _bound(runner: web.AppRunner) -> tuple[str, int]:
-    for site in runner.sites:
-        server = getattr(site, "_server", None)
-        for sock in getattr(server, "sockets", None) or ():
-            address = sock.getsockname()
-            return str(address[0]), int(address[1])
-    raise RuntimeError("the Slack web server did not bind a socket")
+    secret = settings.slack_signing_secret
+    application = web_app(
+        adapter.app,
+        mode,
+        socket,
+        store=adapter.roadmap.store,
+        signing_secret=secret.get_secret_value() if secret else None,
+        routes=routes,
+    )
+    async with serving_application(
+        application,
+        host if host is not None else settings.http_host,
+        port if port is not None else settings.http_port,
+    ) as bound:
+        try:
+            if mode == "http":
+                log.info("Slack HTTP mode: POST %s on %s:%d", EVENTS_PATH, *bound)
+            else:
+                assert socket is not None
+                await socket.connect_async()  # type: ignore[no-untyped-call]
+                log.info("Slack Socket Mode connected; %s on %s:%d", HEALTH_PATH, *bound)
+            yield bound
+        finally:
+            if socket is not None:
+                await socket.close_async()  # type: ignore[no-untyped-call]
 
 
 async def run_slack(app: App) -> None:
