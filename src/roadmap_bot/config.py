@@ -216,6 +216,7 @@ class Settings(BaseSettings):
             self.slack_signing_secret,
             self.slack_app_token,
             self.discord_token,
+            self.web_secret,
         )
         return [s.get_secret_value() for s in secrets if s is not None]
 
