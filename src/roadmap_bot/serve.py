@@ -49,7 +49,7 @@ async def _serve(app: App) -> None:
         # Slack (Discord alone, or only the console) they get a server of their own.
         from roadmap_bot.web.server import run_web
 
-        services["web"] = lambda: run_web(app)
+        services["web"] = lambda: run_web(app, required=platforms)
     if not platforms or sys.stdin.isatty():
         if not platforms:
             log.info("no Slack or Discord credentials: starting the local console")

@@ -99,3 +99,24 @@ def test_serve_with_only_the_console_serves_the_page(tmp_path: Path) -> None:
         finally:
             if serve.poll() is None:
                 serve.kill()
+
+
+def test_a_taken_port_leaves_the_console_running_and_says_why(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "roadmap_bot", "serve"],
+            input="next\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=cli_env(tmp_path, ROADMAP_HTTP_HOST="127.0.0.1", ROADMAP_HTTP_PORT=str(port)),
+            cwd=tmp_path,
+        )
+    assert done.returncode == 0
+    assert f"cannot serve HTTP on 127.0.0.1:{port}" in done.stderr
+    assert "Set ROADMAP_HTTP_PORT to a free port" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "fzf" in done.stdout.casefold()  # the console answered 'next'

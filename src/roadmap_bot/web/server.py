@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from roadmap_bot import metrics
+from roadmap_bot.config import ConfigError
 from roadmap_bot.store import Store
 from roadmap_bot.web.health import HEALTH_PATH, Check, health_handler
 from roadmap_bot.web.metrics import METRICS_PATH, PrometheusRecorder, metrics_handler
@@ -91,12 +92,32 @@ def app_routes(app: App) -> Callable[[web.Application], None]:
     return add
 
 
-async def run_web(app: App) -> None:
-    """Serve /healthz, /metrics and the study-group pages (``serve`` without Slack)."""
+async def run_web(app: App, *, required: bool = True) -> None:
+    """Serve /healthz, /metrics and the study-group pages (``serve`` without Slack).
+
+    A port that cannot be had stops ``serve`` with the reason when a platform needs the
+    server (health checks, metrics); with only the console it is logged and the console
+    goes on without the pages (``required=False``)."""
     application = web.Application(client_max_size=MAX_BODY)
     add_routes(application, app.store)
     app_routes(app)(application)
     settings = app.settings
-    async with serving_application(application, settings.http_host, settings.http_port) as bound:
-        log.info("serving %s, %s and study-group pages on %s:%d", HEALTH_PATH, METRICS_PATH, *bound)
+    where = f"{settings.http_host}:{settings.http_port}"
+    try:
+        async with serving_application(
+            application, settings.http_host, settings.http_port
+        ) as bound:
+            log.info(
+                "serving %s, %s and study-group pages on %s:%d", HEALTH_PATH, METRICS_PATH, *bound
+            )
+            await asyncio.Event().wait()
+    except OSError as problem:
+        reason = problem.strerror or str(problem)
+        message = (
+            f"cannot serve HTTP on {where}: {reason}. Set ROADMAP_HTTP_PORT to a free port "
+            "(0: any free port) or ROADMAP_HTTP_HOST to an address of this machine"
+        )
+        if required:
+            raise ConfigError(message) from None
+        log.error("%s; the console goes on without the study-group pages", message)
         await asyncio.Event().wait()
