@@ -13,6 +13,7 @@ from roadmap_bot.groups.delivery import Deliverer, DeliveryError
 from roadmap_bot.groups.digest import plan
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.digests import DeliveryState
+from roadmap_bot.store.sqlite import SqliteStore
 
 from .conftest import RecordingPoster, member
 
@@ -249,3 +250,64 @@ async def test_a_level_walk_covers_the_level_once_from_the_start(roadmap: Roadma
     level = [p.slug for p in roadmap.catalog.level(Level.INTERMEDIATE)]
     assert sorted(steps) == sorted(level) and steps[0] == level[0]
     assert len(set(steps)) == len(steps)
+
+
+class _BlockedPoster(RecordingPoster):
+    """Its posts wait until ``release`` is set (a slow platform)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def post(self, channel: str, message: object, delivery_id: str) -> str:  # type: ignore[override]
+        self.waiting.set()
+        await self.release.wait()
+        return await super().post(channel, message, delivery_id)  # type: ignore[arg-type]
+
+
+async def test_a_run_renews_its_leases_while_a_post_is_slow(
+    roadmap: Roadmap, groups: StudyGroups, clock: FixedClock
+) -> None:
+    await subscribe(roadmap, "beginner")
+    slow = _BlockedPoster()
+    clock.set(FIRST_DUE)
+    worker = Deliverer(
+        roadmap.catalog, deliverer_store(groups), clock, {"console": slow}, renew_every=0.01
+    )
+    running = asyncio.create_task(worker.run_due())
+    await slow.waiting.wait()
+    clock.advance(timedelta(minutes=10))  # far past the 2-minute lease...
+    await asyncio.sleep(0.1)  # ... which the run keeps renewing
+    other = RecordingPoster()
+    twin = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": other})
+    busy = await twin.run_due()
+    assert busy.line() == "delivered 0, already delivered 0, failed 0, in progress 1"
+    slow.release.set()
+    assert (await running).delivered == 1
+    assert len(slow.posts) == 1 and other.posts == []
+
+
+async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once(
+    roadmap: Roadmap, groups: StudyGroups, clock: FixedClock
+) -> None:
+    await subscribe(roadmap, "beginner")
+    slow = _BlockedPoster()
+    clock.set(FIRST_DUE)
+    worker = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": slow})
+    running = asyncio.create_task(worker.run_due())
+    await slow.waiting.wait()  # the post is under way when SIGTERM comes
+    await worker.shutdown(grace=0.05)
+    stopped = await running
+    assert stopped.line() == "delivered 0, already delivered 0, failed 0, in progress 1"
+    assert (await worker.run_due()).line() == "delivered 0, already delivered 0, failed 0"
+    # no waiting for the lease to expire: the next worker checks the platform, then posts
+    other = RecordingPoster()
+    successor = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": other})
+    taken = await successor.run_due()
+    assert taken.delivered == 1 and other.history_lookups == 1
+    assert other.titles("console:study") == ["Project of the week: fzf"]
+
+
+def deliverer_store(groups: StudyGroups) -> SqliteStore:
+    return groups.deliverer.store
