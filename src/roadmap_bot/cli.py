@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from roadmap_bot import __version__
 from roadmap_bot.config import ConfigError, Settings, load_settings
 from roadmap_bot.learning.catalog import CatalogError, load_catalog
 from roadmap_bot.logs import configure_logging
+from roadmap_bot.store.problems import database_problem
 from roadmap_bot.store.sqlite import StoreError
 
 EXIT_OK = 0
@@ -138,7 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(handler(args, settings))
     except (CatalogError, StoreError, ConfigError) as exc:
-        print(f"roadmap-bot: {exc}", file=sys.stderr)
+        problem = database_problem(exc)
+        print(f"roadmap-bot: {problem.line(settings.db) if problem else exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        # A busy or corrupt database can surface from any query: say so, not a traceback.
+        problem = database_problem(exc)
+        if problem is None:
+            raise
+        print(f"roadmap-bot: {problem.line(settings.db)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
@@ -311,10 +321,23 @@ async def _reports(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
-    from roadmap_bot.serve import serve
+    from roadmap_bot.serve import Stopped, nothing_to_serve, serve, stop_on_signals, while_busy
 
-    async with open_app(settings) as app:
-        await serve(app)
+    problem = nothing_to_serve(settings)
+    if problem is not None:
+        raise ConfigError(problem)
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        async with AsyncExitStack() as opened:
+            try:
+                app = await while_busy(
+                    "opening the database",
+                    lambda: opened.enter_async_context(open_app(settings)),
+                    stop,
+                )
+                await serve(app, stop)
+            except Stopped:
+                pass
     return EXIT_OK
 
 

@@ -6,26 +6,100 @@ Platform libraries are imported here, lazily, so `roadmap-bot ask` never pays fo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from roadmap_bot.adapters.console import console_asker, run_console
 from roadmap_bot.app import App, platform_posters
+from roadmap_bot.config import ConfigError, Settings
+from roadmap_bot.store.problems import database_problem
 
 log = logging.getLogger(__name__)
 
 Service = Callable[[], Coroutine[Any, Any, None]]
+T = TypeVar("T")
 
 
-async def serve(app: App) -> None:
-    """Start the configured adapters and the digest scheduler; no credentials: the console."""
+NOTHING_TO_SERVE = (
+    "nothing to serve: set SLACK_BOT_TOKEN (with SLACK_SIGNING_SECRET for HTTP mode or "
+    "SLACK_APP_TOKEN for Socket Mode) and/or DISCORD_TOKEN; without them `serve` opens the "
+    "local console, which needs a terminal"
+)
+BUSY_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)  # seconds; the last one repeats
+
+
+def nothing_to_serve(settings: Settings) -> str | None:
+    """Why ``serve`` cannot run with these settings here, or None."""
+    if settings.slack_configured or settings.discord_configured or sys.stdin.isatty():
+        return None
+    return NOTHING_TO_SERVE  # e.g. a detached container started without credentials
+
+
+async def serve(app: App, stop: asyncio.Event | None = None) -> None:
+    """Start the configured adapters and the digest scheduler until ``stop`` is set (or a
+    service ends); no credentials: the console."""
+    problem = nothing_to_serve(app.settings)
+    if problem is not None:
+        raise ConfigError(problem)
     async with platform_posters(app):  # digests go out over each platform's REST API
-        await _serve(app)
+        await _serve(app, stop or asyncio.Event())
 
 
-async def _serve(app: App) -> None:
+class Stopped(Exception):
+    """A stop was asked for (SIGTERM, SIGINT) before serving began."""
+
+
+async def while_busy(
+    what: str, work: Callable[[], Awaitable[T]], stop: asyncio.Event | None = None
+) -> T:
+    """Run ``work``; while it fails because another process holds the database's write
+    lock past the busy timeout, say so and try again with backoff (until ``stop``). A
+    server waits out a busy database; it does not exit over it."""
+    stop = stop or asyncio.Event()
+    for attempt in itertools.count():
+        try:
+            return await work()
+        except Exception as exc:
+            problem = database_problem(exc)
+            if problem is None or problem.kind != "busy":
+                raise
+            delay = BUSY_BACKOFF[min(attempt, len(BUSY_BACKOFF) - 1)]
+            log.warning(
+                "%s: the database is busy (%s); trying again in %.0f s", what, problem.detail, delay
+            )
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                continue
+            raise Stopped(what) from None
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM (docker stop, systemd) and SIGINT (Ctrl-C) set ``stop`` for a clean exit."""
+    loop = asyncio.get_running_loop()
+
+    def handle(signum: int) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, handle, signum)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _serve(app: App, stop: asyncio.Event) -> None:
     from roadmap_bot.groups.scheduler import DigestScheduler
     from roadmap_bot.web.server import prometheus_recorder
 
@@ -57,21 +131,32 @@ async def _serve(app: App) -> None:
     log.info("serving: %s", ", ".join(services))
     # Serving first: /healthz, commands and the gateway answer while the catch-up (which
     # may meet rate limits) delivers what was due while the bot was down.
-    tasks = [asyncio.create_task(run(), name=name) for name, run in services.items()]
-    await scheduler.start()
-    catch_up = asyncio.create_task(scheduler.catch_up(), name="catch-up")
+    tasks = [
+        asyncio.create_task(while_busy(name, run), name=name) for name, run in services.items()
+    ]
+    catch_up: asyncio.Task[Any] | None = None
     try:
-        await _until_first_exits(tasks)
+        await while_busy("digest scheduler", scheduler.start, stop)
+        catch_up = asyncio.create_task(
+            while_busy("start-up catch-up", scheduler.catch_up), name="catch-up"
+        )
+        await _until_first_exits(tasks, stop)
     finally:
+        log.info("stopping: no new work; in-flight deliveries finish or are handed back")
         await scheduler.stop()  # finishes or hands back in-flight deliveries
-        catch_up.cancel()
-        for task in tasks:
+        running = [t for t in (catch_up, *tasks) if t is not None]
+        for task in running:
             task.cancel()
-        await asyncio.gather(catch_up, *tasks, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
+        log.info("stopped")
 
 
-async def _until_first_exits(tasks: list[asyncio.Task[None]]) -> None:
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+async def _until_first_exits(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
+    stopping = asyncio.create_task(stop.wait(), name="stop")
+    try:
+        done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
     for task in done:
-        if task.exception() is not None:
+        if task is not stopping and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]

@@ -55,8 +55,10 @@ class DigestScheduler:
     async def start(self) -> None:
         """Build the jobs and start ticking (then call :meth:`catch_up`)."""
         # Started first: before that APScheduler only queues jobs and would not
-        # replace one queued under the same id.
-        self.scheduler.start()
+        # replace one queued under the same id. Callable again after a failed rebuild
+        # (serve retries it while the database is busy).
+        if not self.scheduler.running:
+            self.scheduler.start()
         await self.rebuild()
         self.scheduler.add_job(
             self.tick,

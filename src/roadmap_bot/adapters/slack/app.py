@@ -18,7 +18,10 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackClientError
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -34,9 +37,18 @@ from roadmap_bot.adapters.slack.home import home_view
 from roadmap_bot.adapters.slack.people import People, read_mentions, unnamed_mentions
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.replies import Reply, ReplyKind
-from roadmap_bot.config import Settings
+from roadmap_bot.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+# auth.test answers that mean the token itself is wrong (not Slack being down).
+TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+TOKEN_REJECTED = (
+    "SLACK_BOT_TOKEN was rejected by Slack ({error}): copy the Bot User OAuth Token "
+    "(xoxb-...) again from the app's OAuth & Permissions page"
+)
 
 # How long a slash command may take to answer inside its ack. Slack allows 3 seconds
 # for the ack; the rest is margin for the network.
@@ -102,6 +114,28 @@ class SlackAdapter:
             await self.session.close()
             self.session = None
             self.client.session = None
+
+    async def check_token(self) -> None:
+        """One ``auth.test`` at start-up: a rejected token stops ``serve`` with one line
+        (ConfigError) instead of failing every command later; Slack unreachable is only
+        a warning (commands will say more)."""
+        try:
+            answer = await self.client.auth_test()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc.response.status_code)
+            if error in TOKEN_ERRORS:
+                raise ConfigError(TOKEN_REJECTED.format(error=error)) from None
+            log.warning("could not check SLACK_BOT_TOKEN with auth.test (%s); going on", error)
+            return
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not reach Slack to check SLACK_BOT_TOKEN (%s); going on", exc)
+            return
+        log.info("Slack: signed in as %s in %s", answer.get("user"), answer.get("team"))
+        # Bolt's single-workspace authorization would call auth.test again at the first
+        # request: hand it this answer (if Bolt's internals change, it just asks once more).
+        for middleware in getattr(self.app, "_async_middleware_list", ()):
+            if isinstance(middleware, AsyncSingleTeamAuthorization):
+                middleware.auth_test_result = answer
 
     async def idle(self) -> None:
         """Wait until every answer started so far has been sent."""

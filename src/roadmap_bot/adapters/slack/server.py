@@ -158,11 +158,10 @@ async def run_slack(app: App) -> None:
     """Serve Slack until cancelled (``roadmap-bot serve``)."""
     from roadmap_bot.web.server import app_routes
 
-    async with (
-        SlackAdapter(app.roadmap, app.settings) as adapter,
-        serving(adapter, app.settings, routes=app_routes(app)),
-    ):
-        await asyncio.Event().wait()
+    async with SlackAdapter(app.roadmap, app.settings) as adapter:
+        await adapter.check_token()
+        async with serving(adapter, app.settings, routes=app_routes(app)):
+            await asyncio.Event().wait()
 
 
 def slack_service(app: App) -> Callable[[], Coroutine[Any, Any, None]]:
