@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import hdrs
+from yarl import URL
 
 MAX_BYTES = 1024 * 1024  # reports are 10-40 KB; anything near a megabyte is not one
 MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 # Short: a report is small, and a card or digest must not hang on a slow source.
 TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=3, sock_read=5)
@@ -59,14 +61,18 @@ async def fetch_report(
     if last_modified:
         headers[hdrs.IF_MODIFIED_SINCE] = last_modified
     try:
-        async with session.get(
-            url, headers=headers, timeout=timeout, max_redirects=MAX_REDIRECTS
-        ) as response:
-            return await _read(response, etag, last_modified, max_bytes)
-    except aiohttp.TooManyRedirects:
-        raise BadReport(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)") from None
-    except aiohttp.RedirectClientError:
-        raise BadReport("a redirect to something that is not a web address") from None
+        # Redirects are followed here, one at a time, and only on the configured host:
+        # a report source must not be able to send the bot to fetch from anywhere else
+        # (an internal address, say).
+        current = URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            async with session.get(
+                current, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
+                if response.status not in REDIRECTS:
+                    return await _read(response, etag, last_modified, max_bytes)
+                current = _redirect_target(current, response.headers.get(hdrs.LOCATION))
+        raise BadReport(f"more than {MAX_REDIRECTS} redirects (a redirect loop?)")
     except TimeoutError:
         raise SourceDown("no answer in time") from None
     except aiohttp.ClientError as exc:
@@ -100,6 +106,24 @@ async def _read(
     except UnicodeDecodeError as exc:
         raise BadReport(f"not UTF-8 (byte {exc.start})") from None
     return Fetched(text, new_etag, new_modified)
+
+
+def _redirect_target(current: URL, location: str | None) -> URL:
+    """Where a redirect points, if we may follow it: the same host and port, http(s)."""
+    if not location:
+        raise BadReport("a redirect without a Location")
+    try:
+        target = current.join(URL(location))
+    except ValueError:
+        raise BadReport("a redirect to something that is not a web address") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise BadReport("a redirect to something that is not a web address")
+    if (target.host, target.port) != (current.host, current.port):
+        raise BadReport(
+            f"a redirect to another host ({target.host}:{target.port}), not followed: reports "
+            "are fetched only from the configured host"
+        )
+    return target
 
 
 def _describe(exc: aiohttp.ClientError) -> str:
