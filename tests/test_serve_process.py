@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -290,3 +292,69 @@ def test_sqlite_agrees_the_lock_is_real(tmp_path: Path) -> None:
 
 
 assert os.name == "posix"  # signals as Docker and systemd send them
+
+
+# -- a terminal -----------------------------------------------------------------------------
+
+
+class Terminal:
+    """`roadmap-bot serve` on a pseudo-terminal, as `make run` runs it in a shell."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "roadmap_bot", "serve"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=environment(tmp_path, ROADMAP_HTTP_HOST="127.0.0.1", ROADMAP_HTTP_PORT="0"),
+            cwd=tmp_path,
+            # its own session, with the pty as its controlling terminal: Ctrl-C is SIGINT
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        self.seen = b""
+
+    def read_until(self, text: bytes, timeout: float = 30.0) -> bytes:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while text not in self.seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 4096)
+                except OSError:  # the process closed the terminal
+                    break
+        assert text in self.seen, self.seen.decode(errors="replace")
+        return self.seen
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        os.close(self.master)
+
+
+@pytest.mark.parametrize(("leave", "how"), [(b"\x04", "Ctrl-D"), (b"\x03", "Ctrl-C")])
+def test_serve_on_a_terminal_without_credentials_opens_the_console(
+    tmp_path: Path, leave: bytes, how: str
+) -> None:
+    terminal = Terminal(tmp_path)
+    try:
+        terminal.read_until(b"Type 'help' for commands")
+        terminal.type(b"project redis\n")
+        terminal.read_until(b"Step 1 of 5 in Data Infrastructure")
+        terminal.type(leave)
+        assert terminal.process.wait(timeout=10) == 0, how
+        assert b"Traceback" not in terminal.seen
+        if how == "Ctrl-C":
+            terminal.read_until(b"INFO roadmap_bot.serve: stopped")
+    finally:
+        terminal.close()

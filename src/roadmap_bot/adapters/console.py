@@ -6,8 +6,11 @@ Interactive with a prompt on a terminal; line by line until EOF when stdin is a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import sys
+import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from roadmap_bot.chat.core import Asker, Roadmap
@@ -44,6 +47,33 @@ def strip_slash(line: str) -> str:
     return text
 
 
+async def read_line(read: Callable[[], str]) -> str:
+    """``read()`` in a daemon thread. ``asyncio.to_thread`` would leave a thread blocked
+    on the terminal that the interpreter waits for at exit: Ctrl-C in ``serve`` would
+    then hang until Enter was pressed."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def settle(result: str | None, error: BaseException | None) -> None:
+        if answer.done():  # cancelled meanwhile: nobody waits for this line
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or "")
+
+    def work() -> None:
+        try:
+            result, error = read(), None
+        except BaseException as exc:
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: the process is leaving
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="console-input", daemon=True).start()
+    return await answer
+
+
 async def run_console(
     roadmap: Roadmap,
     asker: Asker,
@@ -62,12 +92,12 @@ async def run_console(
     while True:
         if interactive:
             try:
-                line = await asyncio.to_thread(input, PROMPT)
+                line = await read_line(lambda: input(PROMPT))
             except EOFError:
                 stdout.write("\n")
                 break
         else:
-            line = await asyncio.to_thread(stdin.readline)
+            line = await read_line(stdin.readline)
             if not line:
                 break
         text = strip_slash(line)
