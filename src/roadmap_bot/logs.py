@@ -22,30 +22,53 @@ from typing import Any
 
 REDACTED = "[redacted]"
 
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+# (hints, pattern, replacement): a pattern runs only when one of its hints (lowercase
+# substrings) is in the lowercased text, or its hint pattern matches. Most log lines hold
+# no secret, and checking hints costs a fraction of running every pattern over them.
+Hint = tuple[str, ...] | re.Pattern[str]
+_SHAPES: tuple[tuple[Hint, re.Pattern[str], str], ...] = (
     # Slack bot, user, app and config tokens
-    (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]+"), "xox-" + REDACTED),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), "xapp-" + REDACTED),
+    (("xox",), re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]+"), "xox-" + REDACTED),
+    (("xapp-",), re.compile(r"\bxapp-[A-Za-z0-9-]+"), "xapp-" + REDACTED),
     # a Discord bot token: three base64url parts (user id, timestamp, HMAC)
-    (re.compile(r"\b[A-Za-z\d_-]{23,28}\.[A-Za-z\d_-]{6,7}\.[A-Za-z\d_-]{27,}"), REDACTED),
-    # Discord interaction callbacks and webhooks carry their token in the path
-    (re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?#'\"]+"), r"\1" + REDACTED),
-    # Slack's response_urls, incoming webhooks and workflow triggers
-    (re.compile(r"(hooks\.slack\.com(?:/|%2F))[^\s'\"<>&]+", re.IGNORECASE), r"\1" + REDACTED),
     (
+        re.compile(r"\.[A-Za-z\d_-]{6,7}\."),
+        re.compile(r"(?<![A-Za-z\d_-])[A-Za-z\d_-]{23,28}\.[A-Za-z\d_-]{6,7}\.[A-Za-z\d_-]{27,}"),
+        REDACTED,
+    ),
+    # Discord interaction callbacks and webhooks carry their token in the path
+    (
+        ("/interactions/", "/webhooks/"),
+        re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?#'\"]+"),
+        r"\1" + REDACTED,
+    ),
+    # Slack's response_urls, incoming webhooks and workflow triggers
+    (
+        ("hooks.slack.com",),
+        re.compile(r"(hooks\.slack\.com(?:/|%2F))[^\s'\"<>&]+", re.IGNORECASE),
+        r"\1" + REDACTED,
+    ),
+    (
+        ("response_url",),
         re.compile(r"(response_url['\"]?\s*(?:=|:)\s*['\"]?)[^\s'\"&,}]+", re.IGNORECASE),
         r"\1" + REDACTED,
     ),
     # Authorization headers
-    (re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + REDACTED),
+    (("bearer",), re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + REDACTED),
     (
+        ("authorization",),
         re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?Bot\s+)[^'\"\s,}]+", re.IGNORECASE),
         r"\1" + REDACTED,
     ),
     # token=... in a query string or form body; Socket Mode's ticketed URL
-    (re.compile(r"(?<![A-Za-z_])((?:token|ticket)=)[^&\s'\"]+", re.IGNORECASE), r"\1" + REDACTED),
+    (
+        ("token=", "ticket="),
+        re.compile(r"(?<![A-Za-z_])((?:token|ticket)=)[^&\s'\"]+", re.IGNORECASE),
+        r"\1" + REDACTED,
+    ),
     # "token": "..." in a logged payload (an interaction's own token is one)
     (
+        ("token", "secret"),
         re.compile(
             r"(['\"](?:[a-z_]*token|signing_secret|client_secret)['\"]\s*:\s*['\"])[^'\"]+",
             re.IGNORECASE,
@@ -71,7 +94,13 @@ class Redactor:
         for value in self._values:
             if value in text:
                 text = text.replace(value, REDACTED)
-        for pattern, replacement in _SHAPES:
+        folded = text.lower()
+        for hint, pattern, replacement in _SHAPES:
+            if isinstance(hint, re.Pattern):
+                if not hint.search(text):
+                    continue
+            elif not any(h in folded for h in hint):
+                continue
             text = pattern.sub(replacement, text)
         return text
 
