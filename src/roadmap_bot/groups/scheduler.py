@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from roadmap_bot.groups.delivery import SHUTDOWN_GRACE, Deliverer, RunSummary
 from roadmap_bot.store.digests import Subscription
+from roadmap_bot.store.problems import database_problem
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class DigestScheduler:
             self.scheduler.start()
         await self.rebuild()
         self.scheduler.add_job(
-            self.tick,
+            self._job,
             IntervalTrigger(minutes=self.sweep_minutes, timezone=UTC),
             id="sweep",
             coalesce=True,
@@ -78,6 +79,21 @@ class DigestScheduler:
     async def tick(self) -> RunSummary:
         return await self.deliverer.run_due()
 
+    async def _job(self) -> None:
+        """A timed run. A database another process holds past the busy timeout is a
+        warning, not a traceback: nothing was claimed, and the next run (the sweep within
+        minutes) tries again."""
+        try:
+            await self.tick()
+        except Exception as exc:
+            problem = database_problem(exc)
+            if problem is None or problem.kind != "busy":
+                raise
+            log.warning(
+                "digest run: the database is busy (%s); the next run tries again",
+                problem.detail,
+            )
+
     async def rebuild(self) -> None:
         subs = await self.deliverer.digests.active()
         wanted = {f"{JOB_PREFIX}{sub.id}": sub for sub in subs}
@@ -86,7 +102,7 @@ class DigestScheduler:
                 job.remove()
         for job_id, sub in wanted.items():
             self.scheduler.add_job(
-                self.tick,
+                self._job,
                 cron_for(sub),
                 id=job_id,
                 coalesce=True,  # several missed firings: one run
