@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import socket
 import subprocess
@@ -68,15 +69,19 @@ def test_serve_with_only_the_console_serves_the_page(tmp_path: Path) -> None:
     assert run(tmp_path, "ask", "--channel", "study", "subscribe", "beginner").returncode == 0
     link = run(tmp_path, "dashboard", "--channel", "study").stdout.strip()
     token = link.rsplit("/", 1)[1]
+    # Without credentials serve runs the console, which needs a terminal (as `make run`
+    # has); without one it would exit saying what to set.
+    terminal, console = pty.openpty()
     serve = subprocess.Popen(
         [sys.executable, "-m", "roadmap_bot", "serve"],
-        stdin=subprocess.PIPE,
+        stdin=console,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=cli_env(tmp_path, ROADMAP_HTTP_HOST="127.0.0.1", ROADMAP_HTTP_PORT="0"),
         cwd=tmp_path,
     )
+    os.close(console)
     try:
         assert serve.stderr is not None
         deadline = time.monotonic() + 60
@@ -92,13 +97,41 @@ def test_serve_with_only_the_console_serves_the_page(tmp_path: Path) -> None:
         assert headers["Cache-Control"] == "private, no-store"
         assert get(f"http://127.0.0.1:{port}/groups/{'x' * 32}")[0] == 404
     finally:
-        assert serve.stdin is not None
-        serve.stdin.close()  # the console reads EOF and serve stops
+        os.write(terminal, b"\x04")  # Ctrl-D: the console reads EOF and serve stops
         try:
             serve.wait(timeout=30)
         finally:
             if serve.poll() is None:
                 serve.kill()
+            os.close(terminal)
+
+
+def serve_on_a_terminal(
+    keys: bytes, env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """`roadmap-bot serve` with a (pseudo-)terminal for stdin, as `make run` has: without
+    credentials it runs the console there; ``keys`` are typed into it."""
+    terminal, console = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "roadmap_bot", "serve"],
+            stdin=console,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
+        os.close(console)
+        os.write(terminal, keys)
+        try:
+            out, err = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    finally:
+        os.close(terminal)
 
 
 def test_a_taken_port_leaves_the_console_running_and_says_why(tmp_path: Path) -> None:
@@ -106,12 +139,8 @@ def test_a_taken_port_leaves_the_console_running_and_says_why(tmp_path: Path) ->
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "roadmap_bot", "serve"],
-            input="next\n",
-            capture_output=True,
-            text=True,
-            timeout=120,
+        done = serve_on_a_terminal(
+            b"next\n\x04",  # a command, then Ctrl-D
             env=cli_env(tmp_path, ROADMAP_HTTP_HOST="127.0.0.1", ROADMAP_HTTP_PORT=str(port)),
             cwd=tmp_path,
         )
