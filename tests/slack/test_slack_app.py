@@ -368,3 +368,22 @@ async def test_an_unreachable_response_url_is_retried_then_logged(
     await adapter.respond(f"http://127.0.0.1:{port}/response/gone", {"text": "hi", "blocks": []})
     assert len(sleeps.delays) == 3  # three retries with backoff, then it gives up
     assert "response_url post failed" in caplog.text
+
+
+async def test_group_is_a_compact_grid_and_dashboard_stays_with_the_asker(
+    slack: SlackDriver,
+) -> None:
+    await slack.command("subscribe observability-stack tz UTC", channel="C1")
+    await slack.command("reading prometheus", channel="C1", user="U2", user_name="<!channel>")
+    grid = await slack.command("group", channel="C1")
+    assert grid["response_type"] == "ephemeral"
+    shown = visible_text(grid)
+    assert "```" in shown and "&lt;!channel&gt;" in shown  # a name, never a broadcast
+    assert "✓ done" in shown and "· not yet" in shown  # the legend
+    assert "&lt;!channel&gt;: reading 1" in grid["text"]  # the grid in words
+    assert "Share to channel" in [b["text"]["text"] for b in buttons(grid)]
+
+    link = await slack.command("dashboard", channel="C1", user="U2", user_name="bob")
+    assert link["response_type"] == "ephemeral"
+    assert "/groups/" in visible_text(link)
+    assert "Share to channel" not in [b["text"]["text"] for b in buttons(link)]
