@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from roadmap_bot.chat.commands import Dashboard, Invalid, Progress, ShowGroup, Usage
 from roadmap_bot.chat.core import Asker, Roadmap
@@ -35,7 +35,7 @@ from roadmap_bot.groups.standing import Standing, StepState, standing
 from roadmap_bot.groups.streaks import Streak, posted_weeks, streaks, top_streaks
 from roadmap_bot.groups.study_groups import StudyGroups, when_text
 from roadmap_bot.store.digests import Delivery, DeliveryState, Subscription
-from roadmap_bot.store.groups import GroupStore
+from roadmap_bot.store.groups import GroupStore, LedgerWeek
 
 MEMBERS_PER_PAGE = 10
 CACHED_GROUPS = 1000  # standings kept between database changes
@@ -153,14 +153,31 @@ class GroupView:
     async def streaks_of(
         self, subs: Sequence[Subscription], members: Mapping[str, Sequence[str]]
     ) -> dict[str, dict[str, Streak]]:
-        """channel -> member -> streak, for many subscriptions in three queries."""
+        """channel -> member -> streak, for many subscriptions in two queries."""
         ledger = await self.groups.ledger_weeks([s.id for s in subs])
-        weeks = {s.channel: posted_weeks(ledger[s.id]) for s in subs}
+        return self._streaks(subs, members, ledger, await self._reads(subs, members, ledger))
+
+    async def _reads(
+        self,
+        subs: Sequence[Subscription],
+        members: Mapping[str, Sequence[str]],
+        ledger: Mapping[int, Sequence[LedgerWeek]],
+    ) -> dict[str, dict[str, datetime]]:
         everyone = list(dict.fromkeys(m for s in subs for m in members.get(s.channel, ())))
-        projects = {w.project for ws in weeks.values() for w in ws}
-        reads = await self.groups.first_reads(everyone, projects)
+        projects = {w.project for s in subs for w in ledger[s.id] if w.project}
+        return await self.groups.first_reads(everyone, projects)
+
+    @staticmethod
+    def _streaks(
+        subs: Sequence[Subscription],
+        members: Mapping[str, Sequence[str]],
+        ledger: Mapping[int, Sequence[LedgerWeek]],
+        reads: Mapping[str, Mapping[str, datetime]],
+    ) -> dict[str, dict[str, Streak]]:
         return {
-            s.channel: streaks(weeks[s.channel], {m: reads[m] for m in members.get(s.channel, ())})
+            s.channel: streaks(
+                posted_weeks(ledger[s.id]), {m: reads[m] for m in members.get(s.channel, ())}
+            )
             for s in subs
         }
 
@@ -169,22 +186,34 @@ class GroupView:
     ) -> dict[str, GroupNews]:
         """For the weekly posts of these subscriptions: activity since the last post,
         the top streaks (by name: a recap never pings) and the page's address."""
-        found = await self.streaks_of(subs, members)
+        ledger = await self.groups.ledger_weeks([s.id for s in subs])
+        found = self._streaks(subs, members, ledger, await self._reads(subs, members, ledger))
         everyone = list(dict.fromkeys(m for s in subs for m in members.get(s.channel, ())))
         names = await self.roadmap.store.user_names(everyone)
         urls = await self.links.urls([s.channel for s in subs])
-        ledger = await self.groups.ledger_weeks([s.id for s in subs])
         now = self.clock.now()
-        out: dict[str, GroupNews] = {}
+        # Each group's week starts at its last post: fetch everyone's finished reports
+        # since the earliest of those in one query, then keep each group's own.
+        since: dict[str, datetime] = {}
         for sub in subs:
             sent = [w for w in ledger[sub.id] if w.state == "sent" and w.due_at < now]
-            activity = ""
             if sent:
-                events = await self.groups.finished_between(
-                    members.get(sub.channel, ()), sent[-1].due_at, now
-                )
+                since[sub.channel] = sent[-1].due_at
+        events = (
+            await self.groups.finished_between(everyone, min(since.values()), now) if since else []
+        )
+        out: dict[str, GroupNews] = {}
+        for sub in subs:
+            activity = ""
+            start = since.get(sub.channel)
+            if start is not None:
+                group = set(members.get(sub.channel, ()))
                 activity = self.activity_line(
-                    [(names.get(e.user, ""), e.user, e.project) for e in events]
+                    [
+                        (names.get(e.user, ""), e.user, e.project)
+                        for e in events
+                        if e.at > start and e.user in group
+                    ]
                 )
             top = top_streaks(found[sub.channel], names)
             line = (
