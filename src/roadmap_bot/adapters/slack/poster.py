@@ -149,7 +149,9 @@ class SlackPoster:
             return await getattr(self.client, method)(**params)
         except SlackApiError as problem:
             response = problem.response
-            error = str(response.get("error") or f"HTTP {response.status_code}")
+            # A proxy's 502 page is text, not Slack's JSON: judged by its status alone.
+            data = response.data if isinstance(response.data, dict) else {}
+            error = str(data.get("error") or f"HTTP {response.status_code}")
             if response.status_code == 429 or error == "ratelimited":
                 wait = _header(response.headers, "retry-after")
                 raise DeliveryError(
