@@ -52,7 +52,16 @@ def test_version(tmp_path: Path) -> None:
     assert done.stdout == f"roadmap-bot {__version__}\n"
 
 
-@pytest.mark.parametrize("variable", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "DISCORD_TOKEN",
+        "ROADMAP_WEB_SECRET",
+    ],
+)
 def test_an_empty_secret_is_a_configuration_error(tmp_path: Path, variable: str) -> None:
     done = run("serve", tmp_path=tmp_path, **{variable: ""})
     assert done.returncode == 1

@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     default_timezone: str = Field("UTC", validation_alias=AliasChoices("ROADMAP_TIMEZONE"))
     report_url: str = Field(DEFAULT_REPORT_URL, validation_alias=AliasChoices("ROADMAP_REPORT_URL"))
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token")
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token", "web_secret"
+    )
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         # `SLACK_BOT_TOKEN=` (say, an unfilled line of a compose file) is a mistake, not
