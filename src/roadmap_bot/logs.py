@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -144,3 +145,36 @@ def configure_logging(level: str, *, quiet: bool, secrets: Iterable[str | None] 
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+class WarningLimiter:
+    """At most ``limit`` warnings a ``window`` seconds; the next one says how many were held back."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        limit: int = 10,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._started = -window
+        self._count = 0
+        self._held = 0
+
+    def warn(self, message: str, *args: object) -> None:
+        now = self.clock()
+        if now - self._started >= self.window:
+            self._started, self._count = now, 0
+        if self._count >= self.limit:
+            self._held += 1
+            return
+        self._count += 1
+        if self._held:
+            message += f" ({self._held} more like it not logged)"
+            self._held = 0
+        self.logger.warning(message, *args)

@@ -17,6 +17,7 @@ from fakes.slack_driver import SlackDriver
 from fakes.slack_requests import SIGNING_SECRET, form, signed_headers, slash_command
 from roadmap_bot.adapters.slack import inbound
 from roadmap_bot.adapters.slack.server import EVENTS_PATH
+from roadmap_bot.logs import WarningLimiter
 from roadmap_bot.web import server as web_server
 
 
@@ -129,7 +130,7 @@ async def test_300_junk_requests_write_ten_warning_lines_and_commands_still_work
 
 def test_the_limiter_says_how_many_it_held_back(caplog: pytest.LogCaptureFixture) -> None:
     now = [0.0]
-    limiter = inbound.WarningLimiter(
+    limiter = WarningLimiter(
         logging.getLogger("test.limiter"), limit=2, window=60, clock=lambda: now[0]
     )
     caplog.set_level(logging.WARNING)
@@ -223,3 +224,30 @@ async def test_a_client_trickling_its_body_gets_408(slow_slack: SlackDriver) -> 
         answer = await asyncio.wait_for(loop.sock_recv(sock, 4096), 2.0)
     assert answer.startswith(b"HTTP/1.1 408")
     assert answer.endswith(b"the request body did not arrive in time")
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",  # TLS spoken to a plain-HTTP port
+    ],
+)
+async def test_requests_that_are_not_http_get_400_without_a_traceback(
+    slack: SlackDriver, caplog: pytest.LogCaptureFixture, junk: bytes
+) -> None:
+    caplog.set_level(logging.INFO)
+    reader, writer = await asyncio.open_connection(*address(slack))
+    writer.write(junk)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(100), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.0 400 Bad Request")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "Traceback" not in caplog.text
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) <= 1 and all(
+        w.startswith("refused a malformed HTTP request: 400") for w in warned
+    )

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from roadmap_bot import metrics
 from roadmap_bot.config import ConfigError
+from roadmap_bot.logs import WarningLimiter
 from roadmap_bot.store import Store
 from roadmap_bot.web.health import HEALTH_PATH, Check, health_handler
 from roadmap_bot.web.metrics import METRICS_PATH, PrometheusRecorder, metrics_handler
@@ -32,6 +35,26 @@ MAX_BODY = 1024 * 1024  # Slack payloads and our own requests are far smaller
 HEADER_TIMEOUT = 10.0
 # When the server stops, requests being answered get this long to finish.
 SHUTDOWN_TIMEOUT = 3.0
+
+
+class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's log for handling requests. A request that is not valid HTTP (a bad
+    header, a port scanner's bytes) is the client's doing: one rate-limited WARNING line
+    instead of aiohttp's ERROR with a traceback. Anything else keeps its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(log, {})
+        self.refusals = WarningLimiter(log)
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info")
+        if not isinstance(error, BaseException):
+            error = sys.exc_info()[1]
+        if isinstance(error, HttpProcessingError):
+            reason = (error.message or type(error).__name__).strip().splitlines()[0]
+            self.refusals.warn("refused a malformed HTTP request: %d, %s", error.code, reason)
+            return
+        self.logger.error(msg, *args, **{"exc_info": True, **kwargs})
 
 
 def prometheus_recorder() -> PrometheusRecorder:
@@ -69,6 +92,7 @@ async def serving_application(
         access_log=None,
         keepalive_timeout=HEADER_TIMEOUT,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
+        logger=ServerLog(),
     )
     await runner.setup()
     try:

@@ -15,8 +15,6 @@ import hashlib
 import hmac
 import json
 import logging
-import time
-from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -36,39 +34,6 @@ class Refused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-class WarningLimiter:
-    """At most ``limit`` warnings a ``window`` seconds; the next one says how many were held back."""
-
-    def __init__(
-        self,
-        logger: logging.Logger,
-        *,
-        limit: int = 10,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.logger = logger
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._started = -window
-        self._count = 0
-        self._held = 0
-
-    def warn(self, message: str, *args: object) -> None:
-        now = self.clock()
-        if now - self._started >= self.window:
-            self._started, self._count = now, 0
-        if self._count >= self.limit:
-            self._held += 1
-            return
-        self._count += 1
-        if self._held:
-            message += f" ({self._held} more like it not logged)"
-            self._held = 0
-        self.logger.warning(message, *args)
 
 
 async def read_body(request: web.Request) -> bytes:

@@ -24,6 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from roadmap_bot.adapters.slack import inbound
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.config import ConfigError, Settings
+from roadmap_bot.logs import WarningLimiter
 from roadmap_bot.store import Store
 from roadmap_bot.web.health import HEALTH_PATH
 from roadmap_bot.web.server import MAX_BODY, add_routes, serving_application
@@ -68,12 +69,12 @@ def web_app(
     store: Store | None = None,
     routes: Callable[[web.Application], None] | None = None,
     signing_secret: str | None = None,
-    refusals: inbound.WarningLimiter | None = None,
+    refusals: WarningLimiter | None = None,
 ) -> web.Application:
     """The aiohttp application: Slack's endpoint (HTTP mode, which needs the
     ``signing_secret``), and with the ``store`` our own routes: readiness (``/healthz``)
     and ``/metrics``."""
-    refusals = refusals or inbound.WarningLimiter(log)
+    refusals = refusals or WarningLimiter(log)
     verifier = SignatureVerifier(signing_secret) if mode == "http" and signing_secret else None
 
     async def events(request: web.Request) -> web.Response:
