@@ -46,6 +46,17 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
     )
     slack_api_url: str | None = Field(None, validation_alias=AliasChoices("SLACK_API_URL"))
+    # Installs by OAuth into many workspaces (instead of one SLACK_BOT_TOKEN).
+    slack_client_id: str | None = Field(None, validation_alias=AliasChoices("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET")
+    )
+    slack_redirect_uri: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_REDIRECT_URI")
+    )
+    slack_authorize_url: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_AUTHORIZE_URL")
+    )
     slack_admins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("ROADMAP_SLACK_ADMINS")
     )
@@ -144,7 +155,13 @@ class Settings(BaseSettings):
             raise ValueError("must contain {name}, replaced by the project's slug")
         return value
 
-    @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
+    @field_validator(
+        "slack_api_url",
+        "slack_redirect_uri",
+        "slack_authorize_url",
+        "discord_api_url",
+        "discord_gateway_url",
+    )
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
@@ -224,7 +241,12 @@ class Settings(BaseSettings):
 
     @property
     def slack_configured(self) -> bool:
-        return self.slack_bot_token is not None
+        return self.slack_bot_token is not None or self.slack_oauth
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Installed by OAuth into any number of workspaces (SLACK_CLIENT_ID is set)."""
+        return self.slack_client_id is not None
 
     @property
     def discord_configured(self) -> bool:

@@ -35,11 +35,19 @@ are gone):
 
 Messages posted with chat.postMessage are kept per channel (with their metadata and
 thread) and returned by conversations.history / conversations.replies.
+
+OAuth installs (many workspaces): ``GET /oauth/v2/authorize`` plays Slack's consent page
+(the installer approves at once) and redirects to the app's redirect URL with a code
+and the state; ``oauth.v2.access`` trades the code (client id and secret in Basic auth)
+for a bot token of that workspace; ``auth.test`` answers for the token's workspace;
+:meth:`FakeSlack.uninstall` revokes a workspace's tokens (calls then get
+``token_revoked``). Point ``SLACK_AUTHORIZE_URL`` at :attr:`FakeSlack.authorize_url`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import random
@@ -49,7 +57,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
 
@@ -125,6 +133,15 @@ class FakeSlack:
         self._socket_open = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        # OAuth: the app's credentials and redirect URL as registered with Slack.
+        self.client_id = "1111.2222"
+        self.client_secret = "fake-client-secret"
+        self.redirect_url = ""
+        self.team_names: dict[str, str] = {}
+        self.token_teams: dict[str, str] = {}  # bot token -> workspace
+        self.revoked: set[str] = set()
+        self._codes: dict[str, tuple[str, str]] = {}  # code -> (team, scopes)
+        self._minted = itertools.count(1)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -133,6 +150,7 @@ class FakeSlack:
         application.router.add_route("*", "/api/{method}", self._api)
         application.router.add_post("/response/{name}", self._response_url)
         application.router.add_get("/socket", self._socket)
+        application.router.add_get("/oauth/v2/authorize", self._authorize)
         self._runner = web.AppRunner(application, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -157,6 +175,10 @@ class FakeSlack:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.url}/oauth/v2/authorize"
 
     def response_url(self, name: str = "r1") -> str:
         return f"{self.url}/response/{name}"
@@ -199,6 +221,14 @@ class FakeSlack:
         gate = asyncio.Event()
         self._stalls.append((method, where, carry_out, gate))
         return gate
+
+    def uninstall(self, team: str) -> None:
+        """The workspace removes the app: its bot tokens stop working (token_revoked)."""
+        for token, owner in list(self.token_teams.items()):
+            if owner == team:
+                self.revoked.add(token)
+                if self.tokens is not None:
+                    self.tokens.discard(token)
 
     def hold(self, method: str) -> asyncio.Event:
         """Calls to ``method`` are recorded, then wait for the returned event before answering."""
@@ -329,10 +359,15 @@ class FakeSlack:
             or self._scripted(method)
             or self._paced(method, params)
         )
-        if answer is None and self.tokens is not None and call.token not in self.tokens:
+        if answer is None and call.token in self.revoked:
+            answer = Answer(200, {"ok": False, "error": "token_revoked"})
+        signed_in = method == "oauth.v2.access" or call.token in (self.tokens or ())
+        if answer is None and self.tokens is not None and not signed_in:
             answer = Answer(200, {"ok": False, "error": "invalid_auth"})
+        if answer is None and method == "oauth.v2.access":
+            answer = Answer(200, self._oauth_access(params, headers))
         if answer is None:
-            answer = Answer(200, self._default(method, params))
+            answer = Answer(200, self._default(method, params, call.token))
             if self.lose_answers.get(method):
                 self.lose_answers[method] -= 1
                 answer = Answer(502, text="<html>502 Bad Gateway</html>")
@@ -392,7 +427,10 @@ class FakeSlack:
 
     # -- Slack's answers ---------------------------------------------------------------------------
 
-    def _default(self, method: str, params: JSON) -> JSON:
+    def _default(self, method: str, params: JSON, token: str | None = None) -> JSON:
+        if method == "auth.test" and token in self.token_teams:
+            team = self.token_teams[str(token)]
+            return {**self._m_auth_test(params), "team_id": team, "user_id": f"UBOT{team}"}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         return handler(params) if handler is not None else {"ok": True}
 
@@ -409,6 +447,49 @@ class FakeSlack:
             "team_id": self.team,
             "user_id": self.bot_user,
             "bot_id": "B1",
+        }
+
+    # -- OAuth ----------------------------------------------------------------------------------
+
+    async def _authorize(self, request: web.Request) -> web.StreamResponse:
+        """Slack's consent page, approved at once: back to the app with a code."""
+        query = request.query
+        await self._record(Call("oauth.authorize", dict(query), dict(request.headers), "/oauth"))
+        if query.get("client_id") != self.client_id:
+            return web.Response(status=400, text="invalid client_id")
+        target = query.get("redirect_uri") or self.redirect_url
+        if not target:
+            return web.Response(status=400, text="no redirect URL registered for the app")
+        team = query.get("team") or self.team
+        code = f"code-{uuid.uuid4().hex}"
+        self._codes[code] = (team, query.get("scope", ""))
+        back = {"code": code, "state": query.get("state", "")}
+        raise web.HTTPFound(f"{target}?{urlencode(back)}")
+
+    def _oauth_access(self, params: JSON, headers: dict[str, str]) -> JSON:
+        basic = headers.get("Authorization", "").removeprefix("Basic ")
+        client_id, _, secret = base64.b64decode(basic or "").decode().partition(":")
+        if (client_id, secret) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client"}
+        found = self._codes.pop(str(params.get("code")), None)
+        if found is None:
+            return {"ok": False, "error": "invalid_code"}
+        team, scopes = found
+        token = f"xoxb-{team}-{next(self._minted)}"
+        self.token_teams[token] = team
+        if self.tokens is not None:
+            self.tokens.add(token)
+        return {
+            "ok": True,
+            "app_id": "A1",
+            "authed_user": {"id": "UINSTALLER"},
+            "scope": scopes,
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": f"UBOT{team}",
+            "team": {"id": team, "name": self.team_names.get(team, f"Team {team}")},
+            "enterprise": None,
+            "is_enterprise_install": False,
         }
 
     def _m_users_info(self, params: JSON) -> JSON:

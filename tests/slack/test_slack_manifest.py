@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from roadmap_bot.adapters.slack.installs import BOT_SCOPES, REDIRECT_PATH
 from roadmap_bot.adapters.slack.server import EVENTS_PATH
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -47,3 +48,23 @@ def test_socket_mode_manifest_needs_no_public_url() -> None:
     assert app["settings"]["socket_mode_enabled"] is True
     assert "url" not in json.dumps(app["features"]["slash_commands"])
     assert "request_url" not in json.dumps(app["settings"])
+
+
+def test_distribution_manifest_asks_for_what_oauth_installs_use() -> None:
+    app = manifest("slack-app-manifest.distributed.json")
+    assert tuple(app["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES  # what /slack/install asks
+    [redirect] = app["oauth_config"]["redirect_urls"]
+    assert redirect.startswith("https://") and redirect.endswith(REDIRECT_PATH)
+    events = app["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened", "app_uninstalled", "tokens_revoked"]
+    urls = [
+        app["features"]["slash_commands"][0]["url"],
+        events["request_url"],
+        app["settings"]["interactivity"]["request_url"],
+    ]
+    assert all(url.startswith("https://") and url.endswith(EVENTS_PATH) for url in urls)
+    assert app["settings"]["socket_mode_enabled"] is False  # installs by OAuth need HTTP mode
+    # Everything else is the single-workspace HTTP manifest's.
+    single = manifest("slack-app-manifest.json")
+    assert app["features"] == single["features"]
+    assert app["display_information"] == single["display_information"]

@@ -417,6 +417,31 @@ class StudyGroups:
             }
         )
 
+    # -- a whole workspace at once (the app was uninstalled, then installed again) -------
+
+    async def pause_workspace(self, prefix: str, reason: str) -> int:
+        """Pause every subscription in channels starting with ``prefix`` (``slack:T1:``),
+        with ``reason`` shown by ``schedule``; returns how many."""
+        paused = 0
+        for sub in await self.digests.active():
+            if sub.channel.startswith(prefix) and sub.problem != reason:
+                await self.digests.set_problem(sub.id, reason)
+                paused += 1
+        if paused and self.on_change is not None:
+            self.on_change()
+        return paused
+
+    async def resume_workspace(self, prefix: str, reason: str) -> int:
+        """Undo :meth:`pause_workspace` for subscriptions still paused for that reason."""
+        resumed = 0
+        for sub in await self.digests.active():
+            if sub.channel.startswith(prefix) and sub.problem == reason:
+                await self.digests.set_problem(sub.id, None)
+                resumed += 1
+        if resumed and self.on_change is not None:
+            self.on_change()
+        return resumed
+
 
 def _day(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b %Y}"

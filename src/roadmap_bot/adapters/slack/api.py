@@ -141,11 +141,15 @@ def retry_handlers(
 def web_client(
     settings: Settings, *, handlers: list[AsyncRetryHandler] | None = None, **options: Any
 ) -> AsyncWebClient:
-    """The bot's Web API client, pointed at ``SLACK_API_URL`` when set."""
-    if settings.slack_bot_token is None:
+    """The bot's Web API client, pointed at ``SLACK_API_URL`` when set.
+
+    With OAuth installs it carries no token of its own: each call names its workspace's.
+    """
+    if not settings.slack_configured:
         raise ConfigError("SLACK_BOT_TOKEN is not set")
+    token = settings.slack_bot_token
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=token.get_secret_value() if token is not None else None,
         base_url=settings.slack_api_url or SLACK_API_URL,
         timeout=options.pop("timeout", 15),
         retry_handlers=handlers if handlers is not None else retry_handlers(),

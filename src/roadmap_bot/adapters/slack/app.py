@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -35,9 +35,23 @@ from roadmap_bot.adapters.slack.blocks import (
 )
 from roadmap_bot.adapters.slack.home import home_view
 from roadmap_bot.adapters.slack.people import People, read_mentions, unnamed_mentions
+from roadmap_bot.adapters.slack.tokens import (
+    REVOKED,
+    UNINSTALLED,
+    Installed,
+    OneToken,
+    Removed,
+    Tokens,
+    with_token,
+)
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.replies import Reply, ReplyKind
 from roadmap_bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+
+    from roadmap_bot.adapters.slack.installs import SlackInstalls
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +92,26 @@ class SlackAdapter:
         *,
         client: AsyncWebClient | None = None,
         handlers: list[AsyncRetryHandler] | None = None,
+        on_removed: Removed | None = None,
+        on_installed: Installed | None = None,
     ) -> None:
         self.roadmap = roadmap
         self.settings = settings
         self.handlers = handlers if handlers is not None else retry_handlers()
         self.client = client or web_client(settings, handlers=self.handlers)
-        self.people = People(self.client, settings.slack_admins)
+        self.on_removed = on_removed
+        self.on_installed = on_installed
+        # Installs by OAuth: tokens per workspace from the installation store.
+        self.installs: SlackInstalls | None = None
+        oauth: AsyncOAuthSettings | None = None
+        self.tokens: Tokens = OneToken()
+        if settings.slack_oauth:
+            from roadmap_bot.adapters.slack.installs import SlackInstalls
+
+            self.installs = SlackInstalls.open(settings)
+            self.tokens = self.installs.tokens
+            oauth = self.installs.oauth_settings(settings, self._installed)
+        self.people = People(self.client, settings.slack_admins, tokens=self.tokens)
         self.session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         secret = settings.slack_signing_secret
@@ -91,10 +119,14 @@ class SlackAdapter:
             client=self.client,
             # Socket Mode needs no secret; HTTP mode is only served with one (server.py).
             signing_secret=secret.get_secret_value() if secret else "",
+            oauth_settings=oauth,
             process_before_response=True,
             logger=logging.getLogger("roadmap_bot.slack.bolt"),
             name="roadmap-bot",
         )
+        if self.installs is not None:
+            self.app.event("app_uninstalled")(self._on_uninstalled)
+            self.app.event("tokens_revoked")(self._on_tokens_revoked)
         self.app.command(re.compile(r"^/"))(self._on_command)
         self.app.action(re.compile(rf"^{COMMAND_ACTION}:\d+$"))(self._on_button)
         self.app.action(SHARE_ACTION)(self._on_share)
@@ -104,6 +136,8 @@ class SlackAdapter:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def __aenter__(self) -> SlackAdapter:
+        if self.installs is not None:
+            await self.installs.create_tables()
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         self.client.session = self.session
         return self
@@ -114,11 +148,15 @@ class SlackAdapter:
             await self.session.close()
             self.session = None
             self.client.session = None
+        if self.installs is not None:
+            await self.installs.close()
 
     async def check_token(self) -> None:
         """One ``auth.test`` at start-up: a rejected token stops ``serve`` with one line
         (ConfigError) instead of failing every command later; Slack unreachable is only
         a warning (commands will say more)."""
+        if self.installs is not None:
+            return  # installs by OAuth: no token of our own; Bolt checks each workspace's
         try:
             answer = await self.client.auth_test()
         except SlackApiError as exc:
@@ -182,6 +220,30 @@ class SlackAdapter:
         if event.get("tab", "home") == "home":
             self._spawn(self._guarded(body, self._answer_home))
 
+    # -- workspaces: installed, uninstalled ---------------------------------------------
+
+    async def _installed(self, team: str) -> None:
+        if self.on_installed is not None:
+            await self.on_installed(team)
+
+    async def _on_uninstalled(self, ack: AsyncAck, body: Body) -> None:
+        await ack()
+        await self._removed(str(body.get("team_id") or ""), UNINSTALLED)
+
+    async def _on_tokens_revoked(self, ack: AsyncAck, body: Body, event: Body) -> None:
+        await ack()
+        if (event.get("tokens") or {}).get("bot"):  # user tokens alone: the bot still works
+            await self._removed(str(body.get("team_id") or ""), REVOKED)
+
+    async def _removed(self, team: str, reason: str) -> None:
+        """The workspace took the app away: forget its token, pause its digests."""
+        if not team or self.installs is None:
+            return
+        await self.installs.remove(team)
+        log.info("Slack workspace %s removed the app: %s", team, reason)
+        if self.on_removed is not None:
+            await self.on_removed(team, reason)
+
     async def _guarded(self, body: Body, answer: Callable[[Body], Awaitable[None]]) -> None:
         """Run one answer; a failure is logged and, where possible, told to the user."""
         try:
@@ -201,7 +263,7 @@ class SlackAdapter:
         team = str(body.get("team_id", ""))
         user = str(body.get("user_id", ""))
         text = str(body.get("text") or "")
-        names = await self.people.names(unnamed_mentions(text)) if "<@" in text else {}
+        names = await self.people.names(team, unnamed_mentions(text)) if "<@" in text else {}
         mentions = read_mentions(text, names)
         asker = self.people.asker(
             team, user, str(body.get("user_name") or ""), body.get("channel_id"), mentions
@@ -261,15 +323,18 @@ class SlackAdapter:
         event = body.get("event") or {}
         team = str(body.get("team_id") or "")
         user = str(event.get("user") or "")
-        info = await self.people.user_info(user)
+        info = await self.people.user_info(team, user)
         await self.publish_home(self.people.asker(team, user, str(info.get("name") or ""), None))
 
     async def publish_home(self, asker: Asker, answer: Reply | None = None) -> None:
         """Refresh the asker's Home tab (with ``answer`` on top, after a click there)."""
         progress = await self.roadmap.ask("progress", asker)
         pick = await self.roadmap.ask("next", asker)
-        slack_user = asker.id.rsplit(":", 1)[-1]
-        await self.client.views_publish(user_id=slack_user, view=home_view(progress, pick, answer))
+        _, team, slack_user = asker.id.split(":", 2)
+        token = await self.tokens.for_team(team)
+        await self.client.views_publish(
+            user_id=slack_user, view=home_view(progress, pick, answer), **with_token(token)
+        )
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from roadmap_bot.adapters.slack.tokens import NotInstalled, OneToken, Tokens, with_token
 from roadmap_bot.chat.core import Asker, Profile
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,13 @@ class People:
         client: AsyncWebClient,
         admins: list[str],
         clock: Callable[[], float] = time.monotonic,
+        tokens: Tokens | None = None,
     ) -> None:
         self.client = client
         self.admins = frozenset(admins)
         self.clock = clock
-        self._users: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.tokens: Tokens = tokens or OneToken()
+        self._users: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     def asker(
         self,
@@ -117,7 +120,7 @@ class People:
 
     async def profile(self, team: str, user: str) -> Profile:
         """Time zone and admin rights from users.info, plus ROADMAP_SLACK_ADMINS."""
-        info = await self.user_info(user)
+        info = await self.user_info(team, user)
         zone = info.get("tz")
         if not isinstance(zone, str) or not _valid_zone(zone):
             zone = None
@@ -125,26 +128,28 @@ class People:
         listed = user in self.admins or user_id(team, user) in self.admins
         return Profile(timezone=zone, can_manage_channel=admin or listed)
 
-    async def user_info(self, user: str) -> dict[str, Any]:
-        """users.info's ``user`` object, cached; {} when Slack cannot tell (logged)."""
+    async def user_info(self, team: str, user: str) -> dict[str, Any]:
+        """users.info's ``user`` object (asked with the workspace's token), cached; {} when
+        Slack cannot tell (logged)."""
         now = self.clock()
-        hit = self._users.get(user)
+        hit = self._users.get((team, user))
         if hit is not None and now - hit[0] < PROFILE_TTL:
             return hit[1]
         try:
-            response = await self.client.users_info(user=user)
-        except (SlackClientError, OSError, TimeoutError) as problem:
+            token = await self.tokens.for_team(team)
+            response = await self.client.users_info(user=user, **with_token(token))
+        except (SlackClientError, OSError, TimeoutError, NotInstalled) as problem:
             log.warning("users.info for %s failed: %s", user, _reason(problem))
             return {}
         info = response.get("user") or {}
-        self._users[user] = (now, info)
+        self._users[(team, user)] = (now, info)
         return dict(info)
 
-    async def names(self, users: list[str]) -> dict[str, str]:
+    async def names(self, team: str, users: list[str]) -> dict[str, str]:
         """Display names for mentioned users Slack sent without one."""
         out = {}
         for user in dict.fromkeys(users):
-            info = await self.user_info(user)
+            info = await self.user_info(team, user)
             profile = info.get("profile") or {}
             name = profile.get("display_name") or profile.get("real_name") or info.get("name")
             if name:

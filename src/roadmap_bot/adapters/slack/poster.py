@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.blocks import render_message
+from roadmap_bot.adapters.slack.tokens import NotInstalled, OneToken, Tokens, with_token
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.config import Settings
 from roadmap_bot.groups.delivery import DeliveryError
@@ -60,14 +61,31 @@ PERMANENT = {
 
 @asynccontextmanager
 async def slack_poster(settings: Settings) -> AsyncIterator[SlackPoster]:
-    """A poster with its own connection pool, closed on exit."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-        yield SlackPoster(web_client(settings, handlers=[], session=session))
+    """A poster with its own connection pool, closed on exit; with OAuth installs, each
+    workspace's channels are posted to with that workspace's token."""
+    async with AsyncExitStack() as stack:
+        tokens: Tokens = OneToken()
+        if settings.slack_oauth:
+            from roadmap_bot.adapters.slack.installs import SlackInstalls
+
+            installs = SlackInstalls.open(settings)
+            stack.push_async_callback(installs.close)
+            await installs.create_tables()
+            tokens = installs.tokens
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        )
+        yield SlackPoster(web_client(settings, handlers=[], session=session), tokens)
 
 
 def slack_channel(channel: str) -> str:
     """'slack:T1:C1' -> 'C1'."""
     return channel.rsplit(":", 1)[-1]
+
+
+def slack_team(channel: str) -> str:
+    """'slack:T1:C1' -> 'T1'."""
+    return channel.split(":")[1]
 
 
 class SlackPoster:
@@ -76,14 +94,15 @@ class SlackPoster:
     platform = "slack"
     min_interval = 1.0  # chat.postMessage: about one message per second per channel
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, tokens: Tokens | None = None) -> None:
         self.client = client
+        self.tokens: Tokens = tokens or OneToken()
 
     async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
         payload = render_message(message)
         response = await self._call(
             "chat_postMessage",
-            channel=slack_channel(channel),
+            channel,
             text=payload["text"],
             blocks=payload["blocks"],
             metadata={"event_type": EVENT_TYPE, "event_payload": {"delivery_id": delivery_id}},
@@ -100,7 +119,7 @@ class SlackPoster:
         payload = render_message(digest.discussion)
         await self._call(
             "chat_postMessage",
-            channel=slack_channel(channel),
+            channel,
             thread_ts=message_id,
             text=payload["text"],
             blocks=payload["blocks"],
@@ -129,7 +148,7 @@ class SlackPoster:
         for _ in range(HISTORY_PAGES):
             response = await self._call(
                 "conversations_history",
-                channel=slack_channel(channel),
+                channel,
                 oldest=f"{since.timestamp():.6f}",
                 include_all_metadata=True,
                 limit=200,
@@ -143,10 +162,17 @@ class SlackPoster:
                 break
         return None
 
-    async def _call(self, method: str, **params: Any) -> Any:
-        """One Web API call; Slack's refusals become DeliveryError, lost answers propagate."""
+    async def _call(self, method: str, channel: str, **params: Any) -> Any:
+        """One Web API call in ``channel``'s workspace, with its token; Slack's refusals
+        become DeliveryError, lost answers propagate."""
         try:
-            return await getattr(self.client, method)(**params)
+            token = await self.tokens.for_team(slack_team(channel))
+        except NotInstalled as problem:
+            raise DeliveryError(str(problem), permanent=True) from None
+        try:
+            return await getattr(self.client, method)(
+                channel=slack_channel(channel), **params, **with_token(token)
+            )
         except SlackApiError as problem:
             response = problem.response
             # A proxy's 502 page is text, not Slack's JSON: judged by its status alone.

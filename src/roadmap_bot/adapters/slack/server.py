@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from roadmap_bot.adapters.slack import inbound
 from roadmap_bot.adapters.slack.app import SlackAdapter
+from roadmap_bot.adapters.slack.tokens import REVOKED, UNINSTALLED
 from roadmap_bot.config import ConfigError, Settings
 from roadmap_bot.logs import WarningLimiter
 from roadmap_bot.store import Store
@@ -45,6 +46,8 @@ socket_log.setLevel(logging.INFO)
 
 def slack_mode(settings: Settings) -> Mode:
     """Socket Mode with an app token, else HTTP mode; a setup that cannot work is refused."""
+    if settings.slack_oauth:
+        return _oauth_mode(settings)
     if settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN is not set")
     if settings.slack_app_token is not None:
@@ -58,6 +61,30 @@ def slack_mode(settings: Settings) -> Mode:
             "bad configuration: SLACK_BOT_TOKEN is set, so Slack needs either "
             "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
         )
+    return "http"
+
+
+def _oauth_mode(settings: Settings) -> Mode:
+    """Installs by OAuth: HTTP mode only (Slack sends every workspace's requests there)."""
+    problems = []
+    if settings.slack_bot_token is not None:
+        problems.append(
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: use SLACK_BOT_TOKEN for one "
+            "workspace, or SLACK_CLIENT_ID + SLACK_CLIENT_SECRET to install by OAuth"
+        )
+    if settings.slack_client_secret is None:
+        problems.append("SLACK_CLIENT_ID is set, so SLACK_CLIENT_SECRET is needed too")
+    if settings.slack_signing_secret is None:
+        problems.append("installs by OAuth need SLACK_SIGNING_SECRET (HTTP mode)")
+    if settings.slack_app_token is not None:
+        problems.append(
+            "SLACK_APP_TOKEN (Socket Mode) cannot serve OAuth installs: unset it and give "
+            "Slack a public URL"
+        )
+    if settings.db == ":memory:":
+        problems.append("installs by OAuth are kept in the database: ROADMAP_DB cannot be :memory:")
+    if problems:
+        raise ConfigError("bad configuration:\n" + "\n".join(f"  {p}" for p in problems))
     return "http"
 
 
@@ -104,6 +131,19 @@ def web_app(
         if verifier is None:
             raise ConfigError("bad configuration: HTTP mode needs SLACK_SIGNING_SECRET")
         application.router.add_post(EVENTS_PATH, events)
+        flow = bolt.oauth_flow
+        if flow is not None:  # installs by OAuth: Bolt's install page and redirect
+
+            async def install(request: web.Request) -> web.Response:
+                answer = await flow.handle_installation(await to_bolt_request(request))
+                return await to_aiohttp_response(answer)
+
+            async def redirect(request: web.Request) -> web.Response:
+                answer = await flow.handle_callback(await to_bolt_request(request))
+                return await to_aiohttp_response(answer)
+
+            application.router.add_get(flow.install_path, install)
+            application.router.add_get(flow.redirect_uri_path, redirect)
     if routes is not None:  # the app's own pages, on this same server
         routes(application)
     return application
@@ -159,10 +199,28 @@ async def run_slack(app: App) -> None:
     """Serve Slack until cancelled (``roadmap-bot serve``)."""
     from roadmap_bot.web.server import app_routes
 
-    async with SlackAdapter(app.roadmap, app.settings) as adapter:
+    async with slack_adapter(app) as adapter:
         await adapter.check_token()
         async with serving(adapter, app.settings, routes=app_routes(app)):
             await asyncio.Event().wait()
+
+
+def slack_adapter(app: App, **options: Any) -> SlackAdapter:
+    """The adapter as ``serve`` wires it: a workspace that removes the app has its digests
+    paused (with the reason), and installing it again resumes them."""
+    groups = app.study_groups
+
+    async def removed(team: str, reason: str) -> None:
+        paused = await groups.pause_workspace(f"slack:{team}:", reason)
+        log.info("paused %d digest(s) in Slack workspace %s", paused, team)
+
+    async def installed(team: str) -> None:
+        for reason in (UNINSTALLED, REVOKED):  # paused only because the app was removed
+            await groups.resume_workspace(f"slack:{team}:", reason)
+
+    return SlackAdapter(
+        app.roadmap, app.settings, on_removed=removed, on_installed=installed, **options
+    )
 
 
 def slack_service(app: App) -> Callable[[], Coroutine[Any, Any, None]]:

@@ -1,0 +1,170 @@
+"""Many Slack workspaces: OAuth installs kept in the bot's database, a token per workspace.
+
+With ``SLACK_CLIENT_ID`` and ``SLACK_CLIENT_SECRET`` the app is installed by OAuth
+(``/slack/install`` -> Slack -> ``/slack/oauth_redirect``, Bolt's flow) into any number
+of workspaces. slack_sdk's SQLAlchemy installation and state stores keep the bot tokens
+and the one-time ``state`` values in the same database as everything else, so every
+replica sees every install. Commands are authorized by Bolt per request; everything
+else (profiles, the Home tab, digests) asks :class:`Tokens` for the workspace's token.
+
+With ``SLACK_BOT_TOKEN`` instead (one workspace), :class:`OneToken` answers None: the
+client's own token is used, exactly as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncSuccessArgs
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from roadmap_bot.adapters.slack.tokens import Installed, NotInstalled
+from roadmap_bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+# What the bot asks for when installed; the same list as deploy/'s manifests.
+BOT_SCOPES = (
+    "commands",
+    "users:read",
+    "chat:write",
+    "chat:write.public",
+    "channels:history",
+    "groups:history",
+)
+STATE_SECONDS = 600  # an install started and not finished within 10 minutes starts over
+TOKEN_TTL = 30.0  # seconds a looked-up token is reused (uninstalls also drop it at once)
+
+
+class InstalledTokens:
+    """Workspace tokens from the installation store, reused for a few seconds."""
+
+    def __init__(
+        self,
+        store: AsyncSQLAlchemyInstallationStore,
+        *,
+        ttl: float = TOKEN_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.clock = clock
+        self._known: dict[str, tuple[float, str]] = {}
+
+    async def for_team(self, team: str) -> str | None:
+        now = self.clock()
+        hit = self._known.get(team)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        bot = await self.store.async_find_bot(enterprise_id=None, team_id=team)
+        if bot is None or not bot.bot_token:
+            self._known.pop(team, None)
+            raise NotInstalled(team)
+        self._known[team] = (now, bot.bot_token)
+        return bot.bot_token
+
+    def forget(self, team: str) -> None:
+        self._known.pop(team, None)
+
+
+def database_url(settings: Settings) -> str:
+    """The bot's database as an async SQLAlchemy URL (the SQLite file of ROADMAP_DB)."""
+    database = getattr(settings, "database_url", None)  # ROADMAP_DATABASE_URL, when known
+    if database:
+        return _async_driver(str(database))
+    if settings.db == ":memory:":
+        raise ValueError("OAuth installs need a database file (ROADMAP_DB), not :memory:")
+    return f"sqlite+aiosqlite:///{Path(settings.db).expanduser().resolve()}"
+
+
+def _async_driver(url: str) -> str:
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url.removeprefix(plain)
+    return url
+
+
+@dataclass
+class SlackInstalls:
+    """The installation and state stores on the bot's database, and the engine under them."""
+
+    engine: AsyncEngine
+    installations: AsyncSQLAlchemyInstallationStore
+    states: AsyncSQLAlchemyOAuthStateStore
+    tokens: InstalledTokens
+
+    @classmethod
+    def open(cls, settings: Settings) -> SlackInstalls:
+        if settings.slack_client_id is None:
+            raise ValueError("SLACK_CLIENT_ID is not set")
+        engine = create_async_engine(database_url(settings), pool_pre_ping=True)
+        installations = AsyncSQLAlchemyInstallationStore(
+            client_id=settings.slack_client_id,
+            engine=engine,
+            logger=logging.getLogger("roadmap_bot.slack.installs"),
+        )
+        states = AsyncSQLAlchemyOAuthStateStore(
+            expiration_seconds=STATE_SECONDS,
+            engine=engine,
+            logger=logging.getLogger("roadmap_bot.slack.installs"),
+        )
+        return cls(engine, installations, states, InstalledTokens(installations))
+
+    async def create_tables(self) -> None:
+        """slack_sdk's tables (slack_bots, slack_installations, slack_oauth_states), if missing."""
+        await self.installations.create_tables()  # type: ignore[no-untyped-call]
+        await self.states.create_tables()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def remove(self, team: str) -> None:
+        """Forget the workspace's installation and its tokens."""
+        await self.installations.async_delete_all(enterprise_id=None, team_id=team)
+        self.tokens.forget(team)
+
+    def oauth_settings(self, settings: Settings, on_installed: Installed) -> AsyncOAuthSettings:
+        """Bolt's OAuth flow on our stores; ``on_installed`` hears of each new install."""
+        assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+
+        async def success(args: AsyncSuccessArgs) -> BoltResponse:
+            team = args.installation.team_id
+            if team:
+                self.tokens.forget(team)
+                await on_installed(team)
+                log.info("Slack workspace %s installed the app", team)
+            return await args.default.success(args)
+
+        async def failure(args: Any) -> BoltResponse:
+            log.warning("a Slack install failed: %s", args.reason)
+            return await args.default.failure(args)  # type: ignore[no-any-return]
+
+        return AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret.get_secret_value(),
+            scopes=list(BOT_SCOPES),
+            redirect_uri=settings.slack_redirect_uri,
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+            authorization_url=settings.slack_authorize_url,
+            installation_store=self.installations,
+            installation_store_bot_only=True,
+            state_store=self.states,
+            state_expiration_seconds=STATE_SECONDS,
+            callback_options=AsyncCallbackOptions(success=success, failure=failure),
+            logger=logging.getLogger("roadmap_bot.slack.installs"),
+        )

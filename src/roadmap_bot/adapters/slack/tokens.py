@@ -1,0 +1,53 @@
+"""Which bot token a Slack workspace's calls use.
+
+One workspace (``SLACK_BOT_TOKEN``): :class:`OneToken` answers None and the client's own
+token is used, as always. Installs by OAuth: ``installs.InstalledTokens`` looks the
+workspace's token up in the installation store. Kept apart from ``installs.py`` so the
+single-token mode never imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+# Told when a workspace removes the app (team, reason) or installs it (team).
+Removed = Callable[[str, str], Awaitable[None]]
+Installed = Callable[[str], Awaitable[None]]
+
+# Why a workspace's digests stopped, as ``schedule`` shows it.
+UNINSTALLED = "the app was uninstalled from this Slack workspace: reinstall it to resume"
+REVOKED = "the app's bot token was revoked in this Slack workspace: reinstall it to resume"
+
+
+class NotInstalled(Exception):
+    """No installation for the workspace (never installed, or uninstalled since)."""
+
+    def __init__(self, team: str) -> None:
+        super().__init__(f"the app is not installed in Slack workspace {team}")
+        self.team = team
+
+
+class Tokens(Protocol):
+    """The bot token to use in a workspace."""
+
+    async def for_team(self, team: str) -> str | None:
+        """The token, or None: the client's own token (single-workspace mode)."""
+
+    def forget(self, team: str) -> None:
+        """Drop what is known of the workspace (it was uninstalled)."""
+
+
+class OneToken:
+    """SLACK_BOT_TOKEN mode: the client carries the one token; nothing to look up."""
+
+    async def for_team(self, team: str) -> str | None:
+        return None
+
+    def forget(self, team: str) -> None:
+        pass
+
+
+def with_token(token: str | None) -> dict[str, Any]:
+    """Keyword arguments for a Web API call in a workspace (none: the client's token)."""
+    return {"token": token} if token else {}
