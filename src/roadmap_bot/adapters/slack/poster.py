@@ -133,7 +133,7 @@ class SlackPoster:
     async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
         response = await self._call(
             "conversations_replies",
-            channel=slack_channel(channel),
+            channel,
             ts=message_id,
             include_all_metadata=True,
             limit=200,
