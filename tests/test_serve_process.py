@@ -240,6 +240,9 @@ async def test_a_busy_database_fails_one_shot_commands_clearly_and_serve_waits_i
     holder = hold_write_lock(db, 20)
     try:
         served = await start_serve(tmp_path, slack_env(fake_slack))
+        console = asyncio.create_task(
+            asyncio.to_thread(run, "console", tmp_path=tmp_path, stdin="done fzf\nproject redis\n")
+        )
         done = await asyncio.to_thread(run, "ask", "done", "fzf", tmp_path=tmp_path)
         assert done.returncode == 1
         assert done.stderr == (
@@ -247,6 +250,14 @@ async def test_a_busy_database_fails_one_shot_commands_clearly_and_serve_waits_i
             f"write lock on {db} longer than the busy timeout); try again in a moment\n"
         )
         assert served.process.returncode is None  # serve is still up
+        # the console says so for that command and goes on with the next one
+        session = await console
+        assert session.returncode == 0, session.stderr
+        assert (
+            "Sorry: the database is busy (database is locked: another process held the write "
+            "lock on the database longer than the busy timeout); try again in a moment."
+        ) in session.stdout
+        assert "Step 1 of 5 in Data Infrastructure" in session.stdout
         port = int((await served.wait_for(SERVING)).group(1))
         await asyncio.to_thread(holder.wait, 30)
         # once the lock is free, serve answers and writes

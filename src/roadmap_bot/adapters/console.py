@@ -17,6 +17,7 @@ from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.render_text import render_text
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.groups.digest import Digest
+from roadmap_bot.store.problems import database_problem
 
 PROMPT = "roadmap> "
 QUIT_WORDS = frozenset({"quit", "exit", ":q"})
@@ -105,7 +106,16 @@ async def run_console(
             break
         if not text:
             continue
-        reply = await roadmap.ask(text, asker)
+        try:
+            reply = await roadmap.ask(text, asker)
+        except Exception as exc:
+            # A busy or corrupt database ends this command, not the console.
+            problem = database_problem(exc)
+            if problem is None:
+                raise
+            stdout.write(f"Sorry: {problem.line('the database')}.\n\n")
+            stdout.flush()
+            continue
         stdout.write(render_text(reply) + "\n\n")
         stdout.flush()
 
