@@ -270,7 +270,7 @@ class GroupView:
         )
 
     def _outcome(self, delivery: Delivery) -> str:
-        return self.study_groups._outcome(delivery)
+        return self.study_groups.outcome(delivery)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -281,7 +281,7 @@ class GroupView:
         cached = self._subscriptions.get(who.channel or "")
         if version is not None and cached is not None and cached[0] == version:
             return cached[1]
-        found = await self.study_groups._current(who, word)
+        found = await self.study_groups.current(who, word)
         if version is not None and who.channel and isinstance(found, Subscription):
             if len(self._subscriptions) >= CACHED_GROUPS:
                 self._subscriptions.clear()
@@ -305,11 +305,11 @@ class GroupView:
 
     async def _dashboard(self, command: Dashboard, who: Asker) -> Reply:
         word = "dashboard reset" if command.reset else "dashboard"
-        sub = await self.study_groups._current(who, word)
+        sub = await self.study_groups.current(who, word)
         if isinstance(sub, Reply):
             return sub
         if command.reset:
-            refusal = await self.study_groups._refusal(who, sub, "reset the page link of")
+            refusal = await self.study_groups.refusal(who, sub, "reset the page link of")
             if refusal is not None:
                 return refusal
         url = await self.links.url(sub.channel, reset=command.reset)

@@ -171,6 +171,20 @@ class StudyGroups:
         if self.on_change is not None:
             self.on_change()
 
+    # -- for other study-group features (the group view) ---------------------------------
+
+    async def current(self, who: Asker, word: str) -> Subscription | Reply:
+        """The asker's channel's subscription, or the answer saying why there is none."""
+        return await self._current(who, word)
+
+    async def refusal(self, who: Asker, sub: Subscription | None, word: str) -> Reply | None:
+        """None when ``who`` may change this channel's subscription, else the refusal."""
+        return await self._refusal(who, sub, word)
+
+    def outcome(self, delivery: Delivery) -> str:
+        """What became of a delivery, in words (as `schedule` says it)."""
+        return self._outcome(delivery)
+
     # -- commands --------------------------------------------------------------------------
 
     async def _subscribe(self, command: Subscribe, who: Asker) -> Reply:
