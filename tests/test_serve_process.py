@@ -21,7 +21,16 @@ import pytest
 
 from fakes.discord_server import FakeDiscord, FakeUser, snowflake
 from fakes.slack_api import FakeSlack
-from fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, form, signed_headers, slash_command
+from fakes.slack_requests import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    button_click,
+    button_labeled,
+    form,
+    interactive_form,
+    signed_headers,
+    slash_command,
+)
 from test_operator import environment, run
 
 SERVING = re.compile(r"Slack HTTP mode: POST /slack/events on 127\.0\.0\.1:(\d+)")
@@ -158,7 +167,19 @@ async def test_a_debug_session_on_both_platforms_logs_no_secret(
         # Slack: a command answered in its ack, a click answered through a response_url
         card = await slash(port, fake_slack, "project redis")
         assert "Redis" in str(card)
-        await slash(port, fake_slack, "search " + "a" * 5)
+        click = interactive_form(
+            button_click(
+                button_labeled(card, "Mark done"), response_url=fake_slack.response_url("r2")
+            )
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{port}/slack/events", data=click, headers=signed_headers(click)
+            ) as acked,
+        ):
+            assert acked.status == 200
+        await fake_slack.wait_for("response_url", timeout=10)
         # Discord: commands answered through interaction callbacks (their tokens in the URL)
         shown = await (await discord.slash("project", {"name": "redis"}, user=alice)).answer()
         assert shown.title == "Redis"
@@ -172,7 +193,7 @@ async def test_a_debug_session_on_both_platforms_logs_no_secret(
         "signing secret": SIGNING_SECRET,
         "Discord token": discord.token,
         "an interaction token": "interaction-token-",
-        "a response_url": fake_slack.response_url("r1"),
+        "a response_url": fake_slack.response_url("r"),
     }
     leaked = [what for what, secret in secrets.items() if secret in log]
     assert leaked == [], leaked
