@@ -76,7 +76,7 @@ def parse(body: bytes, request: web.Request) -> AsyncBoltRequest:
         raise Refused(400, f"the body is not UTF-8 (byte {exc.start})") from None
     if request.content_type == "application/json":
         _json_object(text, "the JSON body")
-    else:
+    elif "payload=" in text:  # interactivity; slash commands (most requests) skip this
         fields = parse_qs(text, keep_blank_values=True)
         if "payload" in fields:
             _json_object(fields["payload"][0], "the payload field")
