@@ -43,6 +43,14 @@ from roadmap_bot.logs import REDACTED, Redactor, install_redaction, redact
             "MTA1234567890123456789012.GhIjKl.abcdefghijklmnopqrstuvwxyz0123",
             REDACTED,
         ),
+        (
+            "GET /slack/oauth_redirect?code=1234.5678.abcd&state=s1",
+            "GET /slack/oauth_redirect?code=[redacted]&state=s1",
+        ),
+        (
+            "client_id=1.2&client_secret=abc123&code=x",
+            "client_id=1.2&client_secret=[redacted]&code=[redacted]",
+        ),
         ("Bot connected as roadmap-bot#0001", "Bot connected as roadmap-bot#0001"),
         ("delivered 3, already delivered 0", "delivered 3, already delivered 0"),
     ],

@@ -58,6 +58,7 @@ def test_version(tmp_path: Path) -> None:
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
         "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_SECRET",
         "DISCORD_TOKEN",
         "ROADMAP_WEB_SECRET",
     ],

@@ -90,7 +90,12 @@ class Settings(BaseSettings):
     report_url: str = Field(DEFAULT_REPORT_URL, validation_alias=AliasChoices("ROADMAP_REPORT_URL"))
 
     @field_validator(
-        "slack_bot_token", "slack_signing_secret", "slack_app_token", "discord_token", "web_secret"
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_client_secret",
+        "discord_token",
+        "web_secret",
     )
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -234,6 +239,7 @@ class Settings(BaseSettings):
             self.slack_bot_token,
             self.slack_signing_secret,
             self.slack_app_token,
+            self.slack_client_secret,
             self.discord_token,
             self.web_secret,
         )

@@ -61,10 +61,13 @@ _SHAPES: tuple[tuple[Hint, re.Pattern[str], str], ...] = (
         re.compile(r"(Authorization['\"]?\s*[:=]\s*['\"]?Bot\s+)[^'\"\s,}]+", re.IGNORECASE),
         r"\1" + REDACTED,
     ),
-    # token=... in a query string or form body; Socket Mode's ticketed URL
+    # token=... in a query string or form body; Socket Mode's ticketed URL; an OAuth
+    # redirect's one-time code and the client secret exchanged for it
     (
-        ("token=", "ticket="),
-        re.compile(r"(?<![A-Za-z_])((?:token|ticket)=)[^&\s'\"]+", re.IGNORECASE),
+        ("token=", "ticket=", "code=", "secret="),
+        re.compile(
+            r"(?<![A-Za-z_])((?:token|ticket|code|client_secret)=)[^&\s'\"]+", re.IGNORECASE
+        ),
         r"\1" + REDACTED,
     ),
     # "token": "..." in a logged payload (an interaction's own token is one)
