@@ -311,3 +311,32 @@ async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once
 
 def deliverer_store(groups: StudyGroups) -> SqliteStore:
     return groups.deliverer.store
+
+
+async def test_the_lease_outlives_a_retry_after_it_waits(
+    roadmap: Roadmap, groups: StudyGroups, poster: RecordingPoster, clock: FixedClock
+) -> None:
+    await subscribe(roadmap, "beginner")
+    clock.set(FIRST_DUE)
+    other = RecordingPoster()
+    twin = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": other})
+    seen: list[str] = []
+
+    async def wait(seconds: float) -> None:  # while this run waits, another one comes
+        clock.advance(timedelta(seconds=seconds))
+        seen.append((await twin.run_due()).line())
+
+    # a 30-second lease and a 50-second Retry-After (under the 60-second cap)
+    worker = Deliverer(
+        roadmap.catalog,
+        deliverer_store(groups),
+        clock,
+        {"console": poster},
+        sleep=wait,
+        lease=timedelta(seconds=30),
+    )
+    poster.failures["console:study"] = [DeliveryError("ratelimited", retry_after=50.0)]
+    summary = await worker.run_due()
+    assert seen == ["delivered 0, already delivered 0, failed 0, in progress 1"]
+    assert summary.delivered == 1
+    assert len(poster.posts) == 1 and other.posts == []
