@@ -170,6 +170,7 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
         reply = await app.roadmap.ask(
             strip_slash(" ".join(args.words)), console_asker(args.user, args.channel)
         )
+        grammar = app.roadmap.parse  # every registered word: a feature's lists page too
     if args.format == "json":
         print(reply.model_dump_json(indent=2))
     elif args.format == "slack":
@@ -181,7 +182,7 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
         print(json.dumps(render(reply).payload(), indent=2, ensure_ascii=False))
     else:
-        print(render_text(reply))
+        print(render_text(reply, grammar))
     return EXIT_OK if reply.ok else EXIT_BAD_INPUT
 
 

@@ -47,14 +47,14 @@ async def test_level_list_in_roadmap_order_with_marks(roadmap: Roadmap, alice: A
     assert [i.slug for i in reply.items][:3] == ["fzf", "starship", "gin"]
     assert {i.slug: i.mark for i in reply.items}["gin"] is Mark.DONE
     assert "You have read 1 of 11" in reply.footer
-    assert (
-        reply.page is None
-        and "Starship" in render_text(reply)
-        and "Excalidraw" in render_text(reply)
-    )
+    # Text pages like the chat platforms: ten at a time, and how to see the rest.
+    first = render_text(reply)
+    assert reply.page is None and "Starship" in first and "Excalidraw" not in first
+    assert "(page 1 of 2 - 'beginner page 2' for more)" in first
+    assert "Excalidraw" in render_text(await roadmap.ask("beginner page 2", alice))
 
 
-async def test_text_paging_only_when_asked(roadmap: Roadmap, alice: Asker) -> None:
+async def test_text_paging_of_a_later_page(roadmap: Roadmap, alice: Asker) -> None:
     reply = await roadmap.ask("intermediate page 2", alice)
     text = render_text(reply)
     assert reply.page == 2

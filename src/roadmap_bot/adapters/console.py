@@ -116,7 +116,7 @@ async def run_console(
             stdout.write(f"Sorry: {problem.line('the database')}.\n\n")
             stdout.flush()
             continue
-        stdout.write(render_text(reply) + "\n\n")
+        stdout.write(render_text(reply, roadmap.parse) + "\n\n")
         stdout.flush()
 
 

@@ -268,7 +268,7 @@ def search_reply(
     items = []
     for hit in results.hits:
         project = hit.project
-        where = ", ".join(sorted(hit.fields))
+        where = ", ".join(hit.fields)
         detail = f"{project.level_label} · {project.summary} (matched: {where})"
         items.append(
             _list_item(
@@ -279,9 +279,7 @@ def search_reply(
                 item_mark(marks, project.slug),
             )
         )
-    count = (
-        f"{len(items)}" if results.total <= len(items) else f"best {len(items)} of {results.total}"
-    )
+    count = str(len(items))  # every match is in the list; platforms page it
     if results.concept:
         label = catalog.concept_label(results.concept)
         title = f"Projects that teach {label} ({count})"

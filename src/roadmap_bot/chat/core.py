@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 # Commands whose ``name`` is a project: a suggestion of one works when the name resolves.
 _NAMES_A_PROJECT = (ShowProject, Done, Undo, Reading, Pass, ShowReport)
 
-SEARCH_LIMIT = 30  # a longer list helps nobody: refine the search instead
-
 
 def console_user(name: str) -> str | None:
     """Console users are 'console:<login>'; '@bob' and 'bob' are the same person."""
@@ -108,7 +106,7 @@ class Roadmap:
         self.store = store
         self.clock = clock
         self.rng = rng or random.Random()
-        self.index = SearchIndex(catalog.projects, dict(catalog.concepts))
+        self.index = SearchIndex(catalog.projects, catalog.concepts, catalog.synonyms)
         # Called before every command (e.g. to note who is active in a channel).
         self.observers: list[Callable[[Any, Asker], Awaitable[None]]] = []
         # Design decision headings for project cards; set by the reports feature.
@@ -313,7 +311,7 @@ class Roadmap:
         return cards.path_reply(self.catalog, path, marks, following)
 
     async def _search(self, command: Search, who: Asker) -> Reply:
-        results = self.index.search(command.text, limit=SEARCH_LIMIT)
+        results = self.index.search(command.text)  # every hit: the platforms page them
         marks = await self.store.progress(who.id) if results.hits else {}
         return cards.search_reply(self.catalog, command.text, results, marks, command.page)
 

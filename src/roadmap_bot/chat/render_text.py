@@ -1,12 +1,16 @@
 """Plain-text rendering of a Reply: for the console, the CLI and chat fallbacks.
 
-The whole list is shown at once; only an explicit ``page N`` pages it.
+Lists page like the chat platforms: a list whose command takes ``page N`` shows ten
+items at a time and says how to see the next ten; other lists are shown whole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
+from roadmap_bot.chat.commands import parse
 from roadmap_bot.chat.replies import CELL_SYMBOLS, Cell, Item, Mark, Meter, Reply, Table
 
 TEXT_PAGE_SIZE = 10
@@ -35,7 +39,23 @@ def page_bounds(count: int, page: int, size: int) -> tuple[int, int, int]:
     return start, min(start + size, count), pages
 
 
-def render_text(reply: Reply) -> str:
+def pages_by_grammar(reply: Reply, parse_command: Callable[[str], Any] = parse) -> bool:
+    """Whether the reply's command takes 'page N' (then its list is paged, not trimmed)."""
+    if not reply.command:
+        return False
+    return getattr(parse_command(reply.page_command(2)), "page", None) == 2
+
+
+def page_note(reply: Reply, page: int, pages: int) -> str:
+    """'page 2 of 5 - ...': where this page is, and how to see the next or the last one."""
+    asked = reply.page or 1
+    if asked > pages:
+        return f"page {pages} of {pages}, the last: there is no page {asked}"
+    more = f" - '{reply.page_command(page + 1)}' for more" if page < pages else ""
+    return f"page {page} of {pages}{more}"
+
+
+def render_text(reply: Reply, parse_command: Callable[[str], Any] = parse) -> str:
     out: list[str] = [reply.title]
     if reply.text:
         out.append(reply.text)
@@ -47,12 +67,12 @@ def render_text(reply: Reply) -> str:
         if reply.items_heading:
             out.append(reply.items_heading)
         items = list(reply.items)
-        if reply.page is not None:
-            start, end, pages = page_bounds(len(items), reply.page, TEXT_PAGE_SIZE)
+        if reply.page is not None or (
+            len(items) > TEXT_PAGE_SIZE and pages_by_grammar(reply, parse_command)
+        ):
+            start, end, pages = page_bounds(len(items), reply.page or 1, TEXT_PAGE_SIZE)
             out.extend(_item(i) for i in items[start:end])
-            shown = min(reply.page, pages)
-            more = f" - '{reply.page_command(shown + 1)}' for more" if shown < pages else ""
-            out.append(f"  (page {shown} of {pages}{more})")
+            out.append(f"  ({page_note(reply, start // TEXT_PAGE_SIZE + 1, pages)})")
         else:
             out.extend(_item(i) for i in items)
     if reply.table is not None:

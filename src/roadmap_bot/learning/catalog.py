@@ -223,6 +223,8 @@ class Catalog:
     projects: tuple[Project, ...]
     paths: tuple[LearningPath, ...]
     source: str = "built-in"
+    # Search synonyms from concepts.toml: a word -> the other ways people write it.
+    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _by_slug: dict[str, Project] = field(init=False, repr=False)
     _by_name: dict[str, Project] = field(init=False, repr=False)
     _path_by_key: dict[str, LearningPath] = field(init=False, repr=False)
@@ -361,6 +363,7 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
     paths_doc = _read_toml(folder, PATHS_FILE, problems)
 
     concepts = _load_concepts(concepts_doc, problems)
+    synonyms = _load_synonyms(concepts_doc, problems)
     projects = _load_entries(projects_doc, "projects", Project, problems, PROJECTS_FILE)
     paths = _load_entries(paths_doc, "paths", LearningPath, problems, PATHS_FILE)
     _cross_check(concepts, projects_doc, paths_doc, problems, concepts_doc is not None)
@@ -369,6 +372,7 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
         raise CatalogError(folder, problems)
     return Catalog(
         concepts=concepts,
+        synonyms=synonyms,
         projects=tuple(p for _, p in projects),
         paths=tuple(p for _, p in paths),
         source=str(folder),
@@ -407,6 +411,56 @@ def _load_concepts(doc: dict[str, Any] | None, problems: list[Problem]) -> dict[
         else:
             concepts[tag] = label.strip()
     return concepts
+
+
+SYNONYM_RE = re.compile(r"^[a-z0-9][a-z0-9+#]*$")
+
+
+def _load_synonyms(
+    doc: dict[str, Any] | None, problems: list[Problem]
+) -> dict[str, tuple[str, ...]]:
+    """The optional [synonyms] table: word = ["other", "ways"], one word each, lower case.
+
+    Search treats every word of a list as the key word ('wasm' finds WebAssembly). A word
+    may sit in one list only, or a search for it would mean two things.
+    """
+    if doc is None or "synonyms" not in doc:
+        return {}
+    table = doc["synonyms"]
+    if not isinstance(table, dict):
+        problems.append(Problem(CONCEPTS_FILE, "", "[synonyms] must be a table of word = [words]"))
+        return {}
+    synonyms: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for key, others in table.items():
+        where = f"synonyms {key!r}"
+        if (
+            not isinstance(others, list)
+            or not others
+            or not all(isinstance(o, str) for o in others)
+        ):
+            problems.append(Problem(CONCEPTS_FILE, where, "needs a non-empty list of words"))
+            continue
+        bad = [w for w in (key, *others) if not SYNONYM_RE.match(w)]
+        if bad:
+            problems.append(
+                Problem(
+                    CONCEPTS_FILE, where, f"not one lower-case word: {', '.join(map(repr, bad))}"
+                )
+            )
+            continue
+        for word in (key, *others):
+            if word in owner and owner[word] != key:
+                problems.append(
+                    Problem(
+                        CONCEPTS_FILE, where, f"{word!r} is already a synonym of {owner[word]!r}"
+                    )
+                )
+            owner[word] = key
+        if key in others:
+            problems.append(Problem(CONCEPTS_FILE, where, "lists the word itself"))
+        synonyms[key] = tuple(others)
+    return synonyms
 
 
 def _load_entries(

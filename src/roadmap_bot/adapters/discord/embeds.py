@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from roadmap_bot.chat.commands import parse
-from roadmap_bot.chat.render_text import bar, page_bounds, table_lines
+from roadmap_bot.chat.render_text import bar, page_bounds, pages_by_grammar, table_lines
 from roadmap_bot.chat.replies import (
     Action,
     Item,
@@ -181,13 +180,6 @@ def fit_lines(lines: Sequence[str], limit: int) -> str:
 
 
 # -- the renderer ------------------------------------------------------------------------------
-
-
-def pages_by_grammar(reply: Reply, parse_command: Callable[[str], Any] = parse) -> bool:
-    """Whether the reply's command takes 'page N' (then its list is paged, not trimmed)."""
-    if not reply.command:
-        return False
-    return getattr(parse_command(reply.page_command(2)), "page", None) == 2
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from roadmap_bot.adapters.discord.embeds import (
     ButtonKind,
     Message,
     Options,
-    pages_by_grammar,
     render,
 )
 from roadmap_bot.adapters.discord.views import to_discord
 from roadmap_bot.chat.commands import Command
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
+from roadmap_bot.chat.render_text import pages_by_grammar
 from roadmap_bot.chat.replies import Reply, error
 
 log = logging.getLogger(__name__)
