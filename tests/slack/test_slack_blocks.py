@@ -17,6 +17,8 @@ from roadmap_bot.adapters.slack.blocks import (
 )
 from roadmap_bot.adapters.slack.escape import escape, fit, link, trim
 from roadmap_bot.adapters.slack.home import home_view
+from roadmap_bot.chat.cards import help_reply
+from roadmap_bot.chat.commands import CORE_LANGUAGE
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
 from roadmap_bot.chat.replies import (
     Action,
@@ -204,6 +206,16 @@ async def test_level_lists_page_ten_at_a_time(roadmap: Roadmap, catalog: Catalog
     assert button_labeled(last, "Share to channel")["value"] == "advanced page 4"
 
 
+def test_help_is_shown_whole_with_no_page_buttons() -> None:
+    # 'help page 2' is no command: a list whose command takes no page is not paged.
+    reply = help_reply(CORE_LANGUAGE)
+    message = render_message(reply)
+    assert_valid(message)
+    for item in reply.items:
+        assert escape(item.title) in visible_text(message)
+    assert not any("page" in str(b.get("value", "")) for b in buttons(message))
+
+
 def test_a_list_without_a_command_shows_its_first_page_and_says_so() -> None:
     reply = Reply(
         kind=ReplyKind.NOTICE,
@@ -250,7 +262,7 @@ def huge_reply() -> Reply:
         ),
         suggestions=tuple(f"search {'y' * (i * 50)}" for i in range(1, 10)),
         footer=long,
-        command="project huge",
+        command="search huge",  # a command that takes 'page N': its list pages
         shareable=True,
     )
 

@@ -19,7 +19,13 @@ from functools import lru_cache
 from typing import Any
 
 from roadmap_bot.adapters.slack.escape import ELLIPSIS, escape, fit, link, trim
-from roadmap_bot.chat.render_text import bar, page_bounds, table_lines, table_summary
+from roadmap_bot.chat.render_text import (
+    bar,
+    page_bounds,
+    pages_by_grammar,
+    table_lines,
+    table_summary,
+)
 from roadmap_bot.chat.replies import (
     Action,
     Fact,
@@ -260,7 +266,11 @@ def _items(reply: Reply, parts: _Parts, page_size: int, ids: ActionIds) -> _Page
     if not reply.items:
         return None
     items = list(reply.items)
-    pageable = bool(reply.command)
+    # Only a command that takes 'page N' gets page buttons ('help page 2' means nothing);
+    # another command's list (help) is shown whole, as far as the block limit allows.
+    pageable = pages_by_grammar(reply)
+    if reply.command and not pageable:
+        page_size = max(page_size, len(items))
     start, end, pages = page_bounds(len(items), reply.page or 1, page_size)
     page = start // page_size + 1
     shown = items[start:end]
