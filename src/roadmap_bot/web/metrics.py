@@ -57,6 +57,7 @@ class PrometheusRecorder:
             ["platform"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self.takeovers = Counter(
             "roadmap_lease_takeovers",
             "Deliveries taken over after another worker's lease expired.",
@@ -65,8 +66,16 @@ class PrometheusRecorder:
         )
 
     def command(self, platform: str, kind: str, outcome: str, seconds: float) -> None:
-        self.commands.labels(platform, kind, outcome).inc()
-        self.latency.labels(kind).observe(seconds)
+        # Every command passes here: keep the labelled children instead of asking
+        # prometheus-client to look them up (a lock and a dict) twice per command.
+        key = (platform, kind, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.commands.labels(*key), self.latency.labels(kind))
+            self._children[key] = children
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
 
     def digest(self, platform: str, outcome: str) -> None:
         self.digests.labels(platform, outcome).inc()
