@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from bench_core import throughput
-
 from roadmap_bot import metrics
 from roadmap_bot.learning.catalog import load_catalog
 from roadmap_bot.web.metrics import PrometheusRecorder
