@@ -3,6 +3,7 @@ agenda; each bounded in time and never an error because of a report."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from roadmap_bot.chat.replies import ReplyKind
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import load_settings
 from roadmap_bot.reports import command
+from roadmap_bot.reports.outline import parse_report
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.sqlite import SqliteStore
 
@@ -263,11 +265,39 @@ async def test_the_weekly_digest_reads_the_decisions_and_discusses_a_takeaway(
         digest = await app.deliverer.compose(sub)
         read = next(s for s in digest.message.sections if s.heading == "What to read")
         assert [i.title for i in read.items] == DECISIONS
-        assert any("Logs Make Replay Cheap" in p for p in digest.prompts)
+        url = app.catalog.project("redis").report_url
+        assert read.items[1].url == url + "#2-acknowledge-after-fsync"  # linked to its section
+        assert any('"Logs Make Replay Cheap"' in p for p in digest.prompts)
+        assert any(f'"{DECISIONS[0]}"' in p for p in digest.prompts)
         # the card in the same app has them too, from the cache
         card = await app.roadmap.ask("project redis", lead)
         assert "Design decisions to look for" in [s.heading for s in card.sections]
     assert len(host.requests_for("redis")) == 1
+
+
+async def test_a_digest_sets_the_weeks_report_against_the_one_it_builds_on(
+    host: ReportHost, tmp_path: Path, clock: FixedClock
+) -> None:
+    host.serve("loki", fixture("quillmark"))
+    host.serve("prometheus", TIDEPOOL)
+    settings = load_settings(ROADMAP_DB=str(tmp_path / "app.db"), ROADMAP_REPORT_URL=host.url)
+    async with open_app(settings, clock=clock) as app:
+        lead = Asker(id="console:lead", name="lead", channel="console:study")
+        assert (await app.roadmap.ask("subscribe observability-stack", lead)).ok
+        for done in ("prometheus", "grafana"):  # two weeks went by
+            await app.deliverer.digests.cover("console:study", done, "posted", clock.now())
+        sub = await app.deliverer.digests.subscription("console:study")
+        assert sub is not None
+        digest = await app.deliverer.compose(sub)
+        assert digest.project == "loki"
+        loki = app.catalog.project("loki").name
+        first = digest.prompts[0]
+        quoted = re.findall(r'"([^"]+)"', first)
+        # Loki's own decision (parsed from its report) beside one of Prometheus's
+        assert first.startswith(f"{loki} builds on Prometheus")
+        assert quoted[0] in parse_report(fixture("quillmark")).decision_titles
+        assert quoted[1] in DECISIONS
+    assert len(host.requests_for("grafana")) == 0  # last week's report is not needed
 
 
 async def test_a_digest_goes_out_without_the_agenda_when_the_source_is_down(
