@@ -277,7 +277,7 @@ def why_this_one(catalog: Catalog, sub: Subscription, state: GroupState, index: 
         elif index == 0 and len(parts) == 1:  # no step line says more
             parts.append("The first step: where the walk begins.")
         elif sub.target_kind == "level":
-            parts.append("Nothing before it in the level covers the same ground: a fresh start.")
+            parts.append("It shares no concept with the weeks the group has had: a fresh start.")
     previous = steps[index - 1] if index else None
     if previous is not None and state.covered.get(previous) == "skipped":
         parts.append(f"The group skipped step {index} ({catalog.project(previous).name}).")
