@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -18,8 +20,9 @@ from roadmap_bot.adapters.slack.blocks import (
 from roadmap_bot.adapters.slack.escape import escape, fit, link, trim
 from roadmap_bot.adapters.slack.home import home_view
 from roadmap_bot.chat.cards import help_reply
-from roadmap_bot.chat.commands import CORE_LANGUAGE
+from roadmap_bot.chat.commands import CORE_LANGUAGE, CORE_USAGES, Language, Usage
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
+from roadmap_bot.chat.render_text import pages_by_grammar
 from roadmap_bot.chat.replies import (
     Action,
     Fact,
@@ -347,3 +350,29 @@ def test_fit_and_trim_never_cut_an_entity_or_a_link() -> None:
 def test_links_cannot_be_broken_by_their_url_or_label() -> None:
     assert link("https://x.test/a|b>c", "x > y | z") == "<https://x.test/a%7Cb%3Ec|x &gt; y ¦ z>"
     assert link("https://x.test/?a=1&b=2", "q") == "<https://x.test/?a=1&amp;b=2|q>"
+
+
+def test_a_features_paged_list_pages_with_the_apps_grammar() -> None:
+    # A feature's word ('group [page N]') is known to the app's core, not to the bare
+    # grammar: the app passes its own, so such a list gets page buttons.
+    @dataclass(frozen=True)
+    class Members:
+        page: int | None = None
+
+    def parse_members(head: str, words: list[str]) -> Members:
+        return Members(int(words[1]) if len(words) == 2 and words[1].isdigit() else None)
+
+    language = Language(CORE_USAGES)
+    language.add(Usage("members", "members [page N]", "who is here", "members", parse_members))
+    reply = Reply(
+        kind=ReplyKind.NOTICE,
+        title="Members",
+        items=tuple(Item(title=f"member {i}") for i in range(25)),
+        command="members",
+    )
+    bare = render_message(reply)
+    assert not any("page" in str(b.get("value", "")) for b in buttons(bare))
+    with_app = render_message(
+        reply, pageable=partial(pages_by_grammar, parse_command=language.parse)
+    )
+    assert button_labeled(with_app, "Next ▶")["value"] == "members page 2"

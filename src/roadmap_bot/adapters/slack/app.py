@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -45,6 +46,7 @@ from roadmap_bot.adapters.slack.tokens import (
     with_token,
 )
 from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.render_text import pages_by_grammar
 from roadmap_bot.chat.replies import Reply, ReplyKind
 from roadmap_bot.config import ConfigError, Settings
 
@@ -96,6 +98,8 @@ class SlackAdapter:
         on_installed: Installed | None = None,
     ) -> None:
         self.roadmap = roadmap
+        # Lists page when their command takes 'page N' in this core's whole language.
+        self._pageable = partial(pages_by_grammar, parse_command=roadmap.parse)
         self.settings = settings
         self.handlers = handlers if handlers is not None else retry_handlers()
         self.client = client or web_client(settings, handlers=self.handlers)
@@ -201,7 +205,8 @@ class SlackAdapter:
             log.exception("answering a Slack command failed")
             reply = SORRY
         await ack(
-            response_type="in_channel" if reply.public else "ephemeral", **render_message(reply)
+            response_type="in_channel" if reply.public else "ephemeral",
+            **render_message(reply, pageable=self._pageable),
         )
 
     async def _on_button(self, ack: AsyncAck, body: Body) -> None:
@@ -275,7 +280,7 @@ class SlackAdapter:
         reply = await work
         await self.respond(
             body["response_url"],
-            render_message(reply),
+            render_message(reply, pageable=self._pageable),
             response_type="in_channel" if reply.public else "ephemeral",
         )
 
@@ -297,12 +302,16 @@ class SlackAdapter:
             await self.publish_home(asker, answer=reply)
         elif container.get("is_ephemeral"):
             # The asker's own message: replace it (paging turns the page in place).
-            await self.respond(body["response_url"], render_message(reply), replace_original=True)
+            await self.respond(
+                body["response_url"],
+                render_message(reply, pageable=self._pageable),
+                replace_original=True,
+            )
         else:
             # A message everyone sees: answer the clicker alone, leave it as it is.
             await self.respond(
                 body["response_url"],
-                render_message(reply),
+                render_message(reply, pageable=self._pageable),
                 response_type="ephemeral",
                 replace_original=False,
             )

@@ -13,7 +13,7 @@ are numbered (``roadmap:cmd:3``) so each is unique within a message or view.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -176,12 +176,22 @@ def render_message(
     max_blocks: int = MESSAGE_BLOCKS,
     share: bool | None = None,
     ids: ActionIds | None = None,
+    pageable: Callable[[Reply], bool] = pages_by_grammar,
 ) -> dict[str, Any]:
-    """The message payload: ``text`` (the notification fallback) and ``blocks``."""
+    """The message payload: ``text`` (the notification fallback) and ``blocks``.
+
+    ``pageable``: whether a reply's command takes 'page N' (the app passes its core's
+    grammar, which knows every feature's words).
+    """
     return {
         "text": fallback_text(reply),
         "blocks": render_blocks(
-            reply, page_size=page_size, max_blocks=max_blocks, share=share, ids=ids
+            reply,
+            page_size=page_size,
+            max_blocks=max_blocks,
+            share=share,
+            ids=ids,
+            pageable=pageable,
         ),
     }
 
@@ -215,6 +225,7 @@ def render_blocks(
     max_blocks: int = MESSAGE_BLOCKS,
     share: bool | None = None,
     ids: ActionIds | None = None,
+    pageable: Callable[[Reply], bool] = pages_by_grammar,
 ) -> list[Block]:
     """Block Kit blocks for ``reply``; never more than ``max_blocks``.
 
@@ -229,7 +240,7 @@ def render_blocks(
     if reply.text:
         parts.body.extend(sections(escape(reply.text)))
     parts.body.extend(_facts(reply.facts))
-    page_info = _items(reply, parts, page_size, ids)
+    page_info = _items(reply, parts, page_size, ids, pageable(reply))
     if reply.table is not None:
         parts.body.extend(table_blocks(reply.table))
     for section in reply.sections:
@@ -261,14 +272,15 @@ class _PageInfo:
     pages: int
 
 
-def _items(reply: Reply, parts: _Parts, page_size: int, ids: ActionIds) -> _PageInfo | None:
+def _items(
+    reply: Reply, parts: _Parts, page_size: int, ids: ActionIds, pageable: bool
+) -> _PageInfo | None:
     """The main list: this page's rows, each with an Open button where one makes sense."""
     if not reply.items:
         return None
     items = list(reply.items)
     # Only a command that takes 'page N' gets page buttons ('help page 2' means nothing);
     # another command's list (help) is shown whole, as far as the block limit allows.
-    pageable = pages_by_grammar(reply)
     if reply.command and not pageable:
         page_size = max(page_size, len(items))
     start, end, pages = page_bounds(len(items), reply.page or 1, page_size)
