@@ -1,7 +1,9 @@
 """Core throughput and search latency (issue 2 targets).
 
 - commands per second through the core (parse, handle with a real SQLite store, render
-  text) for a level list, a project card and a search: target >= 5,000/s each, one core;
+  text) for a level list, a project card, a search and `next` (with a followed path and
+  without): target >= 5,000/s each, one core; `next` is also quoted as a ratio to the
+  level list measured in the same run;
 - search over a synthetic 10,000-project catalog: target p95 <= 5 ms.
 
 Run: .venv/bin/python bench/bench_core.py
@@ -32,6 +34,7 @@ COMMANDS = {
     "search paged": "search go page 3",  # 47 hits, every one reachable: one page shown
     "search cold": "search raft",  # the query cache is emptied before every command
     "search cold 2": "search pluggable databases",  # stems and synonyms, uncached
+    "next": "next",
 }
 ROUNDS = 3000
 
@@ -41,9 +44,12 @@ async def throughput(catalog: Catalog, db: Path, concurrency: int) -> dict[str, 
     store = await SqliteStore.open(db)
     roadmap = Roadmap(catalog, store, SystemClock())
     askers = [Asker(id=f"console:bench{i}", name=f"bench{i}") for i in range(concurrency)]
-    for asker in askers:
+    followers = [Asker(id=f"console:follower{i}", name=f"f{i}") for i in range(concurrency)]
+    for asker in (*askers, *followers):
         for slug in ("fzf", "redis", "etcd", "kafka"):
             await store.set_mark(asker.id, slug, Status.DONE, SystemClock().now())
+    for asker in followers:
+        await store.follow(asker.id, "observability-stack", SystemClock().now())
 
     async def user(asker: Asker, text: str, rounds: int, cold: bool) -> None:
         for _ in range(rounds):
@@ -52,12 +58,14 @@ async def throughput(catalog: Catalog, db: Path, concurrency: int) -> dict[str, 
             render_text(await roadmap.ask(text, asker))
 
     results = {}
-    for label, text in COMMANDS.items():
+    runs = [(label, text, askers) for label, text in COMMANDS.items()]
+    runs.append(("next (path)", "next", followers))
+    for label, text, who in runs:
         cold = "cold" in label
-        await asyncio.gather(*(user(a, text, 20, cold) for a in askers))  # warm up
+        await asyncio.gather(*(user(a, text, 20, cold) for a in who))  # warm up
         rounds = ROUNDS // concurrency
         start = time.perf_counter()
-        await asyncio.gather(*(user(a, text, rounds, cold) for a in askers))
+        await asyncio.gather(*(user(a, text, rounds, cold) for a in who))
         results[label] = rounds * concurrency / (time.perf_counter() - start)
     await store.close()
     return results
@@ -123,9 +131,12 @@ def main() -> None:
             rates = asyncio.run(throughput(catalog, Path(folder) / "bench.db", concurrency))
         for label, rate in rates.items():
             verdict = "ok" if rate >= 5000 else "BELOW TARGET"
+            ratio = ""
+            if label.startswith("next"):
+                ratio = f"  ({rate / rates['level list']:.2f}x the level list)"
             print(
                 f"{label:<13} {concurrency:>2} at once {rate:8.0f} commands/s "
-                f"(target >= 5,000/s)  {verdict}"
+                f"(target >= 5,000/s)  {verdict}{ratio}"
             )
     p50, p95, build_ms, count = search_latency(catalog)
     verdict = "ok" if p95 <= 5 else "ABOVE TARGET"

@@ -139,7 +139,8 @@ def test_shared_concepts_name_one_project_that_carries_them_all(catalog: Catalog
     assert other.slug in done
     assert all(t in other.concepts and t in pick.project.concepts for t in pick.shared)
     labels = [catalog.concept_label(t) for t in pick.shared]
-    assert f"It shares {' and '.join(labels)} with {other.name}, which you read." in pick.reason
+    joiner = " as well as " if any(" and " in label for label in labels) else " and "
+    assert f"It shares {joiner.join(labels)} with {other.name}, which you read." in pick.reason
 
 
 def test_never_something_read_or_passed_and_deterministic(catalog: Catalog) -> None:

@@ -417,6 +417,11 @@ def next_reply(catalog: Catalog, pick: Pick | None, marks: Marks) -> Reply:
             Fact(label="Category", value=project.category),
         ),
         items=(project_item(catalog, project, marks),),
+        sections=(
+            (Section(heading=f"What step {pick.step.step} adds", text=pick.step.line),)
+            if pick.step is not None and pick.step.line
+            else ()
+        ),
         links=report_links(project),
         actions=(
             Action(label="Open report", url=project.report_url, style=Style.PRIMARY),

@@ -43,12 +43,15 @@ class Level(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Level).index(self)
+        return _LEVEL_RANKS[self]
 
     def up(self) -> Level | None:
         """The next level up, or None at the top."""
         levels = list(Level)
         return levels[self.rank + 1] if self.rank + 1 < len(levels) else None
+
+
+_LEVEL_RANKS = {level: rank for rank, level in enumerate(Level)}  # rank sorts hot loops
 
 
 def _check_url(value: str) -> str:
@@ -277,6 +280,10 @@ class Catalog:
     def level(self, level: Level) -> list[Project]:
         """Projects of a level in the roadmap's order."""
         return list(self._levels.get(level, ()))
+
+    def level_size(self, level: Level) -> int:
+        """How many projects a level has."""
+        return len(self._levels.get(level, ()))
 
     def paths_of(self, slug: str) -> list[PathStep]:
         """Every path the project belongs to, with its step number."""

@@ -69,6 +69,11 @@ class _Reader:
     group: bool
 
     @property
+    def unavailable(self) -> frozenset[str]:
+        """Not to be picked by level: closed, or already being read."""
+        return self.closed.union(self.reading)
+
+    @property
     def you(self) -> str:
         return "the group" if self.group else "you"
 
@@ -123,16 +128,25 @@ def group_marks(marks_by_user: Mapping[str, Mapping[str, Mark]]) -> dict[str, Ma
 
 def working_level(catalog: Catalog, marks: Mapping[str, Mark]) -> Level:
     """The level picks come from: just above the highest one more than half read."""
-    return _working_level(catalog, _reader(marks))[0]
+    done = [slug for slug, mark in marks.items() if mark.status is Status.DONE]
+    return _working_level(level_counts(catalog, done))[0]
 
 
 def level_counts(catalog: Catalog, done: Iterable[str]) -> dict[Level, tuple[int, int]]:
     """(read, total) per level."""
-    read = set(done)
-    return {
-        level: (sum(1 for p in catalog.level(level) if p.slug in read), len(catalog.level(level)))
-        for level in Level
-    }
+    read = {level: 0 for level in Level}
+    for slug in done:
+        project = catalog.get(slug)
+        if project is not None and project.level is not None:
+            read[project.level] += 1
+    return {level: (read[level], catalog.level_size(level)) for level in Level}
+
+
+# The working level first, then by distance from it, the lower level on a tie.
+_NEAREST_FIRST = {
+    working: sorted(Level, key=lambda lv: (abs(lv.rank - working.rank), lv.rank))
+    for working in Level
+}
 
 
 def next_path(
@@ -209,9 +223,9 @@ def _followed_path(catalog: Catalog, reader: _Reader, follows: Sequence[str]) ->
         step = PathStep(path, index + 1)
         project = catalog.project(step.slug)
         verb = "follows" if reader.group else "follow"
+        # The step's own line goes beside the reason (cards.next_reply): it may name
+        # projects not read yet, and a reason names only what was read.
         reason = f"Step {step.step} of {step.total} in {path.title}, which {reader.you} {verb}."
-        if step.line:
-            reason += f" {step.line}"
         foundations = _read_foundations(catalog, reader, project)
         if foundations:
             reason += f" It builds on {_names(foundations)}, which {reader.you} read."
@@ -219,13 +233,14 @@ def _followed_path(catalog: Catalog, reader: _Reader, follows: Sequence[str]) ->
     return None
 
 
-def _working_level(catalog: Catalog, reader: _Reader) -> tuple[Level, Level | None]:
+def _working_level(
+    counts: Mapping[Level, tuple[int, int]],
+) -> tuple[Level, Level | None]:
     """The working level, and the highest level more than half read (None: none is)."""
     mostly: Level | None = None
     for level in Level:
-        members = catalog.level(level)
-        read = sum(1 for p in members if p.slug in reader.done)
-        if members and read / len(members) > MOSTLY_READ:
+        read, total = counts[level]
+        if total and read / total > MOSTLY_READ:
             mostly = level
     if mostly is None:
         return Level.BEGINNER, None
@@ -233,64 +248,89 @@ def _working_level(catalog: Catalog, reader: _Reader) -> tuple[Level, Level | No
 
 
 def _by_level(catalog: Catalog, reader: _Reader) -> Pick | None:
-    working, mostly = _working_level(catalog, reader)
-    # The working level first, then by distance from it, the lower level on a tie.
-    order = sorted(Level, key=lambda lv: (abs(lv.rank - working.rank), lv.rank))
     counts = level_counts(catalog, reader.done)
-    for level in order:
-        candidates = [p for p in catalog.level(level) if _open(reader, p)]
-        if candidates:
-            project, foundations, shared_with, shared = _best(catalog, reader, candidates)
+    working, mostly = _working_level(counts)
+    traits = _traits(catalog)
+    for level in (*_NEAREST_FIRST[working], None):  # None: the projects found only in paths
+        found = _best(catalog, reader, traits.by_level.get(level, ()))
+        if found is None:
+            continue
+        project, foundations, shared_with, shared = found
+        if level is None:
+            lead = "Every level is read or passed; this one appears only in learning paths."
+            rule = Rule.ANYTHING
+        elif level is working:
             read, total = counts[level]
-            if level is working:
-                lead = f"{reader.your.capitalize()} level is {level.value}"
-                if mostly is not None and mostly is not working:
-                    below = counts[mostly]
-                    lead += f" ({reader.you} read {below[0]} of {below[1]} at {mostly.value})"
-                lead += f": {read} of {total} read."
-                rule = Rule.LEVEL
-            else:
-                left = "nothing is left unread" if not reader.group else "nothing is left"
-                lead = (
-                    f"At {working.value}, {reader.your} level, {left}; the nearest level with "
-                    f"some is {level.value}: {read} of {total} read."
-                )
-                rule = Rule.NEAREST
-            why = _why(catalog, reader, project, foundations, shared_with, shared)
-            return Pick(
-                project, f"{lead} {why}", rule, None, tuple(foundations), shared_with, shared
+            lead = f"{reader.your.capitalize()} level is {level.value}"
+            if mostly is not None and mostly is not working:
+                below = counts[mostly]
+                lead += f" ({reader.you} read {below[0]} of {below[1]} at {mostly.value})"
+            lead += f": {read} of {total} read."
+            rule = Rule.LEVEL
+        else:
+            read, total = counts[level]
+            left = "nothing is left unread" if not reader.group else "nothing is left"
+            lead = (
+                f"At {working.value}, {reader.your} level, {left}; the nearest level with "
+                f"some is {level.value}: {read} of {total} read."
             )
-    leftovers = [p for p in catalog.projects if p.level is None and _open(reader, p)]
-    if not leftovers:
-        return None
-    project, foundations, shared_with, shared = _best(catalog, reader, leftovers)
-    lead = "Every level is read or passed; this one appears only in learning paths."
-    why = _why(catalog, reader, project, foundations, shared_with, shared)
-    return Pick(
-        project, f"{lead} {why}", Rule.ANYTHING, None, tuple(foundations), shared_with, shared
-    )
+            rule = Rule.NEAREST
+        why = _why(catalog, reader, project, foundations, shared_with, shared)
+        return Pick(project, f"{lead} {why}", rule, None, tuple(foundations), shared_with, shared)
+    return None
 
 
-def _open(reader: _Reader, project: Project) -> bool:
-    return project.slug not in reader.closed and project.slug not in reader.reading
+@dataclass(frozen=True)
+class _Trait:
+    """What ranking needs of a project, as sets: ranking runs on every 'next'."""
+
+    slug: str
+    project: Project
+    order: int
+    builds_on: frozenset[str]
+    concepts: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Traits:
+    by_slug: dict[str, _Trait]
+    by_level: dict[Level | None, tuple[_Trait, ...]]  # None: only in paths; roadmap order
+
+
+def _traits(catalog: Catalog) -> _Traits:
+    def build() -> _Traits:
+        traits = [
+            _Trait(p.slug, p, i, frozenset(p.builds_on), frozenset(p.concepts))
+            for i, p in enumerate(catalog.projects)
+        ]
+        by_level: dict[Level | None, tuple[_Trait, ...]] = {
+            level: tuple(t for t in traits if t.project.level is level) for level in (*Level, None)
+        }
+        return _Traits({t.slug: t for t in traits}, by_level)
+
+    return catalog.memo("recommend.traits", build)
 
 
 def _best(
-    catalog: Catalog, reader: _Reader, candidates: list[Project]
-) -> tuple[Project, list[Project], Project | None, tuple[str, ...]]:
+    catalog: Catalog, reader: _Reader, pool: Iterable[_Trait]
+) -> tuple[Project, list[Project], Project | None, tuple[str, ...]] | None:
     """Builds on something read, then most concepts shared, then the roadmap's order."""
     read_concepts = _read_concepts(catalog, reader)
-    best = min(
-        candidates,
-        key=lambda p: (
-            not _read_foundations(catalog, reader, p),
-            -sum(1 for tag in p.concepts if tag in read_concepts),
-            catalog.order(p.slug),
-        ),
-    )
-    foundations = _read_foundations(catalog, reader, best)
-    shared_with, shared = _closest_read(catalog, reader, best)
-    return best, foundations, shared_with, shared
+    done = reader.done.keys()
+    unavailable = reader.unavailable
+    best: tuple[tuple[bool, int, int], _Trait] | None = None
+    for trait in pool:
+        if trait.slug in unavailable:
+            continue
+        key = (done.isdisjoint(trait.builds_on), -len(read_concepts & trait.concepts), trait.order)
+        if best is None or key < best[0]:
+            best = (key, trait)
+    if best is None:
+        return None
+    project = best[1].project
+    foundations = _read_foundations(catalog, reader, project)
+    shared_with, shared = _closest_read(catalog, reader, project)
+    return project, foundations, shared_with, shared
 
 
 def _why(
@@ -304,8 +344,10 @@ def _why(
     if foundations:
         return f"It builds on {_names(foundations)}, which {reader.you} read."
     if shared_with is not None:
-        labels = " and ".join(catalog.concept_label(t) for t in shared)
-        return f"It shares {labels} with {shared_with.name}, which {reader.you} read."
+        labels = [catalog.concept_label(t) for t in shared]
+        # 'raft and MVCC', but 'pipelines as well as parallelism and threading'
+        joiner = " as well as " if any(" and " in label for label in labels) else " and "
+        return f"It shares {joiner.join(labels)} with {shared_with.name}, which {reader.you} read."
     return "It comes first in the roadmap's order among those left."
 
 
@@ -314,9 +356,8 @@ def _read_foundations(catalog: Catalog, reader: _Reader, project: Project) -> li
 
 
 def _read_concepts(catalog: Catalog, reader: _Reader) -> frozenset[str]:
-    return frozenset(
-        tag for slug in reader.done if (p := catalog.get(slug)) is not None for tag in p.concepts
-    )
+    by_slug = _traits(catalog).by_slug
+    return frozenset().union(*(by_slug[s].concepts for s in reader.done if s in by_slug))
 
 
 def _closest_read(
@@ -325,11 +366,14 @@ def _closest_read(
     """The read project sharing the most concepts with this one (ties: roadmap order),
     and up to two of the tags both carry, in this project's order."""
     best: tuple[int, int, Project] | None = None
+    by_slug = _traits(catalog).by_slug
+    mine = by_slug[project.slug].concepts
     for slug in reader.done:
-        other = catalog.get(slug)
-        if other is None:
+        trait = by_slug.get(slug)
+        if trait is None:
             continue  # a mark for a project a custom catalog no longer has
-        overlap = len(set(project.concepts).intersection(other.concepts))
+        other = trait.project
+        overlap = len(mine & trait.concepts)
         key = (-overlap, catalog.order(slug))
         if overlap and (best is None or key < best[:2]):
             best = (*key, other)
