@@ -29,7 +29,7 @@ from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import SystemClock
 from roadmap_bot.learning.catalog import Catalog, load_catalog
 from roadmap_bot.learning.text import words
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 AUTOCOMPLETE_P99_TARGET_MS = 2.0
 
@@ -84,7 +84,7 @@ def bench_autocomplete(catalog: Catalog) -> float:
 async def bench_gateway(rounds: int) -> None:
     catalog = load_catalog()
     with tempfile.TemporaryDirectory() as folder:
-        store = await SqliteStore.open(Path(folder) / "bench.db")
+        store = await SqlStore.open(Path(folder) / "bench.db")
         roadmap = Roadmap(catalog, store, SystemClock(), rng=random.Random(1))
         async with FakeDiscord() as fake:
             use_endpoints(fake.api_url, fake.gateway_url)

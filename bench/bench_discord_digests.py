@@ -40,7 +40,7 @@ from roadmap_bot.groups.delivery import Deliverer
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.learning.catalog import load_catalog
 from roadmap_bot.store.digests import DeliveryState, DigestStore
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -114,7 +114,7 @@ async def main(args: argparse.Namespace) -> int:
         api_url, token, guild, channels = ours.recv()
         clock = FixedClock(DUE)
         with tempfile.TemporaryDirectory() as folder:
-            store = await SqliteStore.open(Path(folder) / "bench.db")
+            store = await SqlStore.open(Path(folder) / "bench.db")
             try:
                 digests = DigestStore(store)
                 schedule = Schedule(0, clock_time(9, 0), "UTC")

@@ -28,7 +28,7 @@ from roadmap_bot.reports import command
 from roadmap_bot.reports.outline import parse_report
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.reports import ReportCache
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 FIXTURE = Path(__file__).parent.parent / "tests" / "reports" / "fixtures" / "tidepool.md"
 PROSE = (
@@ -98,7 +98,7 @@ async def main() -> None:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     with tempfile.TemporaryDirectory() as folder:
-        store = await SqliteStore.open(Path(folder) / "bench.db")
+        store = await SqlStore.open(Path(folder) / "bench.db")
         async with aiohttp.ClientSession() as http:
             reports = Reports(
                 ReportCache(store),

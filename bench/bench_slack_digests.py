@@ -84,7 +84,7 @@ async def bench(channels: int) -> None:
     from roadmap_bot.groups.schedule import Schedule
     from roadmap_bot.learning.catalog import load_catalog
     from roadmap_bot.store.digests import DigestStore
-    from roadmap_bot.store.sqlite import SqliteStore
+    from roadmap_bot.store.sql import SqlStore
 
     catalog = load_catalog()
     async with fake_process() as (api_url, process):
@@ -95,7 +95,7 @@ async def bench(channels: int) -> None:
             SLACK_API_URL=api_url,
             ROADMAP_DB=str(Path(folder) / "digests.db"),
         )
-        store = await SqliteStore.open(settings.db)
+        store = await SqlStore.open(settings.db)
         digests = DigestStore(store)
         monday_nine = Schedule(0, datetime(2000, 1, 1, 9, 0).time(), "UTC")
         targets = [f"path:{p.slug}" for p in catalog.paths] + ["level:beginner"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -11,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from postgres_server import PostgresServer, missing_reason
 from roadmap_bot import metrics
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.learning.catalog import Catalog, load_catalog
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 from roadmap_bot.web.metrics import PrometheusRecorder
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -58,15 +61,58 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "roadmap.db"
 
 
+# -- databases: SQLite files, and a throwaway PostgreSQL server ---------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session: skipped when the binaries are missing, except
+    under CI, where a missing server is a failure."""
+    reason = missing_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must test PostgreSQL too: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+_databases = itertools.count(1)
+
+
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    store = await SqliteStore.open(db_path)
+def postgres_url(postgres: PostgresServer) -> str:
+    """A new, empty database on the session's server."""
+    name = f"roadmap_{os.getpid()}_{next(_databases)}"
+    createdb = [str(postgres.bin / "createdb"), "-h", "127.0.0.1", "-p", str(postgres.port)]
+    subprocess.run(
+        [*createdb, "-U", "roadmap", name],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return postgres.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """Where a test's store lives, once on each engine: a SQLite path or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(db_path)
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqlStore]:
+    store = await SqlStore.open(db_path)
     yield store
     await store.close()
 
 
 @pytest.fixture
-def roadmap(catalog: Catalog, store: SqliteStore, clock: FixedClock) -> Roadmap:
+def roadmap(catalog: Catalog, store: SqlStore, clock: FixedClock) -> Roadmap:
     return Roadmap(catalog, store, clock, rng=random.Random(7))
 
 

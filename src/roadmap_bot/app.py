@@ -27,7 +27,7 @@ from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.groups import GroupStore
 from roadmap_bot.store.reports import ReportCache
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 if TYPE_CHECKING:
     import aiohttp
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class App:
     settings: Settings
     catalog: Catalog
-    store: SqliteStore
+    store: SqlStore
     clock: Clock
     roadmap: Roadmap
     deliverer: Deliverer
@@ -58,7 +58,7 @@ async def open_app(
 ) -> AsyncIterator[App]:
     """Load the catalog, open the store and build the core; close it all on exit."""
     catalog = catalog or load_catalog(settings.catalog)
-    store = await SqliteStore.open(settings.db)
+    store = await SqlStore.open(settings.database)
     http = SharedHttp()
     reports: Reports | None = None
     try:

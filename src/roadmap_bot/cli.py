@@ -21,8 +21,8 @@ from roadmap_bot import __version__
 from roadmap_bot.config import ConfigError, Settings, load_settings
 from roadmap_bot.learning.catalog import CatalogError, load_catalog
 from roadmap_bot.logs import configure_logging
+from roadmap_bot.store.database import StoreError
 from roadmap_bot.store.problems import database_problem
-from roadmap_bot.store.sqlite import StoreError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reset", action="store_true", help="replace the link; the old one stops working"
     )
 
+    db = sub.add_parser("db", help="the database's schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser(
+        "upgrade", help="migrate the database to this version's schema (serve does it too)"
+    )
+
     sub.add_parser("serve", help="run the configured adapters (console when none)")
     sub.add_parser("health", help="check that the catalog loads and the database opens")
     return parser
@@ -134,8 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "digest",
         "reports",
         "dashboard",
+        "db",
     )
     configure_logging(settings.log_level, quiet=quiet, secrets=settings.secret_values())
+    # Alembic narrates every plugin and step at INFO; the store logs one line per upgrade.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     handler = _COMMANDS[args.command]
     try:
         return asyncio.run(handler(args, settings))
@@ -320,6 +329,22 @@ async def _reports(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if not summary.failed else EXIT_FAILED
 
 
+async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from roadmap_bot.store.database import Database
+    from roadmap_bot.store.migrate import upgrade
+
+    db = await Database.open(settings.database)
+    try:
+        done = await upgrade(db)
+    finally:
+        await db.close()
+    if done.before == done.after:
+        print(f"database {db.name}: already at schema {done.after}")
+    else:
+        print(f"database {db.name}: upgraded from {done.before or 'nothing'} to {done.after}")
+    return EXIT_OK
+
+
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
     from roadmap_bot.serve import Stopped, nothing_to_serve, serve, stop_on_signals, while_busy
@@ -346,7 +371,7 @@ async def _health(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
 
     async with open_app(settings) as app:
-        summary = f"{len(app.catalog.projects)} projects, database {settings.db}"
+        summary = f"{len(app.catalog.projects)} projects, database {app.store.name}"
     if settings.serves_http and settings.http_port:
         # The running server's own view: ready (the database answers; in Socket Mode,
         # connected to Slack).
@@ -380,6 +405,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any
     "catalog": _catalog,
     "digest": _digest,
     "reports": _reports,
+    "db": _db,
     "serve": _serve,
     "health": _health,
 }

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
 
     # -- core -----------------------------------------------------------------------
     db: str = Field("./roadmap-bot.db", validation_alias=AliasChoices("ROADMAP_DB"))
+    # sqlite:///FILE or postgresql://...; wins over ROADMAP_DB. A secret: it may hold a password
+    database_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ROADMAP_DATABASE_URL")
+    )
     catalog: Path | None = Field(None, validation_alias=AliasChoices("ROADMAP_CATALOG"))
     log_level: str = Field("INFO", validation_alias=AliasChoices("ROADMAP_LOG_LEVEL"))
 
@@ -124,6 +128,25 @@ class Settings(BaseSettings):
             if not parent.is_dir():
                 raise ValueError(f"the folder {parent} does not exist")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        if not url.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+")):
+            raise ValueError(
+                "must be sqlite:///path/to/file.db or postgresql://user:password@host:port/dbname"
+            )
+        return SecretStr(url)
+
+    @property
+    def database(self) -> str:
+        """Where the store lives: ROADMAP_DATABASE_URL, else the ROADMAP_DB file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.db
 
     @field_validator("log_level")
     @classmethod
@@ -278,7 +301,8 @@ def load_settings(**overrides: Any) -> Settings:
             name = str(err["loc"][0]) if err["loc"] else "setting"
             message = err["msg"].removeprefix("Value error, ")
             given = err.get("input")
-            shown = "" if "SECRET" in name or "TOKEN" in name else f" (got {given!r})"
+            secret = any(word in name for word in ("SECRET", "TOKEN", "DATABASE_URL"))
+            shown = "" if secret else f" (got {given!r})"
             lines.append(f"{name}: {message}{shown}")
         if len(lines) == 1:  # the usual case: one line an operator reads at a glance
             raise ConfigError(f"bad configuration: {lines[0]}") from None

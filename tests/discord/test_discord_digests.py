@@ -36,7 +36,7 @@ from roadmap_bot.reports.service import Reports
 from roadmap_bot.serve import serve
 from roadmap_bot.store.groups import GroupStore
 from roadmap_bot.store.reports import ReportCache
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 StartBot = Callable[..., Any]
 
@@ -83,7 +83,7 @@ async def poster(fake: FakeDiscord, clock: FixedClock) -> AsyncIterator[DiscordP
 
 @pytest.fixture
 def deliverer(
-    roadmap: Roadmap, store: SqliteStore, clock: FixedClock, poster: DiscordPoster, sleeps: Sleeps
+    roadmap: Roadmap, store: SqlStore, clock: FixedClock, poster: DiscordPoster, sleeps: Sleeps
 ) -> Deliverer:
     return Deliverer(roadmap.catalog, store, clock, {"discord": poster}, sleep=sleeps)
 
@@ -579,7 +579,7 @@ async def test_a_poster_that_cannot_log_in_says_why(fake: FakeDiscord) -> None:
 
 
 async def test_report_outlines_have_their_subcommand_too(
-    fake: FakeDiscord, bot: RoadmapClient, roadmap: Roadmap, store: SqliteStore, clock: FixedClock
+    fake: FakeDiscord, bot: RoadmapClient, roadmap: Roadmap, store: SqlStore, clock: FixedClock
 ) -> None:
     async with aiohttp.ClientSession() as session:
         reports = Reports(ReportCache(store), clock, lambda: session, report_url(fake))
@@ -594,9 +594,7 @@ async def test_report_outlines_have_their_subcommand_too(
 
 
 @pytest.fixture
-def view(
-    roadmap: Roadmap, groups: StudyGroups, deliverer: Deliverer, store: SqliteStore
-) -> GroupView:
+def view(roadmap: Roadmap, groups: StudyGroups, deliverer: Deliverer, store: SqlStore) -> GroupView:
     """The group view on the same core, wired as the app wires it."""
     links = PageLinks(GroupStore(store), roadmap.clock, "https://bot.example.org")
     found = GroupView(roadmap, groups, links)

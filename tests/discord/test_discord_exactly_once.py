@@ -19,7 +19,7 @@ from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import Settings, load_settings
 from roadmap_bot.groups.delivery import Deliverer
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 CREATED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ async def poster(fake: FakeDiscord, clock: FixedClock) -> AsyncIterator[DiscordP
 
 @pytest.fixture
 def deliverer(
-    roadmap: Roadmap, store: SqliteStore, clock: FixedClock, poster: DiscordPoster, sleeps: Sleeps
+    roadmap: Roadmap, store: SqlStore, clock: FixedClock, poster: DiscordPoster, sleeps: Sleeps
 ) -> Deliverer:
     clock.set(DUE)
     return Deliverer(roadmap.catalog, store, clock, {"discord": poster}, sleep=sleeps)
@@ -87,7 +87,7 @@ def deliverer(
 
 
 async def test_a_long_retry_after_in_one_bucket_reschedules_only_that_channel(
-    fake: FakeDiscord, store: SqliteStore, deliverer: Deliverer, sleeps: Sleeps
+    fake: FakeDiscord, store: SqlStore, deliverer: Deliverer, sleeps: Sleeps
 ) -> None:
     slow, fine = fake.guild.channel, fake.guild.add_channel("fine")
     await subscribe_channels(Path(store.path), [key(fake, slow), key(fake, fine)], CREATED)
@@ -105,7 +105,7 @@ async def test_a_long_retry_after_in_one_bucket_reschedules_only_that_channel(
 
 
 async def test_a_server_error_after_the_post_does_not_post_twice(
-    fake: FakeDiscord, store: SqliteStore, deliverer: Deliverer
+    fake: FakeDiscord, store: SqlStore, deliverer: Deliverer
 ) -> None:
     # discord.py repeats a request that got a 500 at once, inside its own client: the
     # nonce (enforce_nonce) makes Discord answer that repeat with the first message.

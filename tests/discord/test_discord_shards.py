@@ -19,7 +19,7 @@ from roadmap_bot.adapters.discord.client import (
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.config import ConfigError, load_settings
 from roadmap_bot.learning.catalog import Catalog
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 FIRST = make_guild("Shard zero", shard=(0, 2))
 SECOND = make_guild("Shard one", shard=(1, 2))
@@ -36,7 +36,7 @@ Replica = Callable[..., Any]
 
 @pytest.fixture
 async def replica(
-    fake: FakeDiscord, catalog: Catalog, store: SqliteStore, clock: Any
+    fake: FakeDiscord, catalog: Catalog, store: SqlStore, clock: Any
 ) -> AsyncIterator[Replica]:
     """Start a client as a replica with these shard settings; records what it handled."""
     running: list[tuple[RoadmapClient, asyncio.Task[None]]] = []

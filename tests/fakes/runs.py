@@ -16,7 +16,7 @@ from pathlib import Path
 
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.store.digests import DigestStore
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -31,7 +31,7 @@ async def subscribe_channels(
     db: Path, channels: list[str], created: datetime, target: str = "path:web-development"
 ) -> None:
     """Weekly Monday 09:00 UTC digests for these channels, as if subscribed at ``created``."""
-    store = await SqliteStore.open(db)
+    store = await SqlStore.open(db)
     try:
         digests = DigestStore(store)
         for channel in channels:

@@ -15,7 +15,7 @@ from roadmap_bot.clock import FixedClock
 from roadmap_bot.groups.delivery import Deliverer, DeliveryError
 from roadmap_bot.groups.digest import Digest
 from roadmap_bot.groups.study_groups import StudyGroups
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 
 @dataclass
@@ -75,7 +75,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def deliverer(
-    roadmap: Roadmap, store: SqliteStore, clock: FixedClock, poster: RecordingPoster, sleeps: Sleeps
+    roadmap: Roadmap, store: SqlStore, clock: FixedClock, poster: RecordingPoster, sleeps: Sleeps
 ) -> Deliverer:
     return Deliverer(
         roadmap.catalog,

@@ -22,7 +22,7 @@ from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.learning.catalog import Catalog, Level, PathStep
 from roadmap_bot.store.digests import Subscription
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 from .conftest import RecordingPoster, member
 
@@ -50,7 +50,7 @@ def asked() -> list[str]:
 @pytest.fixture
 def teaching(
     roadmap: Roadmap,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     poster: RecordingPoster,
     sleeps: Sleeps,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.chat.render_text import render_text
@@ -16,15 +17,13 @@ from roadmap_bot.groups.group_view import GroupView
 from roadmap_bot.groups.page_links import PageLinks
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.groups import GroupStore
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 from .conftest import RecordingPoster, member
 
 
 @pytest.fixture
-def view(
-    roadmap: Roadmap, groups: StudyGroups, deliverer: Deliverer, store: SqliteStore
-) -> GroupView:
+def view(roadmap: Roadmap, groups: StudyGroups, deliverer: Deliverer, store: SqlStore) -> GroupView:
     links = PageLinks(GroupStore(store), roadmap.clock, "https://bot.example.org", "test-secret")
     found = GroupView(roadmap, groups, links)
     deliverer.news = found.news
@@ -242,7 +241,8 @@ async def test_dashboard_is_private_and_reset_revokes_the_old_link(
     assert await view.links.channel_of(token) is None
     assert await view.links.channel_of(new_token) == "console:study"
     assert await view.links.channel_of("x" * 32) is None
-    stored = await roadmap.store.conn.execute_fetchall("SELECT token_hash FROM dashboard_links")
+    async with roadmap.store.db.read() as conn:  # type: ignore[attr-defined]
+        stored = (await conn.execute(sa.text("SELECT token_hash FROM dashboard_links"))).all()
     assert new_token not in str(list(stored))  # only its hash is kept
 
     typo = await roadmap.ask("dashboard rest", member("ann"))

@@ -18,7 +18,7 @@ from roadmap_bot.clock import FixedClock
 from roadmap_bot.reports import command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.reports import ReportCache
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LAST_MODIFIED = "Thu, 17 Apr 2025 10:00:00 GMT"
@@ -150,7 +150,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 async def reports(
-    store: SqliteStore, clock: FixedClock, http: aiohttp.ClientSession, host: ReportHost
+    store: SqlStore, clock: FixedClock, http: aiohttp.ClientSession, host: ReportHost
 ) -> AsyncIterator[Reports]:
     service = make_reports(store, clock, http, host)
     yield service
@@ -158,7 +158,7 @@ async def reports(
 
 
 def make_reports(
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     http: aiohttp.ClientSession,
     host: ReportHost,

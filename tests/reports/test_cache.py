@@ -11,7 +11,7 @@ import pytest
 
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.reports.service import RETRY_AFTER, Outcome, Reports
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 from .conftest import ReportHost, eventually, fixture, make_reports, warnings
 
@@ -32,7 +32,7 @@ async def settle(reports: Reports, slug: str) -> None:
 async def test_a_report_is_fetched_once_then_served_from_the_cache(
     reports: Reports,
     host: ReportHost,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     http: aiohttp.ClientSession,
 ) -> None:
@@ -164,7 +164,7 @@ async def test_nothing_cached_and_the_source_down_gives_no_outline_and_no_error(
 
 
 async def test_a_host_that_never_answers_times_out_as_down(
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     http: aiohttp.ClientSession,
     host: ReportHost,
@@ -188,7 +188,7 @@ async def test_readers_at_the_same_time_share_one_fetch(reports: Reports, host: 
 async def test_a_new_report_url_is_fetched_afresh_without_old_validators(
     reports: Reports,
     host: ReportHost,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     http: aiohttp.ClientSession,
 ) -> None:

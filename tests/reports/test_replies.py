@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
 from roadmap_bot.app import open_app
 from roadmap_bot.chat.core import Asker, Roadmap
@@ -19,7 +20,7 @@ from roadmap_bot.config import load_settings
 from roadmap_bot.reports import command
 from roadmap_bot.reports.outline import parse_report
 from roadmap_bot.reports.service import Reports
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 from .conftest import ReportHost, eventually, fixture, make_reports, warnings
 
@@ -161,7 +162,7 @@ async def test_the_card_lists_the_decisions_to_look_for(
 
 
 async def test_a_card_never_waits_long_for_a_cold_report(
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     http: aiohttp.ClientSession,
     host: ReportHost,
@@ -201,9 +202,10 @@ async def test_a_stale_card_is_served_at_once_while_it_revalidates(
 
 
 async def test_a_broken_cache_does_not_break_the_card(
-    wired: Roadmap, store: SqliteStore, alice: Asker, caplog: pytest.LogCaptureFixture
+    wired: Roadmap, store: SqlStore, alice: Asker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await store.conn.execute("DROP TABLE report_outlines")
+    async with store.write() as conn:
+        await conn.execute(text("DROP TABLE report_outlines"))
     card = await wired.ask("project kafka", alice)
     assert card.ok and card.title == "Apache Kafka"
     report = await wired.ask("report kafka", alice)
@@ -242,12 +244,13 @@ async def test_agenda_serves_a_stale_outline_when_the_source_is_down(
 
 
 async def test_agenda_never_raises(
-    reports: Reports, store: SqliteStore, host: ReportHost, caplog: pytest.LogCaptureFixture
+    reports: Reports, store: SqlStore, host: ReportHost, caplog: pytest.LogCaptureFixture
 ) -> None:
     host.serve("kafka", "# Just a title\n")
     assert await reports.agenda("kafka", timeout=1) is None
     assert "no agenda for kafka: no 'Key Design Decisions' section" in warnings(caplog)
-    await store.conn.execute("DROP TABLE report_outlines")
+    async with store.write() as conn:
+        await conn.execute(text("DROP TABLE report_outlines"))
     assert await reports.agenda("redis", timeout=1) is None
     assert any("no agenda for redis" in r.getMessage() for r in caplog.records)
 

@@ -28,7 +28,7 @@ from roadmap_bot.reports import command as report_command
 from roadmap_bot.reports.service import Reports
 from roadmap_bot.store.groups import GroupStore
 from roadmap_bot.store.reports import ReportCache
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def groups(roadmap: Roadmap, store: SqliteStore, clock: FixedClock) -> StudyGroups:
+def groups(roadmap: Roadmap, store: SqlStore, clock: FixedClock) -> StudyGroups:
     """Study-group commands on the core, as the app wires them (digests are not posted)."""
     deliverer = Deliverer(roadmap.catalog, store, clock, {}, catchup=timedelta(hours=24))
     groups = StudyGroups(roadmap, deliverer, default_zone="UTC")
@@ -65,7 +65,7 @@ REPORT = (Path(__file__).parents[1] / "reports" / "fixtures" / "tidepool.md").re
 
 @pytest.fixture
 async def with_reports(
-    roadmap: Roadmap, store: SqliteStore, clock: FixedClock
+    roadmap: Roadmap, store: SqlStore, clock: FixedClock
 ) -> AsyncIterator[Roadmap]:
     """The core with the reports feature, every report served (the same invented one) locally."""
 

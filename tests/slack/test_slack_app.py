@@ -31,7 +31,7 @@ from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.blocks import SHARE_ACTION
 from roadmap_bot.adapters.slack.people import People
 from roadmap_bot.store import Status
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 ALICE = "slack:T1:U1"
 
@@ -79,7 +79,7 @@ async def test_a_slow_answer_is_acked_first_then_sent_to_the_response_url(
     ids=["bad-signature", "stale-timestamp"],
 )
 async def test_unverified_requests_get_401_and_reach_nothing(
-    slack: SlackDriver, store: SqliteStore, sign: dict[str, object]
+    slack: SlackDriver, store: SqlStore, sign: dict[str, object]
 ) -> None:
     url = slack.new_response_url()
     response = await slack.post(form(slash_command("done redis", response_url=url)), **sign)
@@ -91,7 +91,7 @@ async def test_unverified_requests_get_401_and_reach_nothing(
 
 
 async def test_mark_done_button_runs_as_the_clicker_and_answers_in_place(
-    slack: SlackDriver, store: SqliteStore
+    slack: SlackDriver, store: SqlStore
 ) -> None:
     card = await slack.command("project redis")
     answer = await slack.click(button_labeled(card, "Mark done"))
@@ -183,7 +183,7 @@ async def test_progress_of_a_mentioned_user_uses_their_name_without_a_ping(
 
 
 async def test_users_are_per_team_and_direct_messages_are_no_channel(
-    slack: SlackDriver, store: SqliteStore
+    slack: SlackDriver, store: SqlStore
 ) -> None:
     await slack.command("done etcd", team="T9")
     assert "etcd" in await store.progress("slack:T9:U1")
@@ -240,7 +240,7 @@ async def test_home_tab_shows_progress_and_the_pick(slack: SlackDriver) -> None:
 
 
 async def test_a_click_on_the_home_tab_refreshes_it_with_the_answer(
-    slack: SlackDriver, store: SqliteStore
+    slack: SlackDriver, store: SqlStore
 ) -> None:
     await slack.post(json.dumps(home_opened()), json_body=True)
     await slack.adapter.idle()
@@ -294,7 +294,7 @@ async def test_web_api_429_and_5xx_are_retried(slack: SlackDriver, sleeps: Sleep
     assert "U1" in slack.fake.views
 
 
-async def test_a_failure_inside_is_told_to_the_user(slack: SlackDriver, store: SqliteStore) -> None:
+async def test_a_failure_inside_is_told_to_the_user(slack: SlackDriver, store: SqlStore) -> None:
     await store.close()  # the database is gone: the core cannot answer
     message = await slack.command("progress")
     assert message["blocks"][0]["text"]["text"] == "Sorry, something went wrong on our side."

@@ -39,7 +39,7 @@ from roadmap_bot.groups.digest import Digest
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.learning.catalog import Catalog, Level
 from roadmap_bot.store import Status
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 
 async def _admin() -> Profile:
@@ -112,7 +112,7 @@ async def test_every_command_renders_within_slacks_limits(
     with_reports: Roadmap,
     groups: StudyGroups,
     catalog: Catalog,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
 ) -> None:
     roadmap = with_reports
@@ -160,7 +160,7 @@ class KeepingPoster:
 
 
 async def test_weekly_digests_render_as_public_messages(
-    roadmap: Roadmap, groups: StudyGroups, store: SqliteStore, clock: FixedClock
+    roadmap: Roadmap, groups: StudyGroups, store: SqlStore, clock: FixedClock
 ) -> None:
     poster = KeepingPoster()
     groups.deliverer.posters["slack"] = poster
@@ -182,7 +182,7 @@ async def test_weekly_digests_render_as_public_messages(
 
 
 async def test_home_views_fit_in_a_view(
-    roadmap: Roadmap, store: SqliteStore, clock: FixedClock
+    roadmap: Roadmap, store: SqlStore, clock: FixedClock
 ) -> None:
     for slug in ("fzf", "redis", "etcd", "kafka", "caddy", "traefik"):
         await store.set_mark(ALICE.id, slug, Status.DONE, clock.now())

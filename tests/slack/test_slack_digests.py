@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,8 @@ from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store import Status
 from roadmap_bot.store.digests import DigestStore
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.schema import deliveries
+from roadmap_bot.store.sql import SqlStore
 
 FIRST_DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday after the tests' NOW, UTC
 
@@ -38,7 +39,7 @@ def waits() -> Sleeps:
 @pytest.fixture
 def deliverer(
     roadmap: Roadmap,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     slack_settings: Settings,
     fake_slack: FakeSlack,
@@ -66,7 +67,7 @@ async def test_subscribe_in_slack_takes_the_users_zone(slack: SlackDriver) -> No
 
 
 async def test_the_weekly_post_with_metadata_buttons_and_a_thread(
-    slack: SlackDriver, deliverer: Deliverer, fake_slack: FakeSlack, store: SqliteStore
+    slack: SlackDriver, deliverer: Deliverer, fake_slack: FakeSlack, store: SqlStore
 ) -> None:
     await slack.command("subscribe web-development")  # alice, zone Europe/Berlin
     due = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
@@ -149,7 +150,7 @@ async def test_a_crash_before_recording_is_recovered_without_a_second_post(
     slack: SlackDriver,
     deliverer: Deliverer,
     fake_slack: FakeSlack,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
 ) -> None:
     await slack.command("subscribe beginner tz UTC")
@@ -159,10 +160,19 @@ async def test_a_crash_before_recording_is_recovered_without_a_second_post(
     # the process died here: the claim stays unfinished ...
     async with store.write() as conn:
         await conn.execute(
-            "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, project, "
-            "state, attempts, claimed_at, claimed_by) VALUES ('1-2026-11-30', 1, 'slack:T1:C1', "
-            "'2026-11-30', ?, 'digest', 'fzf', 'claimed', 1, ?, 'gone:1')",
-            (FIRST_DUE.isoformat(), FIRST_DUE.isoformat()),
+            deliveries.insert().values(
+                id="1-2026-11-30",
+                subscription_id=1,
+                channel="slack:T1:C1",
+                week=date(2026, 11, 30),
+                due_at=FIRST_DUE,
+                kind="digest",
+                project="fzf",
+                state="claimed",
+                attempts=1,
+                claimed_at=FIRST_DUE,
+                claimed_by="gone:1",
+            )
         )
     # ... and a restart a quarter of an hour later finds the post in the channel's history
     clock.set(FIRST_DUE + timedelta(minutes=15))
@@ -179,7 +189,7 @@ async def test_run_due_posts_slack_digests_from_a_cron_job(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
     db = tmp_path / "cron.db"
-    store = await SqliteStore.open(db)
+    store = await SqlStore.open(db)
     await DigestStore(store).subscribe(
         "slack:T1:C9",
         "path:web-development",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
 from fakes.runs import Run, clean_env, run_due, start, subscribe_channels
 from fakes.slack_api import JSON, Answer, Call, FakeSlack
@@ -26,7 +27,8 @@ from roadmap_bot.config import Settings
 from roadmap_bot.groups.delivery import Deliverer
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.digests import DeliveryState, DigestStore
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.schema import deliveries
+from roadmap_bot.store.sql import SqlStore
 
 CREATED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # the first Monday 09:00 UTC after CREATED
@@ -68,12 +70,15 @@ def one_post_and_one_thread_each(fake: FakeSlack, channels: list[str]) -> None:
 
 
 async def sent_rows(db: Path) -> dict[str, tuple[DeliveryState, str | None, str | None]]:
-    store = await SqliteStore.open(db)
+    store = await SqlStore.open(db)
     try:
-        rows = await store.conn.execute_fetchall(
-            "SELECT channel, state, error, discussion FROM deliveries"
-        )
-        return {str(c): (DeliveryState(str(s)), e, d) for c, s, e, d in rows}
+        async with store.db.read() as conn:
+            rows = await conn.execute(
+                sa.select(deliveries.c.channel, deliveries.c.state, deliveries.c.error).add_columns(
+                    deliveries.c.discussion
+                )
+            )
+            return {str(c): (DeliveryState(str(s)), e, d) for c, s, e, d in rows}
     finally:
         await store.close()
 
@@ -122,7 +127,7 @@ def waits() -> Sleeps:
 @pytest.fixture
 def deliverer(
     roadmap: Roadmap,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     slack_settings: Settings,
     fake_slack: FakeSlack,
@@ -141,7 +146,7 @@ def member(channel: str) -> Asker:
 
 async def test_a_retry_after_over_the_cap_is_rescheduled_not_awaited(
     roadmap: Roadmap,
-    store: SqliteStore,
+    store: SqlStore,
     deliverer: Deliverer,
     fake_slack: FakeSlack,
     waits: Sleeps,
@@ -175,7 +180,7 @@ async def test_a_retry_after_over_the_cap_is_rescheduled_not_awaited(
 
 async def test_channels_do_not_wait_for_another_channels_retry_after(
     roadmap: Roadmap,
-    store: SqliteStore,
+    store: SqlStore,
     clock: FixedClock,
     slack_settings: Settings,
     fake_slack: FakeSlack,
@@ -242,7 +247,7 @@ def _to(channel: str) -> Callable[[Call], bool]:
 
 
 async def _due_of(db: Path, channel: str) -> datetime:
-    store = await SqliteStore.open(db)
+    store = await SqlStore.open(db)
     try:
         sub = await DigestStore(store).subscription(channel)
         assert sub is not None
@@ -268,7 +273,7 @@ async def _port(run: Run) -> int:
 
 @pytest.mark.parametrize("error", ["internal_error", "fatal_error"])
 async def test_an_ambiguous_error_after_the_post_is_checked_not_reposted(
-    store: SqliteStore, deliverer: Deliverer, fake_slack: FakeSlack, clock: FixedClock, error: str
+    store: SqlStore, deliverer: Deliverer, fake_slack: FakeSlack, clock: FixedClock, error: str
 ) -> None:
     clock.set(DUE)
     await subscribe_channels(Path(store.path), ["slack:T1:C1"], CREATED)
@@ -281,7 +286,7 @@ async def test_an_ambiguous_error_after_the_post_is_checked_not_reposted(
 
 
 async def test_an_ambiguous_error_on_the_thread_reply_is_checked_too(
-    store: SqliteStore, deliverer: Deliverer, fake_slack: FakeSlack, clock: FixedClock
+    store: SqlStore, deliverer: Deliverer, fake_slack: FakeSlack, clock: FixedClock
 ) -> None:
     clock.set(DUE)
     await subscribe_channels(Path(store.path), ["slack:T1:C1"], CREATED)
@@ -359,7 +364,7 @@ async def test_a_killed_run_found_after_the_window_ends_sent_or_missed_with_the_
     assert posts(fake_slack, "C3") == posts(fake_slack, "C4") == []  # never posted late
     rows = await sent_rows(db)
     assert rows["slack:T1:C3"][0] is DeliveryState.MISSED
-    store = await SqliteStore.open(db)
+    store = await SqlStore.open(db)
     try:
         from roadmap_bot.learning.catalog import Catalog
 

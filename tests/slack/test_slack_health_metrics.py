@@ -14,7 +14,7 @@ from roadmap_bot.adapters.slack.poster import SlackPoster
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.config import Settings
 from roadmap_bot.groups.study_groups import StudyGroups
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 from roadmap_bot.web.metrics import PrometheusRecorder
 
 FIRST_DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def test_ready_while_the_database_answers_and_503_with_the_reason_after(
-    slack: SlackDriver, store: SqliteStore
+    slack: SlackDriver, store: SqlStore
 ) -> None:
     async with slack.http.get(slack.base + "/healthz") as response:
         assert response.status == 200

@@ -16,7 +16,7 @@ from roadmap_bot.store.digests import (
     Lease,
     Subscription,
 )
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ def _want(sub: Subscription) -> ClaimRequest:
 
 
 async def test_a_live_lease_is_busy_for_others_and_an_expired_one_is_taken_over(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     digests = DigestStore(store)
     sub = await _subscribed(digests)
@@ -57,7 +57,7 @@ async def test_a_live_lease_is_busy_for_others_and_an_expired_one_is_taken_over(
     assert (row.state, row.message_id, row.claimed_by) == (DeliveryState.SENT, "ts-b", "b")
 
 
-async def test_abandoned_claims_are_taken_whatever_their_week_once(store: SqliteStore) -> None:
+async def test_abandoned_claims_are_taken_whatever_their_week_once(store: SqlStore) -> None:
     digests = DigestStore(store)
     sub = await _subscribed(digests)
     await digests.claim_many([_want(sub)], "dead", DUE, LEASE)
@@ -72,7 +72,7 @@ async def test_abandoned_claims_are_taken_whatever_their_week_once(store: Sqlite
     assert (row.state, row.error) == (DeliveryState.MISSED, "not posted: found too late")
 
 
-async def test_handed_back_leases_are_free_at_once(store: SqliteStore) -> None:
+async def test_handed_back_leases_are_free_at_once(store: SqlStore) -> None:
     digests = DigestStore(store)
     sub = await _subscribed(digests)
     await digests.claim_many([_want(sub)], "stopping", DUE, LEASE)
@@ -81,7 +81,7 @@ async def test_handed_back_leases_are_free_at_once(store: SqliteStore) -> None:
     assert retry.outcome is ClaimOutcome.RETRY
 
 
-async def test_a_rescheduled_claim_waits_for_its_time(store: SqliteStore) -> None:
+async def test_a_rescheduled_claim_waits_for_its_time(store: SqlStore) -> None:
     digests = DigestStore(store)
     sub = await _subscribed(digests)
     [claim] = await digests.claim_many([_want(sub)], "a", DUE, LEASE)
@@ -93,7 +93,7 @@ async def test_a_rescheduled_claim_waits_for_its_time(store: SqliteStore) -> Non
     assert due.outcome is ClaimOutcome.RETRY
 
 
-async def test_an_owed_thread_reply_keeps_the_row_until_finished(store: SqliteStore) -> None:
+async def test_an_owed_thread_reply_keeps_the_row_until_finished(store: SqlStore) -> None:
     digests = DigestStore(store)
     sub = await _subscribed(digests)
     [claim] = await digests.claim_many([_want(sub)], "a", DUE, LEASE)
@@ -111,7 +111,7 @@ async def test_an_owed_thread_reply_keeps_the_row_until_finished(store: SqliteSt
 async def test_claims_from_before_leases_are_taken_over(tmp_path: Path) -> None:
     """A database from the previous version with a claim in flight: it has no lease."""
     path = tmp_path / "old.db"
-    store = await SqliteStore.open(path)
+    store = await SqlStore.open(path)
     digests = DigestStore(store)
     sub = await _subscribed(digests)
     await digests.claim_many([_want(sub)], "old", DUE, LEASE)
@@ -120,7 +120,7 @@ async def test_claims_from_before_leases_are_taken_over(tmp_path: Path) -> None:
     raw.execute("UPDATE deliveries SET lease_until = NULL")  # as migration 5 leaves them
     raw.commit()
     raw.close()
-    store = await SqliteStore.open(path)
+    store = await SqlStore.open(path)
     try:
         [taken] = await DigestStore(store).take_abandoned("new", DUE, LEASE, platforms=["slack"])
         assert taken.claimed_by == "new"

@@ -6,13 +6,13 @@ import aiohttp
 from aiohttp import web
 
 from roadmap_bot.chat.core import Asker, Roadmap
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 from roadmap_bot.web.metrics import PrometheusRecorder
 from roadmap_bot.web.server import add_routes, serving_application
 
 
 async def test_health_and_metrics_on_their_own_server(
-    recorder: PrometheusRecorder, roadmap: Roadmap, store: SqliteStore
+    recorder: PrometheusRecorder, roadmap: Roadmap, store: SqlStore
 ) -> None:
     someone = Asker(id="discord:1:2", name="someone")
     assert (await roadmap.ask("next", someone)).ok

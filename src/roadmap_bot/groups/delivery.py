@@ -61,7 +61,7 @@ from roadmap_bot.store.digests import (
     Recorded,
     Subscription,
 )
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class Deliverer:
     def __init__(
         self,
         catalog: Catalog,
-        store: SqliteStore,
+        store: SqlStore,
         clock: Clock,
         posters: Mapping[str, Poster],
         *,

@@ -2,6 +2,6 @@
 
 ``outline`` parses (pure), ``fetch`` does one bounded HTTP request, ``service`` holds the
 cache policy, ``reply`` says it, ``command`` wires it onto the core, ``progress`` draws
-the refresh bar. Import from the modules: this package re-exports nothing, so that
-``store.reports`` can use the outline model without an import cycle.
+the refresh bar. Import from the modules: this package re-exports nothing. The store
+keeps outlines as JSON text; ``service`` turns them into the model.
 """

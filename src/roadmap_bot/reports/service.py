@@ -18,15 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from roadmap_bot.clock import Clock
 from roadmap_bot.learning.catalog import Project
 from roadmap_bot.reports.outline import PARSER_VERSION, MalformedReport, Outline, parse_report
-from roadmap_bot.store.reports import CachedReport, ReportCache
+from roadmap_bot.store.reports import ReportCache, ReportRow
 
 if TYPE_CHECKING:  # aiohttp costs 0.2 s to import: it loads with the first fetch
     import aiohttp
@@ -66,6 +68,43 @@ class RefreshSummary:
 
     def line(self) -> str:
         return f"fetched {self.fetched}, unchanged {self.unchanged}, failed {self.failed}"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedReport:
+    """A report's cached outline with the HTTP validators and times of its last fetch."""
+
+    slug: str
+    url: str
+    parser: int
+    outline: Outline | None = None  # None: nothing usable (see ``problem``)
+    problem: str | None = None  # why the source's answer gave no outline
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: datetime | None = None  # the last 200
+    checked_at: datetime | None = None  # the source last answered (200 or 304)
+    failed_at: datetime | None = None  # the last attempt that got no answer
+    failure: str | None = None
+
+    @classmethod
+    def from_row(cls, row: ReportRow) -> CachedReport:
+        outline: Outline | None = None
+        if row.outline is not None:
+            try:
+                outline = Outline.model_validate_json(row.outline)
+            except ValidationError:  # written by another version: fetch it again
+                log.info("cached outline of %s is unreadable; it will be fetched again", row.slug)
+                return cls(row.slug, row.url, -1)
+        return cls(**{**_values(row), "outline": outline})
+
+    def to_row(self) -> ReportRow:
+        outline = self.outline.model_dump_json() if self.outline is not None else None
+        return ReportRow(**{**_values(self), "outline": outline})
+
+
+def _values(record: CachedReport | ReportRow) -> dict[str, Any]:
+    # not dataclasses.asdict: that deep-copies the outline
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +233,7 @@ class Reports:
         entry = self._entries.get(slug)
         if entry is None or self._due(entry):
             # another process (a 'reports refresh' cron job) may have refreshed it
-            entry = await self.cache.get(slug)
+            entry = await self._load(slug)
             if entry is not None:
                 self._entries[slug] = entry
         return entry
@@ -244,7 +283,7 @@ class Reports:
 
         url = self.url(slug)
         now = self.clock.now()
-        old = await self.cache.get(slug)
+        old = await self._load(slug)
         usable = old is not None and old.url == url and old.parser == PARSER_VERSION
         base = old if old is not None and usable else CachedReport(slug, url, PARSER_VERSION)
         try:
@@ -299,6 +338,10 @@ class Reports:
         await self._save(replace(entry, problem=str(exc), checked_at=now))
         return Refreshed(entry.slug, Outcome.FAILED, str(exc))
 
+    async def _load(self, slug: str) -> CachedReport | None:
+        row = await self.cache.get(slug)
+        return CachedReport.from_row(row) if row is not None else None
+
     async def _save(self, entry: CachedReport) -> None:
-        await self.cache.put(entry)
+        await self.cache.put(entry.to_row())
         self._entries[entry.slug] = entry

@@ -8,6 +8,12 @@ compare-and-set, so a worker whose lease was taken over changes nothing and lear
 (the row count is 0). A lease that expired belongs to whoever takes it next; that worker
 asks the platform first, as the previous holder may have posted.
 
+The same code runs on SQLite and PostgreSQL. On SQLite every write transaction holds the
+database's write lock (BEGIN IMMEDIATE). On PostgreSQL, where replicas write at once, a
+claim or takeover locks the rows it acts on with FOR UPDATE SKIP LOCKED: a row another
+replica is working on is skipped, not waited for, so replicas split a fan-out between
+them, and the compare-and-set UPDATEs stay the final word.
+
 All of the ledger's SQL lives in this module, behind the methods of :class:`DigestStore`.
 """
 
@@ -20,8 +26,12 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from roadmap_bot.groups.schedule import Schedule
-from roadmap_bot.store.sqlite import SqliteStore, from_text, to_text
+from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from roadmap_bot.store import schema as t
+from roadmap_bot.store.sql import SqlStore, insert
+from roadmap_bot.weekly import Schedule
 
 
 class DeliveryState(StrEnum):
@@ -91,8 +101,6 @@ class Claim:
     delivery: Delivery
 
 
-# Only ever forwards: a slow worker must not move a schedule back.
-_ADVANCE = "UPDATE subscriptions SET next_due_at = max(next_due_at, ?) WHERE id = ?"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
@@ -165,18 +173,59 @@ def delivery_id(subscription_id: int, week: date) -> str:
     return f"{subscription_id}-{week.isoformat()}"
 
 
+_s = t.subscriptions
+_d = t.deliveries
 _SUB_COLUMNS = (
-    "id, channel, target, weekday, at_time, timezone, created_by, created_at, "
-    "next_due_at, paused_until, problem"
+    _s.c.id,
+    _s.c.channel,
+    _s.c.target,
+    _s.c.weekday,
+    _s.c.at_time,
+    _s.c.timezone,
+    _s.c.created_by,
+    _s.c.created_at,
+    _s.c.next_due_at,
+    _s.c.paused_until,
+    _s.c.problem,
 )
 _DELIVERY_COLUMNS = (
-    "id, subscription_id, channel, week, due_at, kind, project, state, attempts, "
-    "claimed_at, sent_at, message_id, error, claimed_by, lease_until, discussion"
+    _d.c.id,
+    _d.c.subscription_id,
+    _d.c.channel,
+    _d.c.week,
+    _d.c.due_at,
+    _d.c.kind,
+    _d.c.project,
+    _d.c.state,
+    _d.c.attempts,
+    _d.c.claimed_at,
+    _d.c.sent_at,
+    _d.c.message_id,
+    _d.c.error,
+    _d.c.claimed_by,
+    _d.c.lease_until,
+    _d.c.discussion,
 )
-# A row someone must still act on (send it, or finish its thread) whose lease is free.
-_ABANDONED = (
-    "(state = 'claimed' OR discussion = 'pending') AND (lease_until IS NULL OR lease_until <= ?)"
+_FINISHED = (DeliveryState.SENT, DeliveryState.MISSED, DeliveryState.PAUSED)
+_CLAIMED = DeliveryState.CLAIMED.value
+# A row someone must still act on (send it, or finish its thread): a claim, or an owed reply.
+_OWED = or_(_d.c.state == _CLAIMED, _d.c.discussion == DISCUSSION_PENDING)
+
+
+def _abandoned(now: datetime) -> ColumnElement[bool]:
+    """A row someone must still act on whose lease is free."""
+    return _OWED & (_d.c.lease_until.is_(None) | (_d.c.lease_until <= now))
+
+
+# Only ever forwards: a slow worker must not move a schedule back.
+_DUE = bindparam("due", type_=t.Timestamp())
+_ADVANCE = (
+    update(_s).where(_s.c.id == bindparam("sid"), _s.c.next_due_at < _DUE).values(next_due_at=_DUE)
 )
+
+
+def _advance(next_due_at: datetime, subscription_id: int) -> dict[str, Any]:
+    return {"sid": subscription_id, "due": next_due_at}
 
 
 @lru_cache(maxsize=4096)
@@ -185,90 +234,85 @@ def _schedule(weekday: int, at_time: str, zone: str) -> Schedule:
     return Schedule(weekday, time.fromisoformat(at_time), zone)
 
 
-def _subscription(row: Any) -> Subscription:
-    # SQLite hands back ints and strs already: no conversions beyond the dates.
+def _subscription(row: Sequence[Any]) -> Subscription:
     (sid, channel, target, weekday, at_time, zone, by, created, due, paused, problem) = row
     return Subscription(
-        sid,
-        channel,
-        target,
-        _schedule(weekday, at_time, zone),
-        by,
-        datetime.fromisoformat(created),
-        datetime.fromisoformat(due),
-        date.fromisoformat(paused) if paused else None,
-        problem,
+        sid, channel, target, _schedule(weekday, at_time, zone), by, created, due, paused, problem
     )
 
 
-def _delivery(row: tuple[object, ...]) -> Delivery:
+def _delivery(row: Sequence[Any]) -> Delivery:
     (did, sid, channel, week, due, kind, project, state, attempts, claimed, sent, mid, err) = row[
         :13
     ]
     by, until, discussion = row[13:16]
     return Delivery(
-        id=str(did),
-        subscription_id=int(str(sid)),
-        channel=str(channel),
-        week=date.fromisoformat(str(week)),
-        due_at=from_text(str(due)),
-        kind=str(kind),
-        project=str(project) if project else None,
-        state=DeliveryState(str(state)),
-        attempts=int(str(attempts)),
-        claimed_at=from_text(str(claimed)) if claimed else None,
-        sent_at=from_text(str(sent)) if sent else None,
-        message_id=str(mid) if mid else None,
-        error=str(err) if err else None,
-        claimed_by=str(by) if by else None,
-        lease_until=from_text(str(until)) if until else None,
-        discussion=str(discussion) if discussion else None,
+        id=did,
+        subscription_id=sid,
+        channel=channel,
+        week=week,
+        due_at=due,
+        kind=kind,
+        project=project,
+        state=DeliveryState(state),
+        attempts=attempts,
+        claimed_at=claimed,
+        sent_at=sent,
+        message_id=mid,
+        error=err,
+        claimed_by=by,
+        lease_until=until,
+        discussion=discussion,
     )
 
 
 class DigestStore:
-    """Study-group tables over the same SQLite connection as the rest of the store."""
+    """Study-group tables in the same database as the rest of the store."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self.db = store.db
         self._members_seen: set[tuple[str, str]] = set()
 
     # -- subscriptions ------------------------------------------------------------------
 
+    async def _subscriptions(self, *where: Any, order: Any = None) -> list[Subscription]:
+        query = select(*_SUB_COLUMNS).where(*where)
+        if order is not None:
+            query = query.order_by(*order)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_subscription(r) for r in rows]
+
     async def subscription(self, channel: str) -> Subscription | None:
-        rows = await self.store.conn.execute_fetchall(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE channel = ? AND ended_at IS NULL",
-            (channel,),
-        )
-        return _subscription(next(iter(rows))) if rows else None
+        found = await self._subscriptions(_s.c.channel == channel, _s.c.ended_at.is_(None))
+        return found[0] if found else None
 
     async def subscription_by_id(self, subscription_id: int) -> Subscription | None:
         """A subscription, ended or not (a recovered delivery may outlive it)."""
-        rows = await self.store.conn.execute_fetchall(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
-        )
-        return _subscription(next(iter(rows))) if rows else None
+        found = await self._subscriptions(_s.c.id == subscription_id)
+        return found[0] if found else None
 
     async def ended(self, subscription_id: int) -> bool:
-        rows = await self.store.conn.execute_fetchall(
-            "SELECT ended_at IS NOT NULL FROM subscriptions WHERE id = ?", (subscription_id,)
-        )
-        return bool(next(iter(rows))[0]) if rows else True
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(_s.c.ended_at.is_not(None)).where(_s.c.id == subscription_id)
+                )
+            ).first()
+        return bool(row[0]) if row is not None else True
 
     async def active(self) -> list[Subscription]:
-        rows = await self.store.conn.execute_fetchall(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE ended_at IS NULL ORDER BY id"
-        )
-        return [_subscription(r) for r in rows]
+        return await self._subscriptions(_s.c.ended_at.is_(None), order=[_s.c.id])
 
     async def due(self, now: datetime) -> list[Subscription]:
         """Active, unblocked subscriptions with an occurrence at or before ``now``."""
-        rows = await self.store.conn.execute_fetchall(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions "
-            "WHERE ended_at IS NULL AND problem IS NULL AND next_due_at <= ? ORDER BY next_due_at, id",
-            (to_text(now),),
+        return await self._subscriptions(
+            _s.c.ended_at.is_(None),
+            _s.c.problem.is_(None),
+            _s.c.next_due_at <= now,
+            order=[_s.c.next_due_at, _s.c.id],
         )
-        return [_subscription(r) for r in rows]
 
     async def subscribe(
         self,
@@ -281,31 +325,34 @@ class DigestStore:
         """Start a subscription, ending the channel's current one; return (new, replaced)."""
         _, first_due = schedule.next_after(now)
         async with self.store.write() as conn:
-            rows = await conn.execute_fetchall(
-                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE channel = ? AND ended_at IS NULL",
-                (channel,),
-            )
-            replaced = _subscription(next(iter(rows))) if rows else None
+            row = (
+                await conn.execute(
+                    select(*_SUB_COLUMNS)
+                    .where(_s.c.channel == channel, _s.c.ended_at.is_(None))
+                    .with_for_update()
+                )
+            ).first()
+            replaced = _subscription(row) if row is not None else None
             if replaced is not None:
                 await conn.execute(
-                    "UPDATE subscriptions SET ended_at = ?, ended_why = 'replaced' WHERE id = ?",
-                    (to_text(now), replaced.id),
+                    update(_s)
+                    .where(_s.c.id == replaced.id)
+                    .values(ended_at=now, ended_why="replaced")
                 )
-            cursor = await conn.execute(
-                "INSERT INTO subscriptions (channel, target, weekday, at_time, timezone, "
-                "created_by, created_at, next_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    channel,
-                    target,
-                    schedule.weekday,
-                    schedule.at.strftime("%H:%M"),
-                    schedule.zone,
-                    by,
-                    to_text(now),
-                    to_text(first_due),
-                ),
+            new_id = await conn.scalar(
+                _s.insert()
+                .values(
+                    channel=channel,
+                    target=target,
+                    weekday=schedule.weekday,
+                    at_time=schedule.at.strftime("%H:%M"),
+                    timezone=schedule.zone,
+                    created_by=by,
+                    created_at=now,
+                    next_due_at=first_due,
+                )
+                .returning(_s.c.id)
             )
-            new_id = cursor.lastrowid
         created = Subscription(
             id=int(new_id or 0),
             channel=channel,
@@ -320,23 +367,20 @@ class DigestStore:
     async def end(self, subscription_id: int, why: str, now: datetime) -> None:
         async with self.store.write() as conn:
             await conn.execute(
-                "UPDATE subscriptions SET ended_at = ?, ended_why = ? "
-                "WHERE id = ? AND ended_at IS NULL",
-                (to_text(now), why, subscription_id),
+                update(_s)
+                .where(_s.c.id == subscription_id, _s.c.ended_at.is_(None))
+                .values(ended_at=now, ended_why=why)
             )
 
     async def set_pause(self, subscription_id: int, until: date | None) -> None:
         async with self.store.write() as conn:
             await conn.execute(
-                "UPDATE subscriptions SET paused_until = ? WHERE id = ?",
-                (until.isoformat() if until else None, subscription_id),
+                update(_s).where(_s.c.id == subscription_id).values(paused_until=until)
             )
 
     async def set_problem(self, subscription_id: int, problem: str | None) -> None:
         async with self.store.write() as conn:
-            await conn.execute(
-                "UPDATE subscriptions SET problem = ? WHERE id = ?", (problem, subscription_id)
-            )
+            await conn.execute(update(_s).where(_s.c.id == subscription_id).values(problem=problem))
 
     # -- the ledger: leases -----------------------------------------------------------------
 
@@ -352,70 +396,93 @@ class DigestStore:
         only one of them at a time gets NEW or RETRY for a row; results come in the order
         asked."""
         keys = [delivery_id(w.sub.id, w.week) for w in wanted]
-        claimed_at, until = to_text(now), to_text(now + lease)
+        until = now + lease
         async with self.store.write() as conn:
-            existing: dict[str, Delivery] = {}
-            for chunk in _chunks(keys):
-                rows = await conn.execute_fetchall(
-                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries "
-                    f"WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
+            # Rows another replica has locked this moment are skipped, not waited for: it is
+            # claiming or settling them (PostgreSQL; SQLite's write lock is whole).
+            held = await self._deliveries_in(conn, keys, lock=True)
+            fresh = [(k, w) for k, w in zip(keys, wanted, strict=True) if k not in held]
+            inserted: set[str] = set()
+            if fresh:
+                new_rows = [
+                    {
+                        "id": key,
+                        "subscription_id": want.sub.id,
+                        "channel": want.sub.channel,
+                        "week": want.week,
+                        "due_at": want.due_at,
+                        "kind": "digest",
+                        "state": _CLAIMED,
+                        "attempts": 1,
+                        "claimed_at": now,
+                        "claimed_by": worker,
+                        "lease_until": until,
+                    }
+                    for key, want in fresh
+                ]
+                ids = await conn.execute(
+                    insert(self.db.dialect, _d).on_conflict_do_nothing().returning(_d.c.id),
+                    new_rows,
                 )
-                existing.update((str(r[0]), _delivery(tuple(r))) for r in rows)
+                inserted = set(ids.scalars())
+            # Neither locked by us nor new: another replica holds it (or just inserted it).
+            theirs = await self._deliveries_in(
+                conn, [k for k, _ in fresh if k not in inserted], lock=False
+            )
             claims: list[Claim] = []
-            inserts, retries = [], []
+            retries: list[dict[str, Any]] = []
             for key, want in zip(keys, wanted, strict=True):
-                old = existing.get(key)
-                if old is None:
-                    inserts.append(
-                        (
-                            key,
-                            want.sub.id,
-                            want.sub.channel,
-                            want.week.isoformat(),
-                            to_text(want.due_at),
-                            claimed_at,
-                            worker,
-                            until,
-                        )
-                    )
-                    claims.append(
-                        Claim(ClaimOutcome.NEW, _claimed(key, want, now, worker, now + lease))
-                    )
-                elif old.state in (DeliveryState.SENT, DeliveryState.MISSED, DeliveryState.PAUSED):
+                if key in inserted:
+                    claims.append(Claim(ClaimOutcome.NEW, _claimed(key, want, now, worker, until)))
+                    continue
+                old = held.get(key) or theirs[key]
+                if old.state in _FINISHED:
                     claims.append(Claim(ClaimOutcome.DONE, old))
-                elif old.lease_until is not None and old.lease_until > now:
+                elif key in theirs or (old.lease_until is not None and old.lease_until > now):
                     live = (
                         ClaimOutcome.BUSY
-                        if old.state is DeliveryState.CLAIMED
+                        if old.state is DeliveryState.CLAIMED or key in theirs
                         else ClaimOutcome.LATER
                     )
                     claims.append(Claim(live, old))
                 else:  # abandoned by a worker that died, or failed earlier: ours to retry
-                    retries.append((claimed_at, worker, until, key))
+                    retries.append({"key": key, "at": now, "by": worker, "until": until})
                     retry = replace(
                         old,
                         state=DeliveryState.CLAIMED,
                         attempts=old.attempts + 1,
                         claimed_at=now,
                         claimed_by=worker,
-                        lease_until=now + lease,
+                        lease_until=until,
                     )
                     claims.append(Claim(ClaimOutcome.RETRY, retry))
-            if inserts:
-                await conn.executemany(
-                    "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, "
-                    "state, attempts, claimed_at, claimed_by, lease_until) "
-                    "VALUES (?, ?, ?, ?, ?, 'digest', 'claimed', 1, ?, ?, ?)",
-                    inserts,
-                )
             if retries:
-                await conn.executemany(
-                    "UPDATE deliveries SET state = 'claimed', attempts = attempts + 1, "
-                    "claimed_at = ?, claimed_by = ?, lease_until = ? WHERE id = ?",
+                await conn.execute(
+                    update(_d)
+                    .where(_d.c.id == bindparam("key"))
+                    .values(
+                        state=_CLAIMED,
+                        attempts=_d.c.attempts + 1,
+                        claimed_at=bindparam("at"),
+                        claimed_by=bindparam("by"),
+                        lease_until=bindparam("until"),
+                    ),
                     retries,
                 )
         return claims
+
+    @staticmethod
+    async def _deliveries_in(
+        conn: AsyncConnection, keys: Sequence[str], *, lock: bool
+    ) -> dict[str, Delivery]:
+        found: dict[str, Delivery] = {}
+        for chunk in _chunks(keys):
+            query = select(*_DELIVERY_COLUMNS).where(_d.c.id.in_(chunk))
+            if lock:
+                query = query.with_for_update(skip_locked=True)
+            for row in await conn.execute(query):
+                found[row[0]] = _delivery(row)
+        return found
 
     async def take_abandoned(
         self,
@@ -429,29 +496,30 @@ class DigestStore:
         """Take over rows whose holder died or gave them back (a claim not sent, or a post
         whose thread reply is owed), whatever their week: nothing is left claimed forever.
         Each is taken by compare-and-set, so two workers never take the same row."""
-        rows = await self.store.conn.execute_fetchall(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE {_ABANDONED} "
-            "ORDER BY due_at LIMIT ?",
-            (to_text(now), limit),
-        )
-        # only rows of platforms this worker can post to (channel ids start 'slack:', ...)
-        found = [
-            d
-            for d in (_delivery(tuple(r)) for r in rows)
-            if d.channel.split(":", 1)[0] in platforms
-        ]
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(*_DELIVERY_COLUMNS).where(_abandoned(now)).order_by(_d.c.due_at).limit(limit)
+            )
+            # only rows of platforms this worker can post to (channel ids start 'slack:', ...)
+            found = [
+                d for d in (_delivery(r) for r in rows) if d.channel.split(":", 1)[0] in platforms
+            ]
         if not found:
             return []
         until = now + lease
         taken: list[Delivery] = []
         async with self.store.write() as conn:
+            # on PostgreSQL, rows another replica is taking right now are left to it
+            free = await self._deliveries_in(conn, [d.id for d in found], lock=True)
             for old in found:
-                cursor = await conn.execute(
-                    "UPDATE deliveries SET claimed_by = ?, lease_until = ?, "
-                    f"attempts = attempts + 1 WHERE id = ? AND {_ABANDONED}",
-                    (worker, to_text(until), old.id, to_text(now)),
+                if old.id not in free:
+                    continue
+                done = await conn.execute(
+                    update(_d)
+                    .where(_d.c.id == old.id, _abandoned(now))
+                    .values(claimed_by=worker, lease_until=until, attempts=_d.c.attempts + 1)
                 )
-                if cursor.rowcount == 1:
+                if done.rowcount == 1:
                     taken.append(replace(old, claimed_by=worker, lease_until=until))
         return taken
 
@@ -464,33 +532,25 @@ class DigestStore:
         held: set[str] = set()
         async with self.store.write() as conn:
             for lease in leases:
-                cursor = await conn.execute(
-                    "UPDATE deliveries SET lease_until = ? WHERE id = ? AND claimed_by = ? "
-                    "AND (state = 'claimed' OR discussion = 'pending')",
-                    (to_text(lease.until), lease.delivery_id, worker),
+                done = await conn.execute(
+                    update(_d)
+                    .where(_d.c.id == lease.delivery_id, _d.c.claimed_by == worker, _OWED)
+                    .values(lease_until=lease.until)
                 )
-                if cursor.rowcount == 1:
+                if done.rowcount == 1:
                     held.add(lease.delivery_id)
         return held
 
     async def release(self, worker: str, ids: Sequence[str] | None = None) -> int:
         """Give leases back at once (shutting down): the next worker need not wait for
         them to expire. It checks the platform before posting, as for any taken-over row."""
-        where = "claimed_by = ? AND (state = 'claimed' OR discussion = 'pending')"
+        mine = update(_d).where(_d.c.claimed_by == worker, _OWED).values(lease_until=None)
         async with self.store.write() as conn:
             if ids is None:
-                cursor = await conn.execute(
-                    f"UPDATE deliveries SET lease_until = NULL WHERE {where}", (worker,)
-                )
-                return cursor.rowcount
+                return (await conn.execute(mine)).rowcount
             count = 0
             for chunk in _chunks(list(ids)):
-                cursor = await conn.execute(
-                    f"UPDATE deliveries SET lease_until = NULL WHERE {where} "
-                    f"AND id IN ({','.join('?' * len(chunk))})",
-                    (worker, *chunk),
-                )
-                count += cursor.rowcount
+                count += (await conn.execute(mine.where(_d.c.id.in_(chunk)))).rowcount
             return count
 
     async def complete_many(self, done: Sequence[Completion], worker: str) -> set[str]:
@@ -501,44 +561,58 @@ class DigestStore:
         if not done:
             return set()
         recorded: list[Completion] = []
+        covered = insert(self.db.dialect, t.channel_covered)
+        # 'posted' wins over an earlier 'skipped': the group did get this one
+        covered = covered.on_conflict_do_update(
+            index_elements=[t.channel_covered.c.channel, t.channel_covered.c.project],
+            set_={"how": "posted", "at": covered.excluded.at},
+        )
         async with self.store.write() as conn:
             for d in done:
-                cursor = await conn.execute(
-                    "UPDATE deliveries SET state = 'sent', sent_at = ?, message_id = ?, "
-                    "kind = ?, project = ?, error = NULL, discussion = ?, "
-                    "lease_until = CASE WHEN ? IS NULL THEN NULL ELSE lease_until END "
-                    "WHERE id = ? AND claimed_by = ? AND state = 'claimed'",
-                    (
-                        to_text(d.at),
-                        d.message_id,
-                        d.kind,
-                        d.project,
-                        d.discussion,
-                        d.discussion,
-                        d.delivery.id,
-                        worker,
-                    ),
+                values: dict[str, Any] = {
+                    "state": DeliveryState.SENT.value,
+                    "sent_at": d.at,
+                    "message_id": d.message_id,
+                    "kind": d.kind,
+                    "project": d.project,
+                    "error": None,
+                    "discussion": d.discussion,
+                }
+                if d.discussion is None:
+                    values["lease_until"] = None  # else the lease lasts until the reply
+                result = await conn.execute(
+                    update(_d)
+                    .where(
+                        _d.c.id == d.delivery.id,
+                        _d.c.claimed_by == worker,
+                        _d.c.state == _CLAIMED,
+                    )
+                    .values(**values)
                 )
-                if cursor.rowcount == 1:
+                if result.rowcount == 1:
                     recorded.append(d)
-            # 'posted' wins over an earlier 'skipped': the group did get this one
-            await conn.executemany(
-                "INSERT INTO channel_covered (channel, project, how, at) VALUES (?, ?, 'posted', ?) "
-                "ON CONFLICT (channel, project) DO UPDATE SET how = 'posted', at = excluded.at",
-                [(d.delivery.channel, d.project, to_text(d.at)) for d in recorded if d.project],
-            )
-            await conn.executemany(
-                _ADVANCE, [(to_text(d.next_due_at), d.delivery.subscription_id) for d in recorded]
-            )
+            picks = [
+                {"channel": d.delivery.channel, "project": d.project, "how": "posted", "at": d.at}
+                for d in recorded
+                if d.project
+            ]
+            if picks:
+                await conn.execute(covered, picks)
+            if recorded:
+                await conn.execute(
+                    _ADVANCE,
+                    [_advance(d.next_due_at, d.delivery.subscription_id) for d in recorded],
+                )
             ended = [
-                (to_text(d.at), d.delivery.subscription_id)
+                {"sid": d.delivery.subscription_id, "at": d.at}
                 for d in recorded
                 if d.kind == "completion"
             ]
             if ended:
-                await conn.executemany(
-                    "UPDATE subscriptions SET ended_at = ?, ended_why = 'completed' "
-                    "WHERE id = ? AND ended_at IS NULL",
+                await conn.execute(
+                    update(_s)
+                    .where(_s.c.id == bindparam("sid"), _s.c.ended_at.is_(None))
+                    .values(ended_at=bindparam("at"), ended_why="completed"),
                     ended,
                 )
         return {d.delivery.id for d in recorded}
@@ -551,11 +625,19 @@ class DigestStore:
         if not finished:
             return
         async with self.store.write() as conn:
-            await conn.executemany(
-                "UPDATE deliveries SET discussion = NULL, lease_until = NULL, "
-                "error = coalesce(?, error) WHERE id = ? AND claimed_by = ? "
-                "AND discussion = 'pending'",
-                [(error, did, worker) for did, error in finished],
+            await conn.execute(
+                update(_d)
+                .where(
+                    _d.c.id == bindparam("key"),
+                    _d.c.claimed_by == worker,
+                    _d.c.discussion == DISCUSSION_PENDING,
+                )
+                .values(
+                    discussion=None,
+                    lease_until=None,
+                    error=func.coalesce(bindparam("why", type_=_d.c.error.type), _d.c.error),
+                ),
+                [{"key": did, "why": error} for did, error in finished],
             )
 
     async def fail(self, delivery: Delivery, error: str, worker: str) -> bool:
@@ -582,122 +664,144 @@ class DigestStore:
         worker: str,
     ) -> bool:
         async with self.store.write() as conn:
-            cursor = await conn.execute(
-                "UPDATE deliveries SET state = ?, error = ?, lease_until = ? "
-                "WHERE id = ? AND claimed_by = ? AND state = 'claimed'",
-                (state, error, to_text(until) if until else None, delivery.id, worker),
+            done = await conn.execute(
+                update(_d)
+                .where(_d.c.id == delivery.id, _d.c.claimed_by == worker, _d.c.state == _CLAIMED)
+                .values(state=state, error=error, lease_until=until)
             )
-            return cursor.rowcount == 1
+            return done.rowcount == 1
 
     async def note(self, delivery: Delivery, error: str) -> None:
         """A problem after the post went out (e.g. the discussion thread): kept, not retried."""
         async with self.store.write() as conn:
-            await conn.execute("UPDATE deliveries SET error = ? WHERE id = ?", (error, delivery.id))
+            await conn.execute(update(_d).where(_d.c.id == delivery.id).values(error=error))
 
     async def record_many(self, items: Sequence[Recorded]) -> int:
         """Weeks that will never be posted (missed, paused), for many subscriptions at once;
-        each schedule moves past them. Returns how many rows were new."""
+        each schedule moves past them. Returns how many rows were new (or changed)."""
         if not items:
             return 0
         rows = [
-            (
-                delivery_id(i.sub.id, week),
-                i.sub.id,
-                i.sub.channel,
-                week.isoformat(),
-                to_text(due_at),
-                i.state.value,
-            )
+            {
+                "id": delivery_id(i.sub.id, week),
+                "subscription_id": i.sub.id,
+                "channel": i.sub.channel,
+                "week": week,
+                "due_at": due_at,
+                "kind": "digest",
+                "state": i.state.value,
+            }
             for i in items
             for week, due_at in i.weeks
         ]
+        stmt = insert(self.db.dialect, _d)
+        # a week that failed and is now past its time ends missed, keeping why
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_d.c.subscription_id, _d.c.week],
+            set_={
+                "state": stmt.excluded.state,
+                "lease_until": None,
+                "error": literal("not posted in time: ")
+                + func.coalesce(_d.c.error, "unknown error"),
+            },
+            where=(_d.c.state == DeliveryState.FAILED.value)
+            & (stmt.excluded.state == DeliveryState.MISSED.value),
+        ).returning(_d.c.id)
         async with self.store.write() as conn:
-            before = conn.total_changes
-            await conn.executemany(
-                "INSERT INTO deliveries (id, subscription_id, channel, week, due_at, kind, state) "
-                "VALUES (?, ?, ?, ?, ?, 'digest', ?) ON CONFLICT (subscription_id, week) "
-                # a week that failed and is now past its time ends missed, keeping why
-                "DO UPDATE SET state = excluded.state, lease_until = NULL, "
-                "error = 'not posted in time: ' || coalesce(deliveries.error, 'unknown error') "
-                "WHERE deliveries.state = 'failed' AND excluded.state = 'missed'",
-                rows,
-            )
-            added = conn.total_changes - before
-            await conn.executemany(_ADVANCE, [(to_text(i.next_due_at), i.sub.id) for i in items])
+            added = len((await conn.execute(stmt, rows)).all()) if rows else 0
+            await conn.execute(_ADVANCE, [_advance(i.next_due_at, i.sub.id) for i in items])
         return added
 
     async def deliveries(self, channel: str, limit: int = 20) -> list[Delivery]:
         """The channel's deliveries, newest week first."""
-        rows = await self.store.conn.execute_fetchall(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE channel = ? "
-            "ORDER BY due_at DESC LIMIT ?",
-            (channel, limit),
-        )
-        return [_delivery(tuple(r)) for r in rows]
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(*_DELIVERY_COLUMNS)
+                .where(_d.c.channel == channel)
+                .order_by(_d.c.due_at.desc())
+                .limit(limit)
+            )
+            return [_delivery(r) for r in rows]
 
     async def sent_between(self, start: datetime, end: datetime) -> int:
         """Posts already sent for occurrences due in (start, end]."""
-        rows = await self.store.conn.execute_fetchall(
-            "SELECT count(*) FROM deliveries WHERE state = 'sent' AND due_at > ? AND due_at <= ?",
-            (to_text(start), to_text(end)),
-        )
-        return int(next(iter(rows))[0])
+        async with self.db.read() as conn:
+            count = await conn.scalar(
+                select(func.count())
+                .select_from(_d)
+                .where(
+                    _d.c.state == DeliveryState.SENT.value, _d.c.due_at > start, _d.c.due_at <= end
+                )
+            )
+        return int(count or 0)
 
     # -- what a channel has covered, and who is in it ----------------------------------
 
     async def channel_facts(self, channels: Sequence[str]) -> dict[str, ChannelFacts]:
         """Covered picks, posted picks (oldest first) and members of many channels at once."""
         facts = {c: ChannelFacts({}, [], []) for c in channels}
-        for chunk in _chunks(list(facts)):
-            marks = ",".join("?" * len(chunk))
-            for channel, project, how in await self.store.conn.execute_fetchall(
-                f"SELECT channel, project, how FROM channel_covered WHERE channel IN ({marks})",
-                chunk,
-            ):
-                facts[channel].covered[project] = how
-            for channel, project in await self.store.conn.execute_fetchall(
-                f"SELECT channel, project FROM deliveries WHERE channel IN ({marks}) "
-                "AND state = 'sent' AND project IS NOT NULL ORDER BY due_at",
-                chunk,
-            ):
-                facts[channel].posted.append(project)
-            for channel, user in await self.store.conn.execute_fetchall(
-                f"SELECT channel, user_id FROM channel_members WHERE channel IN ({marks}) "
-                "ORDER BY seen_at, user_id",
-                chunk,
-            ):
-                facts[channel].members.append(user)
+        cov, mem = t.channel_covered, t.channel_members
+        async with self.db.read() as conn:
+            for chunk in _chunks(list(facts)):
+                for channel, project, how in await conn.execute(
+                    select(cov.c.channel, cov.c.project, cov.c.how).where(cov.c.channel.in_(chunk))
+                ):
+                    facts[channel].covered[project] = how
+                for channel, project in await conn.execute(
+                    select(_d.c.channel, _d.c.project)
+                    .where(
+                        _d.c.channel.in_(chunk),
+                        _d.c.state == DeliveryState.SENT.value,
+                        _d.c.project.is_not(None),
+                    )
+                    .order_by(_d.c.due_at)
+                ):
+                    facts[channel].posted.append(project)
+                for channel, user in await conn.execute(
+                    select(mem.c.channel, mem.c.user_id)
+                    .where(mem.c.channel.in_(chunk))
+                    .order_by(mem.c.seen_at, mem.c.user_id)
+                ):
+                    facts[channel].members.append(user)
         return facts
 
     async def covered(self, channel: str) -> dict[str, str]:
         """Projects the channel has been through: slug -> 'posted' or 'skipped'."""
-        rows = await self.store.conn.execute_fetchall(
-            "SELECT project, how FROM channel_covered WHERE channel = ?", (channel,)
-        )
-        return {str(p): str(h) for p, h in rows}
+        cov = t.channel_covered
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(cov.c.project, cov.c.how).where(cov.c.channel == channel)
+            )
+            return {str(p): str(h) for p, h in rows}
 
     async def cover(self, channel: str, project: str, how: str, now: datetime) -> None:
         async with self.store.write() as conn:
             await conn.execute(
-                "INSERT INTO channel_covered (channel, project, how, at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (channel, project) DO NOTHING",
-                (channel, project, how, to_text(now)),
+                insert(self.db.dialect, t.channel_covered)
+                .values(channel=channel, project=project, how=how, at=now)
+                .on_conflict_do_nothing()
             )
 
     async def remember_member(self, channel: str, user: str, now: datetime) -> None:
         if (channel, user) in self._members_seen:
             return  # one write per person and channel per process is enough
+        stmt = insert(self.db.dialect, t.channel_members).values(
+            channel=channel, user_id=user, seen_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.channel_members.c.channel, t.channel_members.c.user_id],
+            set_={"seen_at": stmt.excluded.seen_at},
+        )
         async with self.store.write() as conn:
-            await conn.execute(
-                "INSERT INTO channel_members (channel, user_id, seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (channel, user_id) DO UPDATE SET seen_at = excluded.seen_at",
-                (channel, user, to_text(now)),
-            )
+            await conn.execute(stmt)
         self._members_seen.add((channel, user))
 
     async def members(self, channel: str) -> list[str]:
-        rows = await self.store.conn.execute_fetchall(
-            "SELECT user_id FROM channel_members WHERE channel = ? ORDER BY seen_at, user_id",
-            (channel,),
-        )
-        return [str(r[0]) for r in rows]
+        mem = t.channel_members
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(mem.c.user_id)
+                .where(mem.c.channel == channel)
+                .order_by(mem.c.seen_at, mem.c.user_id)
+            )
+            return [str(r[0]) for r in rows]

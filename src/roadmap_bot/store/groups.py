@@ -1,7 +1,7 @@
 """Persistence for the group at a glance: when members marked what, and page links.
 
 Streaks and the digest's activity line need every mark's time, not only the latest
-status, so marks are also appended to ``mark_events`` (by :mod:`store.sqlite`). The
+status, so marks are also appended to ``mark_events`` (by :mod:`store.sql`). The
 study-group page's link is derived from a per-channel salt; only the token's hash is
 stored, so the table alone never reveals a working link.
 """
@@ -11,8 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from roadmap_bot.store.sqlite import SqliteStore, from_text, to_text
+from sqlalchemy import func, select
+from sqlalchemy.sql.expression import Select
+
+from roadmap_bot.store import schema as t
+from roadmap_bot.store.sql import SqlStore, insert
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
@@ -45,16 +50,22 @@ class PageLink:
     created_at: datetime
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
 
 
-class GroupStore:
-    """Mark history and page links over the same SQLite connection as the rest."""
+_e = t.mark_events
+_l = t.dashboard_links
+_LINK = select(_l.c.channel, _l.c.salt, _l.c.token_hash, _l.c.created_at)
 
-    def __init__(self, store: SqliteStore) -> None:
+
+class GroupStore:
+    """Mark history and page links in the same database as the rest of the store."""
+
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self.db = store.db
 
     # -- mark history ----------------------------------------------------------------------
 
@@ -67,16 +78,21 @@ class GroupStore:
         found: dict[str, dict[str, datetime]] = {u: {} for u in wanted}
         if not slugs:
             return found
-        slug_marks = ",".join("?" * len(slugs))
-        for chunk in _chunks(wanted):
-            rows = await self.store.conn.execute_fetchall(
-                "SELECT user_id, project, min(at) FROM mark_events "
-                f"WHERE user_id IN ({','.join('?' * len(chunk))}) AND project IN ({slug_marks}) "
-                "AND status IN ('done', 'reading') GROUP BY user_id, project",
-                [*chunk, *slugs],
-            )
-            for user, project, at in rows:
-                found[str(user)][str(project)] = from_text(str(at))
+        first = func.min(_e.c.at).label("first")
+        async with self.db.read() as conn:
+            for chunk in _chunks(wanted):
+                rows = await conn.execute(
+                    select(_e.c.user_id, _e.c.project, first)
+                    .where(
+                        _e.c.user_id.in_(chunk),
+                        _e.c.project.in_(slugs),
+                        _e.c.status.in_(("done", "reading")),
+                    )
+                    .group_by(_e.c.user_id, _e.c.project)
+                )
+                for user, project, at in rows:
+                    # min() loses the column's type on SQLite: the text comes back as it is
+                    found[user][project] = at if isinstance(at, datetime) else t.from_text(at)
         return found
 
     async def finished_between(
@@ -85,61 +101,53 @@ class GroupStore:
         """'done' marks made in (start, end], oldest first (the digest's activity line)."""
         wanted = list(dict.fromkeys(users))
         events: list[MarkEvent] = []
-        for chunk in _chunks(wanted):
-            rows = await self.store.conn.execute_fetchall(
-                "SELECT user_id, project, status, at FROM mark_events "
-                f"WHERE user_id IN ({','.join('?' * len(chunk))}) AND status = 'done' "
-                "AND at > ? AND at <= ? ORDER BY at",
-                [*chunk, to_text(start), to_text(end)],
-            )
-            events.extend(
-                MarkEvent(str(u), str(p), str(s), from_text(str(a))) for u, p, s, a in rows
-            )
+        async with self.db.read() as conn:
+            for chunk in _chunks(wanted):
+                rows = await conn.execute(
+                    select(_e.c.user_id, _e.c.project, _e.c.status, _e.c.at)
+                    .where(
+                        _e.c.user_id.in_(chunk),
+                        _e.c.status == "done",
+                        _e.c.at > start,
+                        _e.c.at <= end,
+                    )
+                    .order_by(_e.c.at)
+                )
+                events.extend(MarkEvent(u, p, s, a) for u, p, s, a in rows)
         events.sort(key=lambda e: e.at)
         return events
 
     async def ledger_weeks(self, subscription_ids: Iterable[int]) -> dict[int, list[LedgerWeek]]:
         """Every ledger week of these subscriptions, oldest first."""
-        wanted = [str(i) for i in dict.fromkeys(subscription_ids)]
-        found: dict[int, list[LedgerWeek]] = {int(i): [] for i in wanted}
-        for chunk in _chunks(wanted):
-            rows = await self.store.conn.execute_fetchall(
-                "SELECT subscription_id, week, due_at, state, kind, project FROM deliveries "
-                f"WHERE subscription_id IN ({','.join('?' * len(chunk))}) ORDER BY due_at",
-                [int(i) for i in chunk],
-            )
-            for sid, week, due, state, kind, project in rows:
-                found[int(sid)].append(
-                    LedgerWeek(
-                        int(sid),
-                        date.fromisoformat(str(week)),
-                        from_text(str(due)),
-                        str(state),
-                        str(kind),
-                        str(project) if project else None,
-                    )
+        wanted = [int(i) for i in dict.fromkeys(subscription_ids)]
+        found: dict[int, list[LedgerWeek]] = {i: [] for i in wanted}
+        d = t.deliveries
+        async with self.db.read() as conn:
+            for chunk in _chunks(wanted):
+                rows = await conn.execute(
+                    select(d.c.subscription_id, d.c.week, d.c.due_at, d.c.state, d.c.kind)
+                    .add_columns(d.c.project)
+                    .where(d.c.subscription_id.in_(chunk))
+                    .order_by(d.c.due_at)
                 )
+                for sid, week, due, state, kind, project in rows:
+                    found[sid].append(LedgerWeek(sid, week, due, state, kind, project))
         return found
 
     # -- the study-group page's link -------------------------------------------------------
 
+    async def _links(self, query: Select[Any]) -> list[PageLink]:
+        async with self.db.read() as conn:
+            return [PageLink(*row) for row in await conn.execute(query)]
+
     async def page_link(self, channel: str) -> PageLink | None:
-        rows = await self.store.conn.execute_fetchall(
-            "SELECT channel, salt, token_hash, created_at FROM dashboard_links WHERE channel = ?",
-            (channel,),
-        )
-        return _link(tuple(next(iter(rows)))) if rows else None
+        found = await self._links(_LINK.where(_l.c.channel == channel))
+        return found[0] if found else None
 
     async def page_links(self, channels: Sequence[str]) -> dict[str, PageLink]:
         found: dict[str, PageLink] = {}
         for chunk in _chunks(list(dict.fromkeys(channels))):
-            rows = await self.store.conn.execute_fetchall(
-                "SELECT channel, salt, token_hash, created_at FROM dashboard_links "
-                f"WHERE channel IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                link = _link(tuple(row))
+            for link in await self._links(_LINK.where(_l.c.channel.in_(chunk))):
                 found[link.channel] = link
         return found
 
@@ -148,59 +156,53 @@ class GroupStore:
         (the first of two processes starting at once wins, and both use its key)."""
         async with self.store.write() as conn:
             await conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('web.link_secret', ?) "
-                "ON CONFLICT (key) DO NOTHING",
-                (fresh,),
+                insert(self.db.dialect, t.meta)
+                .values(key="web.link_secret", value=fresh)
+                .on_conflict_do_nothing()
             )
-            rows = await conn.execute_fetchall(
-                "SELECT value FROM meta WHERE key = 'web.link_secret'"
+            value = await conn.scalar(
+                select(t.meta.c.value).where(t.meta.c.key == "web.link_secret")
             )
-        return str(next(iter(rows))[0])
+        return str(value)
 
     async def add_links(self, links: Sequence[tuple[str, str, str]], now: datetime) -> None:
         """(channel, salt, token_hash) for channels without a link yet, in one transaction."""
         if not links:
             return
         async with self.store.write() as conn:
-            await conn.executemany(
-                "INSERT INTO dashboard_links (channel, salt, token_hash, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (channel) DO NOTHING",
-                [(c, salt, h, to_text(now)) for c, salt, h in links],
+            await conn.execute(
+                insert(self.db.dialect, _l).on_conflict_do_nothing(index_elements=[_l.c.channel]),
+                [
+                    {"channel": c, "salt": salt, "token_hash": h, "created_at": now}
+                    for c, salt, h in links
+                ],
             )
 
     async def channel_of(self, token_hash: str) -> str | None:
-        rows = await self.store.conn.execute_fetchall(
-            "SELECT channel FROM dashboard_links WHERE token_hash = ?", (token_hash,)
-        )
-        return str(next(iter(rows))[0]) if rows else None
+        async with self.db.read() as conn:
+            found = await conn.scalar(select(_l.c.channel).where(_l.c.token_hash == token_hash))
+        return str(found) if found is not None else None
 
     async def save_link(
         self, channel: str, salt: str, token_hash: str, now: datetime, *, replace: bool
     ) -> PageLink:
         """Store a channel's link; without ``replace`` an existing one wins (two askers at
         once both get the same link). Returns the link in force."""
-        async with self.store.write() as conn:
-            if replace:
-                await conn.execute(
-                    "INSERT INTO dashboard_links (channel, salt, token_hash, created_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET salt = excluded.salt, "
-                    "token_hash = excluded.token_hash, created_at = excluded.created_at",
-                    (channel, salt, token_hash, to_text(now)),
-                )
-            else:
-                await conn.execute(
-                    "INSERT INTO dashboard_links (channel, salt, token_hash, created_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (channel) DO NOTHING",
-                    (channel, salt, token_hash, to_text(now)),
-                )
-            rows = await conn.execute_fetchall(
-                "SELECT channel, salt, token_hash, created_at FROM dashboard_links "
-                "WHERE channel = ?",
-                (channel,),
+        stmt = insert(self.db.dialect, _l).values(
+            channel=channel, salt=salt, token_hash=token_hash, created_at=now
+        )
+        if replace:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[_l.c.channel],
+                set_={
+                    "salt": stmt.excluded.salt,
+                    "token_hash": stmt.excluded.token_hash,
+                    "created_at": stmt.excluded.created_at,
+                },
             )
-        return _link(tuple(next(iter(rows))))
-
-
-def _link(row: tuple[object, ...]) -> PageLink:
-    channel, salt, token_hash, created = row
-    return PageLink(str(channel), str(salt), str(token_hash), from_text(str(created)))
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[_l.c.channel])
+        async with self.store.write() as conn:
+            await conn.execute(stmt)
+            row = (await conn.execute(_LINK.where(_l.c.channel == channel))).one()
+        return PageLink(*row)

@@ -1,8 +1,8 @@
-"""Versioned schema migrations, applied in order at start-up.
+"""The schema steps from before Alembic, numbered by SQLite's ``PRAGMA user_version``.
 
-Each migration is a list of statements run in one BEGIN IMMEDIATE transaction together
-with ``PRAGMA user_version``, so two processes starting on one database apply it once.
-Never edit a released migration: add a new one.
+Frozen: kept only so ``migrate.py`` can adopt a file that predates release 0.1 (steps 1-3
+make 0.1's schema, which Alembic's revision 0001 describes). Steps 4, 5 and 6 became the
+revisions 0002, 0003 and 0004. New schema changes are Alembic revisions in ``store/migrations``.
 """
 
 from __future__ import annotations
@@ -96,45 +96,6 @@ MIGRATIONS: list[list[str]] = [
             checked_at    TEXT,                 -- UTC: the source last answered (200 or 304)
             failed_at     TEXT,                 -- UTC: the last attempt that got no answer
             failure       TEXT
-        ) WITHOUT ROWID""",
-    ],
-    # 4: the learning paths each person follows on purpose ('follow PATH')
-    [
-        """CREATE TABLE follows (
-            user_id     TEXT NOT NULL,
-            path        TEXT NOT NULL,          -- the path's slug
-            followed_at TEXT NOT NULL,
-            PRIMARY KEY (user_id, path)
-        ) WITHOUT ROWID""",
-    ],
-    # 5: leases on deliveries: a claim is held until lease_until by claimed_by, and the
-    # discussion thread is part of the delivery until it is posted
-    [
-        "ALTER TABLE deliveries ADD COLUMN lease_until TEXT",  # UTC; NULL: nobody holds it
-        "ALTER TABLE deliveries ADD COLUMN discussion TEXT",  # 'pending': post out, thread not
-        # claims left by an older version have no lease: the next worker may take them over
-        "UPDATE deliveries SET lease_until = NULL WHERE state = 'claimed'",
-        "CREATE INDEX deliveries_leases ON deliveries (lease_until) "
-        "WHERE state = 'claimed' OR discussion = 'pending'",
-    ],
-    # 6: the group at a glance: when each mark was made (streaks need every change, not
-    # only the latest), and the study-group page's link per channel (its token hashed)
-    [
-        """CREATE TABLE mark_events (
-            user_id TEXT NOT NULL,
-            project TEXT NOT NULL,
-            status  TEXT NOT NULL CHECK (status IN ('done', 'reading', 'skipped', 'cleared')),
-            at      TEXT NOT NULL                -- UTC
-        )""",
-        "CREATE INDEX mark_events_by_user ON mark_events (user_id, project, at)",
-        # the marks made before this migration: their latest change is all we know
-        "INSERT INTO mark_events (user_id, project, status, at) "
-        "SELECT user_id, project, status, updated_at FROM progress",
-        """CREATE TABLE dashboard_links (
-            channel    TEXT PRIMARY KEY,
-            token_hash TEXT NOT NULL UNIQUE,     -- sha256 of the token: the token is never stored
-            salt       TEXT NOT NULL,            -- the token is derived from it; reset replaces it
-            created_at TEXT NOT NULL
         ) WITHOUT ROWID""",
     ],
 ]

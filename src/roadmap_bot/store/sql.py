@@ -1,53 +1,57 @@
-"""The embedded store: one SQLite file through aiosqlite.
+"""The :class:`roadmap_bot.store.Store` on SQLAlchemy: people, their marks, settings.
 
-WAL lets readers run beside the writer; every write is one ``BEGIN IMMEDIATE``
-transaction, so it takes the write lock up front instead of failing half-way when a
-second process writes too. Within a process an asyncio lock keeps one writer at a time.
+The same code runs on SQLite and PostgreSQL (see ``database.py`` for what differs). The
+study-group ledger (``digests.py``) and the report cache (``reports.py``) use the same
+database through this object.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import aiosqlite
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.schema import Table
 
 from roadmap_bot.store import Mark, Status
-from roadmap_bot.store.migrations import LATEST, MIGRATIONS
+from roadmap_bot.store import schema as t
+from roadmap_bot.store.database import SQLITE, Database
+from roadmap_bot.store.migrate import upgrade
 
-log = logging.getLogger(__name__)
-
-BUSY_TIMEOUT_MS = 15_000
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
-class StoreError(Exception):
-    """The database cannot be opened or is newer than this program."""
+def insert(dialect: str, table: Table) -> Any:
+    """INSERT with ON CONFLICT for the engine at hand (both dialects spell it alike)."""
+    return (postgresql.insert if dialect != SQLITE else sqlite.insert)(table)
 
 
 class MarksCache:
-    """People's marks, kept in memory between writes.
+    """People's marks, kept in memory between writes, on SQLite only.
 
     Nearly every command reads the asker's marks, and a trip to aiosqlite's thread costs
     more than the rest of the command. SQLite's ``data_version`` changes whenever any
     connection (another process included) commits, so the cache is dropped exactly when
-    the data may have changed. Checking it is a read of shared memory, cheap enough to
-    do on the event loop.
+    the data may have changed; checking it is a read of shared memory, cheap enough to do
+    on the event loop. PostgreSQL has no such counter, and replicas write beside each
+    other: there every read goes to the server (bench/bench_core.py measures the cost).
     """
 
     MAX_USERS = 10_000
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str | None) -> None:
         self._data: dict[str, dict[str, Mark]] = {}
         self.follows: dict[str, dict[str, datetime]] = {}  # same freshness rule as marks
         self._version: int | None = None
         self.generation = 0  # bumped by every clear: a fetch that straddles one is dropped
         self._probe: sqlite3.Connection | None = None
-        if path != ":memory:":  # a memory database is private to its connection
+        if path is not None and path != ":memory:":  # a memory database is one connection's
             self._probe = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
     def _fresh(self) -> bool:
@@ -98,65 +102,26 @@ class MarksCache:
             self._probe.close()
 
 
-def to_text(at: datetime) -> str:
-    """Timestamps are stored as ISO-8601 UTC text: sortable and readable."""
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+class SqlStore:
+    """The store on one database: SQLite file or PostgreSQL server."""
 
-
-def from_text(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-async def _enable_wal(conn: aiosqlite.Connection) -> None:
-    """Switch to WAL. On a brand-new file two processes may race here, and SQLite answers
-    'locked' at once instead of waiting on the busy timeout: retry briefly."""
-    for attempt in range(50):
-        try:
-            await conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 49:
-                raise
-            await asyncio.sleep(0.05 + 0.01 * attempt)
-
-
-class SqliteStore:
-    """The :class:`roadmap_bot.store.Store` on a SQLite file."""
-
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        self.conn = conn
-        self.path = path
-        self._write_lock = asyncio.Lock()
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.dialect = db.dialect
         self._names: dict[str, str] = {}
-        self._marks = MarksCache(path)
+        self._marks = MarksCache(db.path)
 
     @classmethod
-    async def open(cls, path: str | Path) -> SqliteStore:
-        """Open (creating if needed) and migrate the database at ``path``."""
-        where = str(path)
-        if where != ":memory:":
-            parent = Path(where).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise StoreError(f"cannot open database {where}: folder {parent} does not exist")
+    async def open(cls, where: str | Path) -> SqlStore:
+        """Open the database at ``where`` (a SQLite path or a database URL) and bring its
+        schema up to date; ``StoreError`` if it cannot be used or is newer than us."""
+        db = await Database.open(where)
         try:
-            conn = await aiosqlite.connect(where, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {where}: {exc}") from exc
-        store = cls(conn, where)
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if where != ":memory:":
-                await _enable_wal(conn)
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await store._migrate()
-        except sqlite3.DatabaseError as exc:
-            await conn.close()
-            raise StoreError(f"cannot use database {where}: {exc}") from exc
+            await upgrade(db)
         except BaseException:
-            await conn.close()
+            await db.close()
             raise
-        return store
+        return cls(db)
 
     def data_version(self) -> int | None:
         """Changes whenever anything was committed to the database (by any process), so a
@@ -165,57 +130,39 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._marks.close()
-        await self.conn.close()
+        await self.db.close()
 
-    # -- transactions ----------------------------------------------------------------
+    @property
+    def path(self) -> str | None:
+        """The SQLite file (':memory:' for a memory database); None on PostgreSQL."""
+        return self.db.path
+
+    @property
+    def name(self) -> str:
+        """The database for messages: a path, or a URL without its password."""
+        return self.db.name
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
-        async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            else:
-                await self.conn.execute("COMMIT")
-            finally:
-                self._marks.clear()
-
-    async def _version(self) -> int:
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
-    async def _migrate(self) -> None:
-        if await self._version() == LATEST:
-            return
-        async with self.write() as conn:
-            version = await self._version()  # again, now that we hold the write lock
-            if version > LATEST:
-                raise StoreError(
-                    f"database {self.path} has schema {version}, newer than this "
-                    f"roadmap-bot ({LATEST}); upgrade roadmap-bot"
-                )
-            for number in range(version + 1, LATEST + 1):
-                for statement in MIGRATIONS[number - 1]:
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {number}")
-                log.info("database %s migrated to schema %d", self.path, number)
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction (see :meth:`Database.write`); cached marks are dropped."""
+        try:
+            async with self.db.write() as conn:
+                yield conn
+        finally:
+            self._marks.clear()
 
     # -- users -----------------------------------------------------------------------
 
     async def remember_user(self, user: str, name: str, at: datetime) -> None:
         if self._names.get(user) == name:
             return  # most commands come from people we already know: skip the write
+        stmt = insert(self.dialect, t.users).values(id=user, name=name, seen_at=at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.users.c.id],
+            set_={"name": stmt.excluded.name, "seen_at": stmt.excluded.seen_at},
+        )
         async with self.write() as conn:
-            await conn.execute(
-                "INSERT INTO users (id, name, seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at",
-                (user, name, to_text(at)),
-            )
+            await conn.execute(stmt)
         self._names[user] = name
 
     async def user_name(self, user: str) -> str | None:
@@ -225,46 +172,57 @@ class SqliteStore:
         wanted = list(dict.fromkeys(users))
         found = {u: self._names[u] for u in wanted if u in self._names}
         missing = [u for u in wanted if u not in found]
-        for start in range(0, len(missing), 500):
-            chunk = missing[start : start + 500]
-            rows = await self.conn.execute_fetchall(
-                f"SELECT id, name FROM users WHERE id IN ({','.join('?' * len(chunk))})", chunk
-            )
-            for user, name in rows:
-                found[user] = name
+        if not missing:
+            return found
+        async with self.db.read() as conn:
+            for start in range(0, len(missing), _CHUNK):
+                chunk = missing[start : start + _CHUNK]
+                rows = await conn.execute(
+                    select(t.users.c.id, t.users.c.name).where(t.users.c.id.in_(chunk))
+                )
+                for user, name in rows:
+                    found[user] = name
         return found
 
     # -- progress --------------------------------------------------------------------
 
     async def set_mark(self, user: str, project: str, status: Status, at: datetime) -> Mark | None:
+        p = t.progress
+        stmt = insert(self.dialect, p).values(
+            user_id=user, project=project, status=status.value, updated_at=at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[p.c.user_id, p.c.project],
+            set_={
+                "status": stmt.excluded.status,
+                # the same mark again keeps its date: 'done' twice must not rewrite history
+                "updated_at": case(
+                    (p.c.status == stmt.excluded.status, p.c.updated_at),
+                    else_=stmt.excluded.updated_at,
+                ),
+            },
+        )
         async with self.write() as conn:
             previous = await self._mark(conn, user, project)
-            await conn.execute(
-                "INSERT INTO progress (user_id, project, status, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (user_id, project) DO UPDATE SET status = excluded.status, "
-                # the same mark again keeps its date: 'done' twice must not rewrite history
-                "updated_at = CASE WHEN progress.status = excluded.status "
-                "THEN progress.updated_at ELSE excluded.updated_at END",
-                (user, project, status.value, to_text(at)),
-            )
+            await conn.execute(stmt)
             if previous is None or previous.status is not status:
                 await conn.execute(
-                    "INSERT INTO mark_events (user_id, project, status, at) VALUES (?, ?, ?, ?)",
-                    (user, project, status.value, to_text(at)),
+                    t.mark_events.insert().values(
+                        user_id=user, project=project, status=status.value, at=at
+                    )
                 )
         return previous
 
     async def clear_mark(self, user: str, project: str, at: datetime | None = None) -> Mark | None:
+        p = t.progress
         async with self.write() as conn:
             previous = await self._mark(conn, user, project)
             if previous is not None:
+                await conn.execute(delete(p).where(p.c.user_id == user, p.c.project == project))
                 await conn.execute(
-                    "DELETE FROM progress WHERE user_id = ? AND project = ?", (user, project)
-                )
-                await conn.execute(
-                    "INSERT INTO mark_events (user_id, project, status, at) "
-                    "VALUES (?, ?, 'cleared', ?)",
-                    (user, project, to_text(at or datetime.now(UTC))),
+                    t.mark_events.insert().values(
+                        user_id=user, project=project, status="cleared", at=at or datetime.now(UTC)
+                    )
                 )
         return previous
 
@@ -284,27 +242,31 @@ class SqliteStore:
         return {u: dict(cached[u]) for u in wanted}
 
     async def _fetch_marks(self, wanted: list[str]) -> dict[str, dict[str, Mark]]:
+        p = t.progress
         result: dict[str, dict[str, Mark]] = {u: {} for u in wanted}
-        for start in range(0, len(wanted), 500):  # well under SQLite's variable limit
-            chunk = wanted[start : start + 500]
-            # execute_fetchall: one trip to the database thread instead of three
-            rows = await self.conn.execute_fetchall(
-                "SELECT user_id, project, status, updated_at FROM progress "
-                f"WHERE user_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for user, project, status, updated in rows:
-                result[user][project] = Mark(Status(status), from_text(updated))
+        async with self.db.read() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                rows = await conn.execute(
+                    select(p.c.user_id, p.c.project, p.c.status, p.c.updated_at).where(
+                        p.c.user_id.in_(chunk)
+                    )
+                )
+                for user, project, status, updated in rows:
+                    result[user][project] = Mark(Status(status), updated)
         return result
 
     @staticmethod
-    async def _mark(conn: aiosqlite.Connection, user: str, project: str) -> Mark | None:
-        async with conn.execute(
-            "SELECT status, updated_at FROM progress WHERE user_id = ? AND project = ?",
-            (user, project),
-        ) as cur:
-            row = await cur.fetchone()
-        return Mark(Status(row[0]), from_text(row[1])) if row else None
+    async def _mark(conn: AsyncConnection, user: str, project: str) -> Mark | None:
+        p = t.progress
+        row = (
+            await conn.execute(
+                select(p.c.status, p.c.updated_at).where(
+                    p.c.user_id == user, p.c.project == project
+                )
+            )
+        ).first()
+        return Mark(Status(row[0]), row[1]) if row else None
 
     # -- followed paths --------------------------------------------------------------
 
@@ -312,42 +274,43 @@ class SqliteStore:
         cached = self._marks.get_follows(user)
         if cached is None:
             generation = self._marks.generation
-            rows = await self.conn.execute_fetchall(
-                "SELECT path, followed_at FROM follows WHERE user_id = ? "
-                "ORDER BY followed_at DESC, path",
-                (user,),
-            )
-            cached = {path: from_text(at) for path, at in rows}
+            f = t.follows
+            async with self.db.read() as conn:
+                rows = await conn.execute(
+                    select(f.c.path, f.c.followed_at)
+                    .where(f.c.user_id == user)
+                    .order_by(f.c.followed_at.desc(), f.c.path)
+                )
+                cached = {path: at for path, at in rows}
             self._marks.put_follows(user, cached, generation)
         return dict(cached)
 
     async def follow(self, user: str, path: str, at: datetime) -> bool:
+        stmt = (
+            insert(self.dialect, t.follows)
+            .values(user_id=user, path=path, followed_at=at)
+            .on_conflict_do_nothing()
+        )
         async with self.write() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO follows (user_id, path, followed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id, path) DO NOTHING",
-                (user, path, to_text(at)),
-            )
-            return cursor.rowcount > 0
+            return (await conn.execute(stmt)).rowcount > 0
 
     async def unfollow(self, user: str, path: str) -> bool:
+        f = t.follows
         async with self.write() as conn:
-            cursor = await conn.execute(
-                "DELETE FROM follows WHERE user_id = ? AND path = ?", (user, path)
-            )
-            return cursor.rowcount > 0
+            done = await conn.execute(delete(f).where(f.c.user_id == user, f.c.path == path))
+            return done.rowcount > 0
 
     # -- meta ------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
-        async with self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
-        return str(row[0]) if row else None
+        async with self.db.read() as conn:
+            value = await conn.scalar(select(t.meta.c.value).where(t.meta.c.key == key))
+        return str(value) if value is not None else None
 
     async def set_meta(self, key: str, value: str) -> None:
+        stmt = insert(self.dialect, t.meta).values(key=key, value=value)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.meta.c.key], set_={"value": stmt.excluded.value}
+        )
         async with self.write() as conn:
-            await conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            await conn.execute(stmt)

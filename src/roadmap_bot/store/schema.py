@@ -1,0 +1,255 @@
+"""The store's one schema, as SQLAlchemy Core tables, for SQLite and PostgreSQL alike.
+
+Alembic's migrations (``store/alembic/versions``) build exactly these tables; a test
+compares the two on both engines. Instants are UTC: ISO-8601 text on SQLite (sortable,
+and what versions before Alembic wrote), ``timestamptz`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+def to_text(at: datetime) -> str:
+    """An instant as SQLite stores it: ISO-8601 UTC with microseconds (fixed width)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """An aware UTC instant: text on SQLite, ``timestamp with time zone`` on PostgreSQL."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return to_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value
+        return from_text(value)
+
+
+class Day(TypeDecorator[date]):
+    """A calendar date: 'YYYY-MM-DD' text on SQLite, ``date`` on PostgreSQL."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.DATE())
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: date | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return value.isoformat()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> date | None:
+        if value is None or isinstance(value, date):
+            return value
+        return date.fromisoformat(value)
+
+
+metadata = MetaData()
+
+# -- people, their marks, small settings ---------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),  # platform-qualified: console:alice, slack:T1:U1
+    Column("name", Text, nullable=False),
+    Column("seen_at", Timestamp, nullable=False),
+)
+
+progress = Table(
+    "progress",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("project", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    PrimaryKeyConstraint("user_id", "project"),
+    CheckConstraint("status IN ('done', 'reading', 'skipped')"),
+    Index("progress_by_project", "project", "status"),
+    sqlite_with_rowid=False,
+)
+
+mark_events = Table(  # every change of a mark: streaks and activity need its time
+    "mark_events",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("project", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    CheckConstraint("status IN ('done', 'reading', 'skipped', 'cleared')"),
+    Index("mark_events_by_user", "user_id", "project", "at"),
+)
+
+follows = Table(  # the learning paths each person follows on purpose ('follow PATH')
+    "follows",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("path", Text, nullable=False),  # the path's slug
+    Column("followed_at", Timestamp, nullable=False),
+    PrimaryKeyConstraint("user_id", "path"),
+    sqlite_with_rowid=False,
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# -- study groups: subscriptions, the delivery ledger, what each channel covered ------------
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", Text, nullable=False),  # platform-qualified: slack:T1:C1
+    Column("target", Text, nullable=False),  # 'path:<slug>' or 'level:<level>'
+    Column("weekday", Integer, nullable=False),  # 0 = Monday
+    Column("at_time", Text, nullable=False),  # HH:MM, local to timezone
+    Column("timezone", Text, nullable=False),  # IANA zone
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("next_due_at", Timestamp, nullable=False),  # the first occurrence not yet handled
+    Column("paused_until", Day),  # local date: no posts before it
+    Column("problem", Text),  # a permanent delivery error, until 'resume'
+    Column("ended_at", Timestamp),
+    Column("ended_why", Text),  # unsubscribed, replaced, completed
+    CheckConstraint("weekday BETWEEN 0 AND 6"),
+    Index(
+        "one_subscription_per_channel",
+        "channel",
+        unique=True,
+        sqlite_where=text("ended_at IS NULL"),
+        postgresql_where=text("ended_at IS NULL"),
+    ),
+    Index(
+        "subscriptions_due",
+        "next_due_at",
+        sqlite_where=text("ended_at IS NULL"),
+        postgresql_where=text("ended_at IS NULL"),
+    ),
+    sqlite_autoincrement=True,
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Text, primary_key=True),  # '<subscription>-<week>': also the nonce seed
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id"), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("week", Day, nullable=False),  # local date of the occurrence
+    Column("due_at", Timestamp, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("project", Text),  # the pick; NULL for a completion post
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_at", Timestamp),
+    Column("claimed_by", Text),
+    Column("sent_at", Timestamp),
+    Column("message_id", Text),
+    Column("error", Text),
+    # the lease: claimed_by holds the row until lease_until (NULL: nobody holds it)
+    Column("lease_until", Timestamp),
+    Column("discussion", Text),  # 'pending': the post is out, its thread reply not yet
+    UniqueConstraint("subscription_id", "week"),
+    CheckConstraint("kind IN ('digest', 'completion')"),
+    CheckConstraint("state IN ('claimed', 'sent', 'missed', 'paused', 'failed')"),
+    Index("deliveries_by_channel", "channel", "sent_at"),
+    Index("deliveries_by_due", "due_at", "state"),
+    Index(
+        "deliveries_leases",
+        "lease_until",
+        sqlite_where=text("state = 'claimed' OR discussion = 'pending'"),
+        postgresql_where=text("state = 'claimed' OR discussion = 'pending'"),
+    ),
+)
+
+channel_covered = Table(
+    "channel_covered",
+    metadata,
+    Column("channel", Text, nullable=False),
+    Column("project", Text, nullable=False),
+    Column("how", Text, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    PrimaryKeyConstraint("channel", "project"),
+    CheckConstraint("how IN ('posted', 'skipped')"),
+    sqlite_with_rowid=False,
+)
+
+channel_members = Table(
+    "channel_members",
+    metadata,
+    Column("channel", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("seen_at", Timestamp, nullable=False),
+    PrimaryKeyConstraint("channel", "user_id"),
+    sqlite_with_rowid=False,
+)
+
+dashboard_links = Table(  # the study-group page's link per channel
+    "dashboard_links",
+    metadata,
+    Column("channel", Text, primary_key=True),
+    Column("token_hash", Text, nullable=False, unique=True),  # sha256: the token is never stored
+    Column("salt", Text, nullable=False),  # the token is derived from it; reset replaces it
+    Column("created_at", Timestamp, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# -- architecture reports: each one's parsed outline, HTTP validators and freshness ----------
+
+report_outlines = Table(
+    "report_outlines",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("url", Text, nullable=False),  # where it was fetched (ROADMAP_REPORT_URL)
+    Column("parser", Integer, nullable=False),  # the parser version that read it
+    Column("outline", Text),  # JSON; NULL: no usable outline
+    Column("problem", Text),  # why outline is NULL (malformed, 404, ...)
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("fetched_at", Timestamp),  # the last 200
+    Column("checked_at", Timestamp),  # the source last answered (200 or 304)
+    Column("failed_at", Timestamp),  # the last attempt that got no answer
+    Column("failure", Text),
+    sqlite_with_rowid=False,
+)
