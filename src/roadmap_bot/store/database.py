@@ -77,6 +77,7 @@ class Database:
             else url.set(drivername=self.dialect).render_as_string(hide_password=True)
         )
         self._write_lock = asyncio.Lock()
+        self._closed = False
 
     @property
     def path(self) -> str | None:
@@ -104,17 +105,24 @@ class Database:
         return database
 
     async def close(self) -> None:
+        self._closed = True  # a disposed engine would quietly connect again
         await self.engine.dispose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"database {self.name} is closed")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reading (on SQLite, outside any transaction: WAL snapshots)."""
+        self._check_open()
         async with self.engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction, committed at the end, rolled back on error."""
+        self._check_open()
         if self.dialect == SQLITE:
             async with self._write_lock, self.engine.connect() as conn:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
