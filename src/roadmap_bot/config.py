@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -266,7 +267,13 @@ class Settings(BaseSettings):
             self.discord_token,
             self.web_secret,
         )
-        return [s.get_secret_value() for s in secrets if s is not None]
+        found = [s.get_secret_value() for s in secrets if s is not None]
+        if self.database_url is not None:  # the URL, and its password on its own
+            found.append(self.database_url.get_secret_value())
+            password = urlsplit(self.database_url.get_secret_value()).password
+            if password:
+                found.append(password)
+        return found
 
     @property
     def slack_configured(self) -> bool:

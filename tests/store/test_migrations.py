@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 
+from roadmap_bot.config import load_settings
 from roadmap_bot.store import Mark, Status
 from roadmap_bot.store.database import StoreError
 from roadmap_bot.store.digests import DeliveryState, DigestStore
@@ -214,3 +215,12 @@ def test_a_bad_database_url_is_a_clear_start_up_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "ROADMAP_DATABASE_URL: must be sqlite:///" in done.stderr
     assert "hunter2" not in done.stderr
+
+
+def test_the_database_url_and_its_password_are_redacted_secrets() -> None:
+    settings = load_settings(
+        ROADMAP_DATABASE_URL="postgresql://bot:s3cret@db.internal:5432/roadmap"
+    )
+    assert settings.database == "postgresql://bot:s3cret@db.internal:5432/roadmap"
+    assert "s3cret" in settings.secret_values()  # the log redactor hides it on its own too
+    assert "s3cret" not in repr(settings)
