@@ -13,7 +13,7 @@ from roadmap_bot.groups.delivery import Deliverer, DeliveryError
 from roadmap_bot.groups.digest import plan
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.digests import DeliveryState
-from roadmap_bot.store.sqlite import SqliteStore
+from roadmap_bot.store.sql import SqlStore
 
 from .conftest import RecordingPoster, member
 
@@ -309,7 +309,7 @@ async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once
     assert other.titles("console:study") == ["Project of the week: fzf"]
 
 
-def deliverer_store(groups: StudyGroups) -> SqliteStore:
+def deliverer_store(groups: StudyGroups) -> SqlStore:
     return groups.deliverer.store
 
 
