@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from roadmap_bot.groups.scheduler import DigestScheduler
+from roadmap_bot.store.database import StoreError
 from roadmap_bot.store.problems import database_problem
-from roadmap_bot.store.sqlite import StoreError
 
 
 class Failing:

@@ -23,7 +23,7 @@ from roadmap_bot.store.reports import ReportCache
 from roadmap_bot.store.schema import metadata
 from roadmap_bot.store.sql import SqlStore
 from roadmap_bot.weekly import Schedule
-from test_cli import run
+from test_cli import offline_report_url, run
 
 RELEASE = Path(__file__).parent / "data" / "release-0.1.db"  # see make_release_db.py there
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -201,7 +201,14 @@ def test_serve_refuses_a_newer_database_in_one_line(tmp_path: Path) -> None:
     conn.execute("INSERT INTO alembic_version VALUES ('9999')")
     conn.commit()
     conn.close()
-    done = run("serve", tmp_path=tmp_path, env={"ROADMAP_DATABASE_URL": f"sqlite:///{newer}"})
+    env = {
+        "ROADMAP_DATABASE_URL": f"sqlite:///{newer}",
+        # something to serve; the database is opened first, so Slack is never asked
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "test-secret",
+        "SLACK_API_URL": offline_report_url().removesuffix("{name}.md"),
+    }
+    done = run("serve", tmp_path=tmp_path, env=env)
     assert done.returncode == 1
     assert done.stderr == (
         f"roadmap-bot: database {newer} has schema 9999, newer than this roadmap-bot "
