@@ -150,14 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(handler(args, settings))
     except (CatalogError, StoreError, ConfigError) as exc:
         problem = database_problem(exc)
-        print(f"roadmap-bot: {problem.line(settings.db) if problem else exc}", file=sys.stderr)
+        print(
+            f"roadmap-bot: {problem.line(settings.db_display) if problem else exc}", file=sys.stderr
+        )
         return EXIT_FAILED
     except Exception as exc:
         # A busy or corrupt database can surface from any query: say so, not a traceback.
         problem = database_problem(exc)
         if problem is None:
             raise
-        print(f"roadmap-bot: {problem.line(settings.db)}", file=sys.stderr)
+        print(f"roadmap-bot: {problem.line(settings.db_display)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK

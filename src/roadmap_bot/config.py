@@ -149,6 +149,17 @@ class Settings(BaseSettings):
             return self.database_url.get_secret_value()
         return self.db
 
+    @property
+    def db_display(self) -> str:
+        """The database for messages: the SQLite file, or the URL without its password."""
+        from sqlalchemy.engine import make_url
+
+        return (
+            make_url(self.database).render_as_string(hide_password=True)
+            if (self.database_url is not None)
+            else self.db
+        )
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:

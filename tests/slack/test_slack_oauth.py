@@ -216,3 +216,13 @@ def test_oauth_settings_that_cannot_work_are_refused(tmp_path: Path) -> None:
     assert "SLACK_CLIENT_SECRET is needed" in message
     assert "need SLACK_SIGNING_SECRET" in message
     assert "xoxb-1" not in message
+
+
+def test_installs_live_in_the_bots_own_database(tmp_path: Path) -> None:
+    from roadmap_bot.adapters.slack.installs import database_url
+    from roadmap_bot.config import load_settings
+
+    server = load_settings(ROADMAP_DATABASE_URL="postgresql://bot:s3cret@db:5432/roadmap")
+    assert database_url(server) == "postgresql+asyncpg://bot:s3cret@db:5432/roadmap"
+    file = load_settings(ROADMAP_DB=str(tmp_path / "bot.db"))
+    assert database_url(file) == f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"

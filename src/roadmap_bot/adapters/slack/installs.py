@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roadmap_bot.adapters.slack.tokens import Installed, NotInstalled
 from roadmap_bot.config import Settings
+from roadmap_bot.store.database import database_url as store_url
 
 log = logging.getLogger(__name__)
 
@@ -79,23 +80,14 @@ class InstalledTokens:
 
 
 def database_url(settings: Settings) -> str:
-    """The bot's database as an async SQLAlchemy URL (the SQLite file of ROADMAP_DB)."""
-    database = getattr(settings, "database_url", None)  # ROADMAP_DATABASE_URL, when known
-    if database:
-        return _async_driver(str(database))
-    if settings.db == ":memory:":
+    """The bot's own database (ROADMAP_DATABASE_URL, else the ROADMAP_DB file) as the async
+    SQLAlchemy URL slack_sdk's stores open."""
+    if settings.database == ":memory:":
         raise ValueError("OAuth installs need a database file (ROADMAP_DB), not :memory:")
-    return f"sqlite+aiosqlite:///{Path(settings.db).expanduser().resolve()}"
-
-
-def _async_driver(url: str) -> str:
-    for plain, driver in (
-        ("sqlite://", "sqlite+aiosqlite://"),
-        ("postgresql://", "postgresql+asyncpg://"),
-    ):
-        if url.startswith(plain):
-            return driver + url.removeprefix(plain)
-    return url
+    url = store_url(settings.database)
+    if url.get_backend_name() == "sqlite" and url.database:
+        url = url.set(database=str(Path(url.database).expanduser().resolve()))
+    return url.render_as_string(hide_password=False)
 
 
 @dataclass

@@ -81,7 +81,7 @@ def _oauth_mode(settings: Settings) -> Mode:
             "SLACK_APP_TOKEN (Socket Mode) cannot serve OAuth installs: unset it and give "
             "Slack a public URL"
         )
-    if settings.db == ":memory:":
+    if settings.database == ":memory:":
         problems.append("installs by OAuth are kept in the database: ROADMAP_DB cannot be :memory:")
     if problems:
         raise ConfigError("bad configuration:\n" + "\n".join(f"  {p}" for p in problems))
