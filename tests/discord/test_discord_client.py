@@ -41,8 +41,11 @@ async def test_login_syncs_the_roadmap_group_to_the_guild(
     assert set(subcommands) == {
         "help", "level", "project", "report", "paths", "path", "search", "next", "done",
         "undo", "progress", "random", "reading", "pass", "subscribe", "unsubscribe",
-        "schedule", "skip", "pause", "resume", "digest", "group", "dashboard",
+        "schedule", "skip", "pause", "resume", "digest", "group", "dashboard", "follow",
     }  # fmt: skip
+    assert len(subcommands) <= 25  # Discord's limit for one group
+    follow = {o["name"]: o for o in subcommands["follow"]["options"]}
+    assert follow["name"]["autocomplete"] is True and follow["stop"]["type"] == 5  # boolean
     project_name = subcommands["project"]["options"][0]
     assert project_name["autocomplete"] is True and project_name["max_length"] == 60
     levels = subcommands["level"]["options"][0]["choices"]

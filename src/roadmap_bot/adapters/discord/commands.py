@@ -17,6 +17,7 @@ from roadmap_bot.adapters.discord.interactions import Responder, user_id
 from roadmap_bot.chat.commands import (
     Dashboard,
     Done,
+    Follow,
     Help,
     ListPaths,
     Next,
@@ -35,6 +36,7 @@ from roadmap_bot.chat.commands import (
     ShowSchedule,
     SkipPick,
     Undo,
+    Unfollow,
     Unsubscribe,
     pause_command,
     subscribe_command,
@@ -127,6 +129,22 @@ class RoadmapGroup(app_commands.Group):
         self, interaction: AnyInteraction, name: app_commands.Range[str, 1, NAME_MAX]
     ) -> None:
         await self.responder.command(interaction, ShowPath(name))
+
+    @app_commands.command(
+        name="follow", description="Follow a learning path: 'next' continues it step by step"
+    )
+    @app_commands.describe(
+        name="a learning path", stop="stop following it instead (your marks stay)"
+    )
+    async def follow(
+        self,
+        interaction: AnyInteraction,
+        name: app_commands.Range[str, 1, NAME_MAX],
+        stop: bool = False,
+    ) -> None:
+        # One subcommand for both ways keeps /roadmap under Discord's 25 subcommands;
+        # as typed text they are 'follow PATH' and 'unfollow PATH'.
+        await self.responder.command(interaction, Unfollow(name) if stop else Follow(name))
 
     @app_commands.command(
         name="search", description="Search names, summaries, concepts, languages and categories"
@@ -304,6 +322,7 @@ class RoadmapGroup(app_commands.Group):
         return _choices(zones(current))
 
     @path.autocomplete("name")
+    @follow.autocomplete("name")
     async def _path_names(
         self, interaction: AnyInteraction, current: str
     ) -> list[app_commands.Choice[str]]:
