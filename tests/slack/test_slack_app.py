@@ -161,11 +161,14 @@ async def test_suggestions_are_buttons_that_run_the_fix(slack: SlackDriver) -> N
 
 
 async def test_typed_text_never_mentions_or_broadcasts(slack: SlackDriver) -> None:
-    message = await slack.command("search <!channel> & <!here> <@U2> <#C1|general>")
+    # Typed literally, '<!channel> & <!here>' reaches us escaped; '@here' as Slack's entity.
+    message = await slack.command(
+        "search &lt;!channel&gt; &amp; &lt;!here&gt; <!here> <@U2> <#C1|general>"
+    )
     raw = json.dumps(message)
     for live in ("<!channel>", "<!here>", "<@U2>", "<#C1"):
         assert live not in raw
-    assert "&lt;!channel&gt; &amp; &lt;!here&gt;" in visible_text(message)
+    assert "&lt;!channel&gt; &amp; &lt;!here&gt; @here @bob #general" in visible_text(message)
     assert all(t.get("verbatim") for t in _text_objects(message) if t["type"] == "mrkdwn")
 
 

@@ -34,6 +34,7 @@ from roadmap_bot.adapters.slack.blocks import (
     URL_ACTION,
     render_message,
 )
+from roadmap_bot.adapters.slack.escape import as_typed
 from roadmap_bot.adapters.slack.home import home_view
 from roadmap_bot.adapters.slack.people import People, read_mentions, unnamed_mentions
 from roadmap_bot.adapters.slack.tokens import (
@@ -273,7 +274,8 @@ class SlackAdapter:
         asker = self.people.asker(
             team, user, str(body.get("user_name") or ""), body.get("channel_id"), mentions
         )
-        return await self.roadmap.ask(mentions.text, asker)
+        # The core reads what the user typed, not Slack's escaped form of it.
+        return await self.roadmap.ask(as_typed(mentions.text), asker)
 
     async def _answer_late(self, body: Body, work: asyncio.Future[Reply]) -> None:
         """The answer that missed the ack's budget, through the response_url."""

@@ -8,6 +8,7 @@ Slack checks, and trimming never cuts an entity in half.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -63,3 +64,43 @@ def safe_url(url: str) -> str:
 def link(url: str, label: str) -> str:
     """A mrkdwn link whose label is shown as typed."""
     return f"<{safe_url(url)}|{escape(label).replace('|', '¦')}>"
+
+
+# What Slack sends for typed text: '& < >' as entities, and '<...>' for what the client
+# turned into a link, a channel, a mention or a broadcast. Mentions of users are read in
+# people.py (they need names); everything else is put back the way it was typed here.
+_SENT = re.compile(r"<([^<>]*)>|&(amp|lt|gt);")
+_TYPED_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
+_BROADCASTS = {"here": "@here", "channel": "@channel", "everyone": "@everyone"}
+
+
+def as_typed(text: str) -> str:
+    """Slack's escaped command text back as the user typed it.
+
+    ``&amp; &lt; &gt;`` become ``& < >``; ``<https://x|label>`` becomes ``label`` and
+    ``<https://x>`` the URL; ``<#C1|name>`` becomes ``#name`` (``#C1`` without a name);
+    ``<!here>`` / ``<!channel>`` / ``<!everyone>`` become ``@here`` and the like; a user
+    group or date shows its label. One pass, so ``&amp;lt;`` is the typed ``&lt;``.
+    """
+    return _SENT.sub(_typed, text)
+
+
+def _typed(match: re.Match[str]) -> str:
+    entity = match.group(2)
+    if entity is not None:
+        return _TYPED_ENTITIES[entity]
+    inner = match.group(1)
+    target, _, label = inner.partition("|")
+    label = _SENT.sub(_typed, label).strip()
+    if target.startswith("#"):
+        return "#" + (label.lstrip("#") or target[1:])
+    if target.startswith("@"):
+        return "@" + (label.lstrip("@") or target[1:])
+    if target.startswith("!"):
+        word = target[1:]
+        if word in _BROADCASTS:
+            return _BROADCASTS[word]
+        if word.startswith("subteam^"):
+            return label or "@" + word.removeprefix("subteam^")
+        return label or word.split("^", 1)[0]
+    return label or _SENT.sub(_typed, target)
