@@ -181,3 +181,12 @@ def error(title: str, text: str = "", suggestions: tuple[str, ...] = (), **extra
         suggestions=suggestions,
         **extra,  # type: ignore[arg-type]
     )
+
+
+# The answer to a button or command shape we no longer know (an old message, an older
+# version of the bot): every platform says the same short thing, privately.
+STALE_BUTTON = Reply(
+    kind=ReplyKind.NOTICE,
+    ok=False,
+    title="This button is from an older message: try /roadmap help",
+)

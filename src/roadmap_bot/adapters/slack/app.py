@@ -48,7 +48,7 @@ from roadmap_bot.adapters.slack.tokens import (
 )
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.render_text import pages_by_grammar
-from roadmap_bot.chat.replies import Reply, ReplyKind
+from roadmap_bot.chat.replies import STALE_BUTTON, Reply, ReplyKind
 from roadmap_bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -137,6 +137,8 @@ class SlackAdapter:
         self.app.action(SHARE_ACTION)(self._on_share)
         self.app.action(re.compile(rf"^{URL_ACTION}:\d+$"))(self._on_link)
         self.app.event("app_home_opened")(self._on_home_opened)
+        # Last, so it only sees what nothing above matched: a button from an older version.
+        self.app.action(re.compile(r".*"))(self._on_stale_action)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -220,6 +222,23 @@ class SlackAdapter:
 
     async def _on_link(self, ack: AsyncAck) -> None:
         await ack()  # the browser opens the URL; Slack still tells us about the click
+
+    async def _on_stale_action(self, ack: AsyncAck, body: Body) -> None:
+        await ack()
+        action = ((body.get("actions") or [{}])[0] or {}).get("action_id")
+        log.warning("unknown Slack action_id %r: answered as a stale button", action)
+        self._spawn(self._guarded(body, self._answer_stale))
+
+    async def _answer_stale(self, body: Body) -> None:
+        if (body.get("container") or {}).get("type") == "view":
+            await self.publish_home(self._clicker(body), answer=STALE_BUTTON)
+        elif body.get("response_url"):
+            await self.respond(
+                body["response_url"],
+                render_message(STALE_BUTTON),
+                response_type="ephemeral",
+                replace_original=False,
+            )
 
     async def _on_home_opened(self, ack: AsyncAck, body: Body, event: Body) -> None:
         await ack()
