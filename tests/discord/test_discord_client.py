@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,9 +21,10 @@ from fakes.discord_server import (
 )
 from roadmap_bot.adapters.discord.client import RoadmapClient, commands_hash
 from roadmap_bot.chat.core import Asker, Roadmap
-from roadmap_bot.chat.replies import Reply, ReplyKind
+from roadmap_bot.chat.replies import STALE_BUTTON, Reply, ReplyKind
 
 StartBot = Callable[..., Any]
+STALE = STALE_BUTTON.title
 
 
 def alice_id(fake: FakeDiscord) -> str:
@@ -257,7 +259,27 @@ async def test_a_button_from_an_unknown_version_explains_itself(
         ]}]},
     )  # fmt: skip
     shown = await (await fake.click(old, "Old", user=ALICE)).answer()
-    assert shown.title == "This button is from an older version of roadmap-bot."
+    assert shown.ephemeral
+    assert shown.title == STALE
+
+
+@pytest.mark.parametrize("custom_id", ["undo:redis", "persistent_view:1", "rb-old"])
+async def test_a_button_that_is_not_ours_is_answered_with_one_warning(
+    fake: FakeDiscord, bot: RoadmapClient, caplog: pytest.LogCaptureFixture, custom_id: str
+) -> None:
+    old = fake._message(
+        fake.guild.channel.id,
+        {"components": [{"type": 1, "components": [
+            {"type": 2, "style": 2, "label": "Old", "custom_id": custom_id}
+        ]}]},
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        shown = await (await fake.click(old, "Old", user=ALICE)).answer()  # was: no callback
+    assert shown.ephemeral
+    assert shown.title == STALE
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [f"unknown Discord custom_id {custom_id!r}: answered as a stale button"]
+    assert not any(r.exc_info for r in caplog.records)
 
 
 # -- DMs, identity and permissions ---------------------------------------------------------------
@@ -388,12 +410,16 @@ async def test_a_mistake_is_never_shared(
 
 
 async def test_a_command_the_bot_does_not_know_gets_an_answer(
-    fake: FakeDiscord, bot: RoadmapClient
+    fake: FakeDiscord, bot: RoadmapClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Discord still shows a subcommand removed in a newer version until the next sync.
     (definition,) = fake.commands[str(fake.guild.id)]
     definition["options"].append({"type": 1, "name": "ghost", "description": "gone"})
-    shown = await (await fake.slash("ghost", user=ALICE)).answer()
+    with caplog.at_level(logging.INFO):
+        shown = await (await fake.slash("ghost", user=ALICE)).answer()
     assert shown.ephemeral
-    assert shown.message is not None
-    assert shown.message["content"] == "Sorry, I could not run that. Try `/roadmap help`."
+    assert shown.title == STALE
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert "answered as a stale button" in warnings[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)  # no traceback

@@ -21,6 +21,7 @@ from discord.http import Route
 
 from roadmap_bot.adapters.discord.autocomplete import Completer
 from roadmap_bot.adapters.discord.commands import RoadmapGroup
+from roadmap_bot.adapters.discord.embeds import CUSTOM_ID_RE
 from roadmap_bot.adapters.discord.interactions import DEFER_AFTER, Responder
 from roadmap_bot.adapters.discord.views import RoadmapButton
 from roadmap_bot.app import App
@@ -129,11 +130,30 @@ class RoadmapClient(discord.Client):
         log.info("synced Discord commands (%s)", scope)
         return True
 
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        # discord.py drops a click no view or dynamic item matches: Discord would show
+        # "This interaction failed". Ours all match CUSTOM_ID_RE; anything else is stale.
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if not CUSTOM_ID_RE.fullmatch(custom_id):
+            await self.responder.stale(interaction, f"custom_id {custom_id[:100]!r}")
+
     async def _on_command_error(
         self, interaction: discord.Interaction[Any], err: app_commands.AppCommandError
     ) -> None:
-        # Option conversion and unknown commands land here: answer, never leave silence.
-        log.warning("app command failed: %s", err, exc_info=err)
+        # A command shape from before the last sync (a removed subcommand, changed
+        # options) is no bug of ours: one WARNING line and the stale answer. A failure
+        # inside a command is (the core's own failures are answered in Responder).
+        if isinstance(err, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+            name = interaction.command.qualified_name if interaction.command else ""
+            await self.responder.stale(interaction, f"command shape {name or err}")
+            return
+        if isinstance(err, app_commands.CommandInvokeError):
+            log.error("app command failed: %s", err, exc_info=err)
+        else:
+            log.warning("app command refused: %s: %s", type(err).__name__, err)
         if interaction.response.is_done():
             return
         await interaction.response.send_message(

@@ -26,7 +26,7 @@ from roadmap_bot.adapters.discord.views import to_discord
 from roadmap_bot.chat.commands import Command
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
 from roadmap_bot.chat.render_text import pages_by_grammar
-from roadmap_bot.chat.replies import Reply, error
+from roadmap_bot.chat.replies import STALE_BUTTON, Reply, error
 
 log = logging.getLogger(__name__)
 
@@ -124,16 +124,17 @@ class Responder:
         elif kind == ButtonKind.PAGE and _is_private(interaction.message):
             how = How.UPDATE  # a shared message stays as it is: page privately instead
         elif kind not in set(ButtonKind):
-            work: Awaitable[Reply] = _value(
-                error(
-                    "This button is from an older version of roadmap-bot.",
-                    "Use '/roadmap' to ask again.",
-                    ("help",),
-                )
-            )
-            await self._respond(interaction, work, How.NEW, asker)
+            await self.stale(interaction, f"button kind {kind!r}")
             return
         await self._respond(interaction, self.roadmap.ask(command, asker), how, asker)
+
+    async def stale(self, interaction: AnyInteraction, what: str) -> None:
+        """Answer a button or command shape this version does not know: privately, with
+        one WARNING line naming it (ids and names only; never the interaction's token)."""
+        log.warning("unknown Discord %s: answered as a stale button", what)
+        if interaction.response.is_done():
+            return
+        await self._respond(interaction, _value(STALE_BUTTON), How.NEW, asker_for(interaction))
 
     async def _respond(
         self, interaction: AnyInteraction, work: Awaitable[Reply], how: How, asker: Asker
