@@ -238,6 +238,24 @@ async def test_share_posts_the_card_for_everyone(fake: FakeDiscord, bot: Roadmap
     assert fake.messages[int(shared_list.message["id"])]["embeds"] == shared_list.embeds
 
 
+async def test_a_shared_card_is_neutral_and_each_click_answers_the_clicker(
+    fake: FakeDiscord, bot: RoadmapClient
+) -> None:
+    await (await fake.slash("done", {"name": "redis"}, user=ALICE)).answer()
+    card = await (await fake.slash("project", {"name": "redis"}, user=ALICE)).answer()
+    assert "Undo" in card.labels  # alice's own card
+    shared = await (await fake.click(card, "Share to channel", user=ALICE)).answer()
+    assert not shared.ephemeral
+    assert "Undo" not in shared.labels
+    assert shared.labels[0] == "Mark done" and "Open report" in shared.labels
+    assert any(label.startswith("Next in") for label in shared.labels)
+    assert "Your status" not in shared.text
+    bob = await (await fake.click(shared, "Mark done", user=BOB)).answer()
+    assert bob.ephemeral and bob.title == "Marked Redis as done. Nice work!"
+    alice = await (await fake.click(shared, "Mark done", user=ALICE)).answer()
+    assert alice.ephemeral and alice.title.startswith("Redis was already marked")
+
+
 async def test_buttons_still_work_after_a_restart(
     fake: FakeDiscord, start_bot: StartBot, roadmap: Roadmap
 ) -> None:

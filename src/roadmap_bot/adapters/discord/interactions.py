@@ -27,6 +27,7 @@ from roadmap_bot.chat.commands import Command
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
 from roadmap_bot.chat.render_text import pages_by_grammar
 from roadmap_bot.chat.replies import STALE_BUTTON, Reply, error
+from roadmap_bot.chat.shared import for_everyone
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ class Responder:
             how = How.NEW  # never post a mistake for everyone
             if deferred:  # the public "thinking…" would become the answer: remove it
                 await interaction.delete_original_response()
+        if how is How.SHARE:
+            reply = for_everyone(reply)  # the sharer's own state means nothing to others
         message = render(reply, self.options(interaction, shared_by))
         await _send(interaction, message, how, deferred)
 

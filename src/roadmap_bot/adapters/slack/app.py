@@ -49,6 +49,7 @@ from roadmap_bot.adapters.slack.tokens import (
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.render_text import pages_by_grammar
 from roadmap_bot.chat.replies import STALE_BUTTON, Reply, ReplyKind
+from roadmap_bot.chat.shared import for_everyone
 from roadmap_bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -341,7 +342,8 @@ class SlackAdapter:
         """Post the card the clicker sees for the whole channel."""
         asker = self._clicker(body)
         reply = await self.roadmap.ask(str(body["actions"][0].get("value", "")), asker)
-        shared = reply.model_copy(update={"public": True})
+        # Neutral: the sharer's own state and buttons (their "Undo") mean nothing to others.
+        shared = for_everyone(reply) if reply.ok else reply.model_copy(update={"public": True})
         await self.respond(
             body["response_url"],
             render_message(shared),
