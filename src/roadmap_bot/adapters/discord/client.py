@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -93,6 +94,7 @@ class RoadmapClient(discord.Client):
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         self.tree.add_command(RoadmapGroup(self.responder, self.completer), guild=self.guild)
         self.synced: bool | None = None  # after setup: whether this start synced commands
+        _guard_parsers(self._connection.parsers)
 
     async def setup_hook(self) -> None:
         # Registered before the gateway connects, so no click is ever missed.
@@ -159,6 +161,42 @@ class RoadmapClient(discord.Client):
         await interaction.response.send_message(
             "Sorry, I could not run that. Try `/roadmap help`.", ephemeral=True
         )
+
+
+def _guard_parsers(parsers: dict[str, Callable[[Any], None]]) -> None:
+    """Make every gateway event parser skip an event it cannot read instead of raising.
+
+    discord.py runs the parser inside the gateway's read loop: an event it cannot read
+    (a field it expects is missing) would raise out of ``Client.start`` and end ``serve``,
+    Slack and the digest scheduler with it. Skipped, it costs that one event; one WARNING
+    line names its type (never its payload, which carries interaction tokens).
+    """
+    for event, parse in list(parsers.items()):
+        parsers[event] = _guarded(event, parse)
+
+
+def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    def guarded(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as exc:  # one bad event must not stop the client
+            kind = data.get("type") if isinstance(data, dict) else None
+            shape = f" (type {kind})" if isinstance(kind, int) else ""
+            log.warning(
+                "skipped a Discord %s event%s that could not be read: %s",
+                event,
+                shape,
+                _problem(exc),
+            )
+
+    return guarded
+
+
+def _problem(exc: Exception) -> str:
+    """What went wrong, without values from the payload: a KeyError names the field."""
+    if isinstance(exc, KeyError) and exc.args:
+        return f"no field {exc.args[0]!r}"
+    return type(exc).__name__
 
 
 class ShardedRoadmapClient(RoadmapClient, discord.AutoShardedClient):
