@@ -234,6 +234,10 @@ class Reports:
         if entry is None or self._due(entry):
             # another process (a 'reports refresh' cron job) may have refreshed it
             entry = await self._load(slug)
+            current = self._entries.get(slug)
+            if current is not None and not self._due(current):
+                # a fetch of ours finished while we read the store: its answer is newer
+                return current
             if entry is not None:
                 self._entries[slug] = entry
         return entry
