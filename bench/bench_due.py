@@ -43,16 +43,17 @@ ZONES = [
     "Asia/Kolkata",
     "Europe/London",
 ]
-COUNT = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+COUNT = 100_000
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-async def measure(engine: str, where: str) -> None:
+async def filled(where: str, count: int) -> tuple[SqlStore, DigestStore]:
+    """A store at ``where`` with ``count`` subscriptions: a fifth on the popular slot."""
     rng = random.Random(5)
     store = await SqlStore.open(where)
     digests = DigestStore(store)
     rows = []
-    for i in range(COUNT):
+    for i in range(count):
         if i % 5 == 0:
             schedule = Schedule(0, time(9, 0), "UTC")
         else:
@@ -75,42 +76,60 @@ async def measure(engine: str, where: str) -> None:
         )
     async with store.write() as conn:
         await conn.execute(subscriptions.insert(), rows)
+    return store, digests
+
+
+def cases() -> tuple[tuple[str, datetime, datetime], ...]:
+    """(label, the instant asked, every occurrence up to this one was delivered)."""
     popular = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     ordinary = NOW + timedelta(days=2, hours=5, minutes=15)
-    cases = (
+    return (
         ("popular slot", popular, popular - timedelta(minutes=5)),
         ("ordinary tick", ordinary, ordinary - timedelta(minutes=5)),
         ("a week down", NOW + timedelta(days=8), NOW),
     )
+
+
+async def timed_due(
+    store: SqlStore, digests: DigestStore, at: datetime, delivered_until: datetime, runs: int
+) -> tuple[int, list[float]]:
+    """How many are due at ``at`` in a steady state, and each run's time (ms), sorted."""
     subs = await digests.active()
     move = (
         update(subscriptions)
         .where(subscriptions.c.id == bindparam("sid"))
         .values(next_due_at=bindparam("due"))
     )
-    for label, at, delivered_until in cases:
-        # steady state: every occurrence up to `delivered_until` was delivered
-        async with store.write() as conn:
-            await conn.execute(
-                move,
-                [{"sid": s.id, "due": s.schedule.next_after(delivered_until)[1]} for s in subs],
-            )
-        timings = []
-        for _ in range(10):
-            start = clock.perf_counter()
-            due = await digests.due(at)
-            timings.append((clock.perf_counter() - start) * 1000)
-        timings.sort()
+    # steady state: every occurrence up to `delivered_until` was delivered
+    async with store.write() as conn:
+        await conn.execute(
+            move,
+            [{"sid": s.id, "due": s.schedule.next_after(delivered_until)[1]} for s in subs],
+        )
+    timings = []
+    due = []
+    for _ in range(runs):
+        start = clock.perf_counter()
+        due = await digests.due(at)
+        timings.append((clock.perf_counter() - start) * 1000)
+    return len(due), sorted(timings)
+
+
+async def measure(engine: str, where: str, count: int) -> None:
+    store, digests = await filled(where, count)
+    for label, at, delivered_until in cases():
+        due, timings = await timed_due(store, digests, at, delivered_until, 10)
         print(
-            f"{engine:<10} {label:<14} {len(due):>6} due of {COUNT}: median "
+            f"{engine:<10} {label:<14} {due:>6} due of {count}: median "
             f"{statistics.median(timings):7.1f} ms, max {timings[-1]:7.1f} ms (target <= 50 ms)"
         )
     await store.close()
 
 
 async def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else COUNT
     with tempfile.TemporaryDirectory() as folder:
-        await measure("sqlite", str(Path(folder) / "due.db"))
+        await measure("sqlite", str(Path(folder) / "due.db"), count)
     sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
     from postgres_server import PostgresServer, missing_reason
 
@@ -121,7 +140,7 @@ async def main() -> None:
     server = PostgresServer()
     server.start()
     try:
-        await measure("postgresql", server.url())
+        await measure("postgresql", server.url(), count)
     finally:
         server.stop()
 

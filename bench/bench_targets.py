@@ -1,0 +1,198 @@
+"""Issue 13's table in one run: each row measured today, against its reference, vs its target.
+
+Prints one line per row: ``what | figure | target | ok/MISS``. References are measured in
+the same run on the same machine, so the ratios hold while the machine's speed does not:
+
+- Slack slash commands: our app against a bare Bolt app that only acks (configured like
+  ours), through bench_slack.py's servers, requests and load generator, in interleaved
+  rounds: p50 one at a time; p99, p99.9 and server CPU per command at 16 in flight;
+- start-up: ``roadmap-bot ask beginner`` against ``python -c 'import pydantic'``, each run
+  N times alternately (hyperfine-like), medians compared;
+- due selection through bench_due.py's store and timing (SQLite): 100,000 subscriptions at
+  the popular slot (a fifth due) and 10,000 all due after a week down.
+
+Not measured here: the digest fan-out at 16,000 channels (bench_slack_digests.py
+measures fan-out at smaller sizes) and the marks cache hit rate (no counter yet).
+
+Run: .venv/bin/python bench/bench_targets.py  [--requests N] [--starts N] [--subscriptions N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_due
+import bench_slack
+
+ROUNDS = 10
+Row = tuple[str, str, str, bool]
+
+
+def ratio_row(what: str, ours: float, ref: float, unit: str, target: float) -> Row:
+    ratio = ours / ref
+    places = 2 if unit == "ms" else 0
+    figure = f"{ratio:.2f}x ({ours:.{places}f} vs {ref:.{places}f} {unit})"
+    return what, figure, f"<= {target}x", ratio <= target
+
+
+async def slack_rows(requests: int) -> list[Row]:
+    """Ours against the bare ack-only app, interleaved rounds on bench_slack's servers."""
+    cores = sorted(os.sched_getaffinity(0))
+    server_core = cores[0] if len(cores) > 1 else None
+    if server_core is not None:
+        os.sched_setaffinity(0, set(cores[1:]))  # the load generator keeps off the servers' core
+    try:
+        async with (
+            bench_slack.child("--fake", core=None) as (fake, _),
+            bench_slack.child("--serve", fake["url"], core=server_core) as (ports, server),
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=bench_slack.CONCURRENCY)
+            ) as http,
+        ):
+            names = ("ours", "bare")
+            urls = {n: f"http://127.0.0.1:{ports[n]}/slack/events" for n in names}
+            answers = fake["url"] + "/response"
+            for url in urls.values():  # warm up: auth.test, caches, connections
+                await bench_slack.load(http, url, bench_slack.bodies(300, answers), 16)
+            seq: dict[str, list[float]] = {n: [] for n in names}
+            under: dict[str, list[float]] = {n: [] for n in names}
+            cpu: dict[str, list[float]] = {n: [] for n in names}
+            per_round = max(requests // ROUNDS, 10)
+            for round_ in range(ROUNDS):
+                for name in names if round_ % 2 == 0 else reversed(names):
+                    url = urls[name]
+                    seq[name] += (
+                        await bench_slack.load(http, url, bench_slack.bodies(per_round, answers), 1)
+                    )[0]
+                    used = bench_slack.cpu_seconds(server)
+                    latencies, _ = await bench_slack.load(
+                        http,
+                        url,
+                        bench_slack.bodies(per_round * 4, answers),
+                        bench_slack.CONCURRENCY,
+                    )
+                    await asyncio.sleep(0.2)  # answers still being sent belong to this app
+                    cpu[name].append((bench_slack.cpu_seconds(server) - used) / (per_round * 4))
+                    under[name] += latencies
+    finally:
+        os.sched_setaffinity(0, set(cores))
+    pct = bench_slack.pct
+    n16 = len(under["ours"])
+    return [
+        ratio_row(
+            "Slack, ours / bare Bolt ack-only, p50, 1 in flight",
+            pct(seq["ours"], 0.5),
+            pct(seq["bare"], 0.5),
+            "ms",
+            1.3,
+        ),
+        ratio_row(
+            "Slack, ours / bare, p99, 16 in flight",
+            pct(under["ours"], 0.99),
+            pct(under["bare"], 0.99),
+            "ms",
+            2.0,
+        ),
+        ratio_row(
+            f"Slack, ours / bare, p99.9, 16 in flight ({n16} each)",
+            pct(under["ours"], 0.999),
+            pct(under["bare"], 0.999),
+            "ms",
+            2.5,
+        ),
+        ratio_row(
+            "Slack, ours / bare, server CPU per command, 16 in flight",
+            statistics.fmean(cpu["ours"]) * 1e6,
+            statistics.fmean(cpu["bare"]) * 1e6,
+            "µs",
+            1.4,
+        ),
+    ]
+
+
+def start_row(runs: int) -> Row:
+    """Median wall time of ``roadmap-bot ask beginner`` against ``import pydantic``."""
+    folder = tempfile.mkdtemp()
+    env = {
+        **os.environ,
+        "ROADMAP_DB": str(Path(folder) / "start.db"),
+        "ROADMAP_LOG_LEVEL": "WARNING",
+    }
+    commands = {
+        "ours": [sys.executable, "-m", "roadmap_bot", "ask", "beginner"],
+        "pydantic": [sys.executable, "-c", "import pydantic"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for run in range(runs + 1):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+            if run:  # the first run of each warms the page cache and writes .pyc files
+                times[name].append((time.perf_counter() - start) * 1000)
+    ours, ref = statistics.median(times["ours"]), statistics.median(times["pydantic"])
+    return ratio_row(
+        f"`roadmap-bot ask beginner` / `python -c 'import pydantic'`, median of {runs}",
+        ours,
+        ref,
+        "ms",
+        3.0,
+    )
+
+
+async def due_rows(subscriptions: int) -> list[Row]:
+    """bench_due's store and timing at the issue's sizes."""
+    rows: list[Row] = []
+    popular, _, week_down = bench_due.cases()
+    for count, (label, at, delivered_until), target in (
+        (subscriptions, popular, 30.0),
+        (10_000, week_down, 25.0),
+    ):
+        with tempfile.TemporaryDirectory() as folder:
+            store, digests = await bench_due.filled(str(Path(folder) / "due.db"), count)
+            due, timings = await bench_due.timed_due(store, digests, at, delivered_until, 20)
+            await store.close()
+        p95 = timings[int(len(timings) * 0.95) - 1]
+        rows.append(
+            (
+                f"due selection, {count:,} subscriptions, {label} ({due:,} due)",
+                f"p95 {p95:.1f} ms (median {statistics.median(timings):.1f})",
+                f"<= {target:.0f} ms p95",
+                p95 <= target,
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000, help="1-in-flight requests per app")
+    parser.add_argument("--starts", type=int, default=10, help="start-up runs per command")
+    parser.add_argument("--subscriptions", type=int, default=100_000, help="popular-slot size")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    rows = asyncio.run(slack_rows(args.requests))
+    rows.append(start_row(args.starts))
+    rows += asyncio.run(due_rows(args.subscriptions))
+    width = max(len(row[0]) for row in rows)
+    figure_width = max(len(row[1]) for row in rows)
+    for what, figure, target, ok in rows:
+        print(
+            f"{what:<{width}} | {figure:<{figure_width}} | {target:<12} | {'ok' if ok else 'MISS'}"
+        )
+    print(f"({time.perf_counter() - began:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
