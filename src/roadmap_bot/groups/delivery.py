@@ -366,10 +366,10 @@ class Deliverer:
         try:
             if job.discussion_only:
                 assert delivery.message_id is not None
-                digest = await self._compose(sub, _before(state, delivery.project))
+                digest = await self._compose(sub, _before(state, delivery.project), run.no_agenda)
                 await self._discuss(poster, job, digest, delivery.message_id, run, check=True)
                 return
-            digest = await self._compose(sub, state)
+            digest = await self._compose(sub, state, run.no_agenda)
             sent = await self._send(job, digest, poster, run)
             if sent is None:
                 return
@@ -558,20 +558,28 @@ class Deliverer:
         states = await self.group_states([sub.channel], [sub])
         return await self._compose(sub, states[sub.channel])
 
-    async def _compose(self, sub: Subscription, state: GroupState) -> Digest:
+    async def _compose(
+        self, sub: Subscription, state: GroupState, no_agenda: set[str] | None = None
+    ) -> Digest:
+        """The digest for ``sub``; ``no_agenda``: the reports a run already said it could
+        not read (said once per run, not once per channel: thousands of channels share a
+        handful of reports)."""
         agendas: dict[str, ReadingAgenda] = {}
         if self.agenda is not None:
             slugs = agenda_slugs(self.catalog, sub.target, state)
-            found = await asyncio.gather(*(self._agenda(s) for s in slugs))
+            found = await asyncio.gather(*(self._agenda(s, no_agenda) for s in slugs))
             agendas = {s: a for s, a in zip(slugs, found, strict=True) if a is not None}
         return compose_digest(self.catalog, sub, state, agendas)
 
-    async def _agenda(self, slug: str) -> ReadingAgenda | None:
+    async def _agenda(self, slug: str, said: set[str] | None = None) -> ReadingAgenda | None:
         assert self.agenda is not None
         try:
             return await asyncio.wait_for(self.agenda(slug, AGENDA_TIMEOUT), AGENDA_TIMEOUT + 1)
         except Exception as problem:  # a digest never fails because of a report
-            log.warning("no reading agenda for %s: %s", slug, problem)
+            if said is None or slug not in said:
+                log.warning("no reading agenda for %s: %s", slug, problem)
+            if said is not None:
+                said.add(slug)
             return None
 
 
@@ -658,6 +666,7 @@ class _Run:
         self.summary = summary
         self._clock_start = deliverer.clock.now()
         self.held: set[str] = set()
+        self.no_agenda: set[str] = set()  # reports whose outline this run could not read
         digests = deliverer.digests
         self._fences = _GroupCommit[Lease](
             lambda leases: digests.hold(leases, owner), lambda lease: lease.delivery_id
