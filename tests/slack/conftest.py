@@ -14,8 +14,9 @@ from fakes.slack_api import FakeSlack
 from fakes.slack_driver import SlackDriver, make_settings
 from fakes.slack_requests import APP_TOKEN, BOT_TOKEN
 from fakes.sleeps import Sleeps
-from roadmap_bot.adapters.slack.api import retry_handlers
+from roadmap_bot.adapters.slack.api import retry_handlers, web_client
 from roadmap_bot.adapters.slack.app import SlackAdapter
+from roadmap_bot.adapters.slack.poster import SlackPoster
 from roadmap_bot.adapters.slack.server import serving
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
@@ -104,3 +105,26 @@ async def slack(
         aiohttp.ClientSession() as http,
     ):
         yield SlackDriver(http, f"http://{host}:{port}", adapter, fake_slack)
+
+
+# The deliverer of Slack digest tests: the fake Slack's clock follows the test's clock, and
+# backoff sleeps are recorded, never slept.
+@pytest.fixture
+def waits() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def deliverer(
+    roadmap: Roadmap,
+    store: SqlStore,
+    clock: FixedClock,
+    slack_settings: Settings,
+    fake_slack: FakeSlack,
+    waits: Sleeps,
+) -> Deliverer:
+    fake_slack.now = lambda: clock.now().timestamp()
+    poster = SlackPoster(web_client(slack_settings, handlers=[]))
+    return Deliverer(
+        roadmap.catalog, store, clock, {"slack": poster}, catchup=timedelta(hours=24), sleep=waits
+    )

@@ -14,12 +14,10 @@ from fakes.slack_api import FakeSlack
 from fakes.slack_driver import SlackDriver, assert_valid
 from fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET, button_labeled
 from fakes.sleeps import Sleeps
-from roadmap_bot.adapters.slack.api import web_client
-from roadmap_bot.adapters.slack.poster import EVENT_TYPE, SlackPoster
+from roadmap_bot.adapters.slack.poster import EVENT_TYPE
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.chat.replies import Reply, ReplyKind
 from roadmap_bot.clock import FixedClock
-from roadmap_bot.config import Settings
 from roadmap_bot.groups.delivery import Deliverer
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.groups.study_groups import StudyGroups
@@ -29,27 +27,6 @@ from roadmap_bot.store.schema import deliveries
 from roadmap_bot.store.sql import SqlStore
 
 FIRST_DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday after the tests' NOW, UTC
-
-
-@pytest.fixture
-def waits() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def deliverer(
-    roadmap: Roadmap,
-    store: SqlStore,
-    clock: FixedClock,
-    slack_settings: Settings,
-    fake_slack: FakeSlack,
-    waits: Sleeps,
-) -> Deliverer:
-    fake_slack.now = lambda: clock.now().timestamp()
-    poster = SlackPoster(web_client(slack_settings, handlers=[]))
-    return Deliverer(
-        roadmap.catalog, store, clock, {"slack": poster}, catchup=timedelta(hours=24), sleep=waits
-    )
 
 
 @pytest.fixture

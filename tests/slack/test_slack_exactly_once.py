@@ -119,27 +119,6 @@ async def test_a_worker_held_by_a_429_never_posts_after_its_lease_was_taken_over
 # -- 2. one channel's Retry-After holds up nothing else ----------------------------------------
 
 
-@pytest.fixture
-def waits() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def deliverer(
-    roadmap: Roadmap,
-    store: SqlStore,
-    clock: FixedClock,
-    slack_settings: Settings,
-    fake_slack: FakeSlack,
-    waits: Sleeps,
-) -> Deliverer:
-    fake_slack.now = lambda: clock.now().timestamp()
-    poster = SlackPoster(web_client(slack_settings, handlers=[]))
-    return Deliverer(
-        roadmap.catalog, store, clock, {"slack": poster}, catchup=timedelta(hours=24), sleep=waits
-    )
-
-
 def member(channel: str) -> Asker:
     return Asker(id="slack:T1:U9", name="una", channel=channel)
 
