@@ -89,6 +89,41 @@ def test_ask_does_not_import_platform_libraries(tmp_path: Path) -> None:
     assert "LOADED []" in done.stdout
 
 
+# What a one-shot `ask beginner` must not pay for: did-you-mean (rapidfuzz), search
+# (snowballstemmer), migrations of a database already at the newest schema (alembic), and
+# the platform and HTTP libraries.
+NOT_FOR_ASK_BEGINNER = (
+    "rapidfuzz",
+    "snowballstemmer",
+    "alembic",
+    "slack_bolt",
+    "slack_sdk",
+    "discord",
+    "aiohttp",
+)
+
+
+def test_ask_beginner_loads_only_what_it_needs(tmp_path: Path) -> None:
+    first = run("ask", "done", "fzf", tmp_path=tmp_path)  # creates and migrates the database
+    assert first.returncode == 0, first.stderr
+    code = (
+        "import sys; from roadmap_bot.cli import main; code = main(['ask', 'beginner']); "
+        f"unwanted = {NOT_FOR_ASK_BEGINNER!r}; "
+        "loaded = sorted(m for m in sys.modules if m.startswith(unwanted)); "
+        "print('LOADED', loaded); sys.exit(code)"
+    )
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ROADMAP_", "SLACK_", "DISCORD_"))
+    }
+    environment["ROADMAP_DB"] = str(tmp_path / "cli.db")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fzf" in done.stdout  # the answer, with the mark the first run made
+    assert "LOADED []" in done.stdout
+
+
 def test_console_reads_a_pipe_until_eof(tmp_path: Path) -> None:
     done = run(
         "console",

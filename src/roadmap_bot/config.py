@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from roadmap_bot.groups.schedule import MAX_ZONE_CHARS
+from roadmap_bot.weekly import MAX_ZONE_CHARS
 
 DEFAULT_REPORT_URL = "https://raw.githubusercontent.com/thxtech/ossarch/main/oss/{name}/README.md"
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# The longest IANA name is 32 characters. Longer text is refused before it reaches
+# ZoneInfo, which would try it as a file name (OSError past the file system's limit).
+MAX_ZONE_CHARS = 64
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 

@@ -6,8 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import HttpUrl, TypeAdapter
 
 from roadmap_bot.learning.catalog import (
+    _PLAIN_URL,
     Catalog,
     CatalogError,
     Level,
@@ -284,3 +288,31 @@ def test_builds_on_names_known_projects_and_never_loops(tmp_path: Path) -> None:
         f"projects.toml: projects[3] ('gamma'): {loop}",
         "paths.toml: paths[1] ('basics'): lines: 1 line(s) for 2 step(s); give one per step",
     ]
+
+
+@given(st.from_regex(_PLAIN_URL, fullmatch=True))
+def test_a_url_taken_without_pydantic_is_one_pydantic_takes(url: str) -> None:
+    # Plain catalog URLs skip building pydantic's HttpUrl validator: they must be ones it
+    # accepts, or a catalog would load here that pydantic would have refused.
+    assert TypeAdapter(HttpUrl).validate_python(url).scheme in ("http", "https")
+
+
+@pytest.mark.parametrize(
+    ("repo", "accepted"),
+    [
+        ("https://github.com/x/y", True),
+        ("https://git.example.org:8443/x/y?tab=readme#top", True),  # judged by pydantic
+        ("http://localhost/x", True),
+        ("ftp://example.org/x", False),
+        ("https://", False),
+        ("github.com/x/y", False),
+    ],
+)
+def test_repository_urls_are_judged_as_before(tmp_path: Path, repo: str, accepted: bool) -> None:
+    folder = write_catalog(tmp_path, project("alpha", repo=repo) + project("beta"), GOOD_PATH)
+    if accepted:
+        assert load_catalog(folder).project("alpha").repository == repo
+    else:
+        assert problems_of(folder) == [
+            f"projects.toml: projects[1] ('alpha'): repository: {repo!r} is not an http(s) URL"
+        ]

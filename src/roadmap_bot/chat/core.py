@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from roadmap_bot import metrics
@@ -106,7 +107,6 @@ class Roadmap:
         self.store = store
         self.clock = clock
         self.rng = rng or random.Random()
-        self.index = SearchIndex(catalog.projects, catalog.concepts, catalog.synonyms)
         # Called before every command (e.g. to note who is active in a channel).
         self.observers: list[Callable[[Any, Asker], Awaitable[None]]] = []
         # Design decision headings for project cards; set by the reports feature.
@@ -186,6 +186,17 @@ class Roadmap:
         if reply.suggestions and not reply.ok:
             reply = self._tidy_suggestions(reply, reply.command)
         return reply
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        """The catalog's search index, built at the first search (``ask beginner`` needs
+        none; ``serve`` builds it before its first request, see ``warm``)."""
+        return SearchIndex(self.catalog.projects, self.catalog.concepts, self.catalog.synonyms)
+
+    def warm(self) -> None:
+        """Build now what the first search or 'did you mean' would build (for a server,
+        before its first request)."""
+        self.index.warm()
 
     # -- did you mean ------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from roadmap_bot.learning.suggest import close_matches
-from roadmap_bot.weekly import WEEKDAYS, Schedule, local_instant
+from roadmap_bot.weekly import MAX_ZONE_CHARS, WEEKDAYS, Schedule, local_instant
 
 __all__ = [
+    "MAX_ZONE_CHARS",
     "WEEKDAYS",
     "Schedule",
     "ScheduleError",
@@ -25,9 +26,6 @@ __all__ = [
 ]
 
 _TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$")
-# The longest IANA name is 32 characters. Longer text is refused before it reaches
-# ZoneInfo, which would try it as a file name (OSError past the file system's limit).
-MAX_ZONE_CHARS = 64
 MAX_WORD_CHARS = 20  # a weekday or a time of day
 SHOWN_CHARS = 40  # how much of an over-long value an answer repeats
 

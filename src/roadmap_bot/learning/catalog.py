@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,13 @@ from roadmap_bot.learning.text import normalize_name
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 TAG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_URL = TypeAdapter(HttpUrl)
+# A URL of this plain shape (a DNS name, a path of unreserved characters) is one that
+# pydantic's HttpUrl accepts; anything else is judged by HttpUrl itself. Building that
+# validator costs more than checking a whole catalog of plain URLs.
+_PLAIN_URL = re.compile(
+    r"https?://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(?:/[A-Za-z0-9._~/-]*)?"
+)
+_PLAIN_URL_MAX = 2083  # HttpUrl's own length limit
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
@@ -54,9 +60,16 @@ class Level(StrEnum):
 _LEVEL_RANKS = {level: rank for rank, level in enumerate(Level)}  # rank sorts hot loops
 
 
+@cache
+def _http_url() -> TypeAdapter[HttpUrl]:
+    return TypeAdapter(HttpUrl)
+
+
 def _check_url(value: str) -> str:
+    if len(value) <= _PLAIN_URL_MAX and _PLAIN_URL.fullmatch(value):
+        return value
     try:
-        url = _URL.validate_python(value)
+        url = _http_url().validate_python(value)
     except ValidationError:
         raise ValueError(f"{value!r} is not an http(s) URL") from None
     if url.scheme not in ("http", "https"):

@@ -16,9 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntFlag
 from functools import lru_cache
-from typing import NamedTuple
-
-import snowballstemmer
+from typing import Any, NamedTuple
 
 from roadmap_bot.learning.catalog import Project
 from roadmap_bot.learning.suggest import Vocabulary
@@ -76,13 +74,18 @@ class Results:
         return len(self.hits)
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    # Imported at the first search, not with the module: most commands never search.
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 @lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """A word's stem; numbers, 'c++' and other words with symbols stay whole."""
-    return str(_STEMMER.stemWord(word)) if word.isalpha() else word
+    return str(_stemmer().stemWord(word)) if word.isalpha() else word
 
 
 class SearchIndex:
@@ -120,6 +123,11 @@ class SearchIndex:
         texts = [f"{p.name} {p.summary} {p.category}" for p in self.projects]
         texts += self.concepts.values()
         self._long_terms = Vocabulary(w for t in texts for w in words(t) if len(w) >= MIN_PREFIX)
+
+    def warm(self) -> None:
+        """Prepare the 'did you mean' vocabularies now rather than at the first miss."""
+        self._vocabulary.warm()
+        self._long_terms.warm()
 
     def _keys(self, word: str) -> tuple[str, ...]:
         """The index terms of one word: its stem, and its key word's stem if a synonym."""

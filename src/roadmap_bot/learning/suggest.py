@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from rapidfuzz import fuzz, process, utils
+from functools import cached_property
 
 SHORT = 3  # words this short are compared whole: 'go' must not match 'google'
 
 
 class Vocabulary:
-    """Choices prepared once (folded, deduplicated) for repeated 'did you mean' lookups."""
+    """Choices prepared once (folded, deduplicated) for repeated 'did you mean' lookups.
+
+    rapidfuzz is imported and the choices folded at the first lookup: most commands
+    never need a 'did you mean', and a one-shot ``roadmap-bot ask`` should not pay for it.
+    """
 
     def __init__(self, choices: Iterable[str]) -> None:
         self.choices = list(dict.fromkeys(choices))
-        self.folded = [utils.default_process(c) for c in self.choices]
+
+    @cached_property
+    def folded(self) -> list[str]:
+        from rapidfuzz import utils
+
+        return [utils.default_process(c) for c in self.choices]
+
+    def warm(self) -> None:
+        """Fold the choices now (a server does it before its first request)."""
+        self.folded  # noqa: B018
 
     def closest(
         self, word: str, *, limit: int = 3, cutoff: float = 70.0, typos_only: bool = False
@@ -24,6 +36,8 @@ class Vocabulary:
         ``typos_only`` compares whole strings only (edit distance): several times faster,
         for large vocabularies where partial and reordered matches are not wanted.
         """
+        from rapidfuzz import fuzz, process, utils
+
         query = utils.default_process(word)
         if not query or not self.choices:
             return []

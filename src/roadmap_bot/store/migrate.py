@@ -11,18 +11,20 @@ and replicas that start together migrate once.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from roadmap_bot.store import legacy
 from roadmap_bot.store.database import SQLITE, Database, StoreError, reason
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,17 @@ _FIRST_ADOPTED = min(LEGACY_REVISIONS)
 ALEMBIC_USER_VERSION = 1000
 # pg_advisory_xact_lock key: "roadmap" in ASCII, any constant the app owns will do.
 _PG_LOCK = 0x726F61646D6170
+# Alembic is imported only when a database is not at the head already: a database that
+# is up to date (nearly every start) is told so by one query and a look at the files.
+_VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+_REVISION_LINE = re.compile(r'^(revision|down_revision) = (?:"([^"\n]+)"|None)[ \t]*$', re.M)
+VERSION_TABLE = "alembic_version"
 
 
 @lru_cache(maxsize=1)
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "roadmap_bot.store:migrations")
     return config
@@ -46,12 +55,32 @@ def _config() -> Config:
 @lru_cache(maxsize=1)
 def head() -> str:
     """The newest revision this program knows."""
+    from alembic.script import ScriptDirectory
+
     found = ScriptDirectory.from_config(_config()).get_current_head()
     assert found is not None, "store/migrations has no revision"
     return found
 
 
+@lru_cache(maxsize=1)
+def plain_head() -> str | None:
+    """:func:`head` read from the revision files' ``revision = "..."`` lines without
+    Alembic: the one revision no other revises; None when the files do not say plainly."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for file in _VERSIONS.glob("*.py"):
+        lines = dict(_REVISION_LINE.findall(file.read_text(encoding="utf-8")))
+        if "revision" not in lines or "down_revision" not in lines:
+            return None  # written some other way: let Alembic read it
+        revisions.add(lines["revision"])
+        revised.add(lines["down_revision"])
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
+
+
 def _known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(_config())
     return any(script.revision == revision for script in scripts.walk_revisions())
 
@@ -71,6 +100,9 @@ async def current(db: Database) -> str | None:
 async def upgrade(db: Database) -> Upgrade:
     """Migrate to :func:`head`; :class:`StoreError` if the database is newer than that."""
     try:
+        newest = plain_head()
+        if newest is not None and await _recorded(db) == newest:
+            return Upgrade(newest, newest)
         if await current(db) == head():
             return Upgrade(head(), head())
         async with db.write() as conn:
@@ -84,7 +116,23 @@ async def upgrade(db: Database) -> Upgrade:
     return done
 
 
+async def _recorded(db: Database) -> str | None:
+    """The one revision recorded in the database, read without Alembic; None when there
+    is no version table or it does not hold exactly one row."""
+    async with db.read() as conn:
+        return await conn.run_sync(_one_version)
+
+
+def _one_version(conn: Connection) -> str | None:
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return str(rows[0]) if len(rows) == 1 else None
+
+
 def _revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -97,6 +145,8 @@ def _newer(name: str, found: str) -> StoreError:
 
 def _upgrade(conn: Connection, name: str) -> Upgrade:
     """Runs inside the write transaction, on the sync side of the async connection."""
+    from alembic import command
+
     revision = _revision(conn)  # again, now that we hold the lock
     before = revision
     if revision is not None and not _known(revision):
