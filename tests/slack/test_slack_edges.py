@@ -39,6 +39,9 @@ def signed(body: bytes, content_type: str = "application/x-www-form-urlencoded")
 
 
 FORM = "application/x-www-form-urlencoded"
+# Headers signed now with the wrong secret: built when the test runs, not when the module
+# is collected (a long suite would otherwise make them stale, a different refusal).
+WRONG_SECRET = "wrong secret"
 UNSIGNED = [
     (b"{x", {"Content-Type": "application/json"}, "no Slack signature headers"),
     (b"payload=%7B", {"Content-Type": FORM}, "no Slack signature headers"),
@@ -60,10 +63,17 @@ UNSIGNED = [
     ),
     (
         b"text=help",
-        {"Content-Type": FORM, **signed_headers("text=help", secret="not-the-secret")},
+        WRONG_SECRET,
         "the signature does not match",
     ),
 ]
+
+
+def fresh(headers: dict[str, str] | str) -> dict[str, str]:
+    if headers == WRONG_SECRET:
+        return {"Content-Type": FORM, **signed_headers("text=help", secret="not-the-secret")}
+    assert isinstance(headers, dict)
+    return headers
 
 
 @pytest.mark.parametrize(("body", "headers", "reason"), UNSIGNED)
@@ -71,11 +81,11 @@ async def test_unsigned_or_badly_signed_requests_get_401_and_one_warning(
     slack: SlackDriver,
     caplog: pytest.LogCaptureFixture,
     body: bytes,
-    headers: dict[str, str],
+    headers: dict[str, str] | str,
     reason: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    status, text = await post_raw(slack, body, headers)
+    status, text = await post_raw(slack, body, fresh(headers))
     assert (status, text) == (401, reason)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
@@ -117,7 +127,7 @@ async def test_300_junk_requests_write_ten_warning_lines_and_commands_still_work
     statuses = []
     for index in range(300):
         body, headers, _ = UNSIGNED[index % len(UNSIGNED)]
-        statuses.append((await post_raw(slack, body, headers))[0])
+        statuses.append((await post_raw(slack, body, fresh(headers)))[0])
     assert set(statuses) == {401}
     logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(logged) == 10  # the limiter's allowance for a minute
