@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,7 @@ from roadmap_bot import metrics
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.learning.catalog import Catalog, load_catalog
+from roadmap_bot.store import database as store_database
 from roadmap_bot.store.sql import SqlStore
 from roadmap_bot.web.metrics import PrometheusRecorder
 
@@ -109,6 +111,21 @@ async def store(db_path: Path) -> AsyncIterator[SqlStore]:
     store = await SqlStore.open(db_path)
     yield store
     await store.close()
+
+
+@pytest.fixture
+async def busy_store(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SqlStore]:
+    """The test's store while another connection holds SQLite's write lock (as a stuck
+    writer in another process would), with a 0.1 s busy timeout instead of 15 s."""
+    monkeypatch.setattr(store_database, "BUSY_TIMEOUT_MS", 100)
+    await store.db.engine.dispose()  # connections made from now on take the short timeout
+    holder = sqlite3.connect(str(store.path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield store
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 @pytest.fixture

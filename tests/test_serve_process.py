@@ -234,11 +234,11 @@ def test_serve_without_credentials_or_a_terminal_says_what_to_set(tmp_path: Path
 
 
 HOLD = """
-import sqlite3, sys, time
+import select, sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN IMMEDIATE")
 print("holding", flush=True)
-time.sleep(float(sys.argv[2]))
+select.select([sys.stdin], [], [], float(sys.argv[2]))  # until told to let go, at most N s
 conn.execute("ROLLBACK")
 """
 
@@ -247,7 +247,10 @@ def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen[str]:
     """Another process holding the database's write lock, as a long migration or a stuck
     writer would."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(db), str(seconds)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD, str(db), str(seconds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
     return holder
@@ -258,12 +261,10 @@ async def test_a_busy_database_fails_one_shot_commands_clearly_and_serve_waits_i
 ) -> None:
     db = tmp_path / "operator.db"
     assert run("ask", "help", tmp_path=tmp_path).returncode == 0  # create and migrate it
-    holder = hold_write_lock(db, 20)
+    # held until the checks below are done: a loaded machine must not see it end early
+    holder = hold_write_lock(db, 120)
     try:
         served = await start_serve(tmp_path, slack_env(fake_slack))
-        console = asyncio.create_task(
-            asyncio.to_thread(run, "console", tmp_path=tmp_path, stdin="done fzf\nproject redis\n")
-        )
         done = await asyncio.to_thread(run, "ask", "done", "fzf", tmp_path=tmp_path)
         assert done.returncode == 1
         assert done.stderr == (
@@ -272,15 +273,31 @@ async def test_a_busy_database_fails_one_shot_commands_clearly_and_serve_waits_i
         )
         assert served.process.returncode is None  # serve is still up
         # the console says so for that command and goes on with the next one
-        session = await console
-        assert session.returncode == 0, session.stderr
+        console = subprocess.Popen(
+            [sys.executable, "-m", "roadmap_bot", "console"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(tmp_path),
+            cwd=tmp_path,
+        )
+        assert console.stdin is not None and console.stdout is not None
+        console.stdin.write("done fzf\n")
+        console.stdin.flush()
+        said = await asyncio.to_thread(console.stdout.readline)
         assert (
             "Sorry: the database is busy (database is locked: another process held the write "
             "lock on the database longer than the busy timeout); try again in a moment."
-        ) in session.stdout
-        assert "Step 1 of 5 in Data Infrastructure" in session.stdout
-        port = int((await served.wait_for(SERVING)).group(1))
+        ) in said
+        assert holder.stdin is not None
+        holder.stdin.write("let go\n")  # the lock is free from here on
+        holder.stdin.flush()
         await asyncio.to_thread(holder.wait, 30)
+        rest, errors = await asyncio.to_thread(console.communicate, "project redis\n", 60)
+        assert console.returncode == 0, errors
+        assert "Step 1 of 5 in Data Infrastructure" in rest
+        port = int((await served.wait_for(SERVING)).group(1))
         # once the lock is free, serve answers and writes
         answer = await slash(port, fake_slack, "done fzf")
         assert "Marked fzf as done" in str(answer)

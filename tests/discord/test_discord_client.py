@@ -22,6 +22,7 @@ from fakes.discord_server import (
 from roadmap_bot.adapters.discord.client import RoadmapClient, commands_hash
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.replies import STALE_BUTTON, Reply, ReplyKind
+from roadmap_bot.store.sql import SqlStore
 
 StartBot = Callable[..., Any]
 STALE = STALE_BUTTON.title
@@ -378,6 +379,21 @@ async def test_a_failure_inside_still_answers(
     shown = await (await fake.slash("next", {}, user=ALICE)).answer()
     assert shown.ephemeral
     assert shown.title == "Something went wrong on my side."
+
+
+async def test_a_busy_database_is_told_as_such(
+    fake: FakeDiscord, bot: RoadmapClient, busy_store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    shown = await (await fake.slash("done", {"name": "redis"}, user=ALICE)).answer()
+    assert shown.ephemeral
+    assert shown.title == "The database is busy right now, so I could not answer."
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "answering a Discord interaction: the database is busy (database is locked); "
+        "the person was asked to try again"
+    ]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 # -- autocomplete ------------------------------------------------------------------------------

@@ -66,3 +66,25 @@ def test_problems_are_found_through_wrappers() -> None:
         "the database is busy (database is locked: another process held the write lock on "
         "/data/roadmap-bot.db longer than the busy timeout); try again in a moment"
     )
+
+
+def test_a_database_server_that_cannot_take_the_connection_is_unreachable() -> None:
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    too_many = asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already")
+    wrapped = DBAPIError("SELECT 1", None, too_many)
+    problem = database_problem(wrapped)
+    assert problem is not None and (problem.kind, problem.detail) == (
+        "unreachable",
+        "too many connections",
+    )
+    assert problem.line("postgresql://bot:***@db/roadmap") == (
+        "the database cannot be reached (too many connections: postgresql://bot:***@db/roadmap); "
+        "check that it is running and accepting connections, then try again"
+    )
+    pool = database_problem(PoolTimeout("QueuePool limit of size 5 overflow 10 reached"))
+    assert pool is not None and pool.detail == "no free connection in the pool"
+    assert database_problem(ConnectionRefusedError(111, "Connect call failed")) is not None
+    assert database_problem(RuntimeError("a bug")) is None

@@ -307,6 +307,24 @@ async def test_a_failure_inside_is_told_to_the_user(slack: SlackDriver, store: S
     assert message["blocks"][0]["text"]["text"] == "Sorry, something went wrong on our side."
 
 
+async def test_a_busy_database_is_told_as_such_and_nothing_is_lost(
+    slack: SlackDriver, busy_store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    message = await slack.command("done redis")
+    blocks = json.dumps(message["blocks"])
+    assert "The database is busy right now, so I could not answer." in blocks
+    assert "try the same command again" in blocks
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "answering a Slack command: the database is busy (database is locked); "
+        "the person was asked to try again"
+    ]
+    assert not [r for r in caplog.records if r.exc_info]  # a condition, not a bug
+    assert all(
+        "redis" not in marks for marks in (await busy_store.progress_of(["slack:T1:U1"])).values()
+    )
+
+
 async def test_secrets_never_reach_the_logs(
     slack: SlackDriver, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -25,6 +25,7 @@ from roadmap_bot.adapters.discord.embeds import (
 from roadmap_bot.adapters.discord.views import to_discord
 from roadmap_bot.chat.commands import Command
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
+from roadmap_bot.chat.failures import failure_reply
 from roadmap_bot.chat.render_text import pages_by_grammar
 from roadmap_bot.chat.replies import STALE_BUTTON, Reply, error
 from roadmap_bot.chat.shared import for_everyone
@@ -187,6 +188,5 @@ async def _safely(work: Awaitable[Reply]) -> Reply:
     # A bug in the core must still give the user an answer, never silence.
     try:
         return await work
-    except Exception:
-        log.exception("answering an interaction failed")
-        return _failure()
+    except Exception as exc:
+        return failure_reply(exc, "a Discord interaction", _failure())

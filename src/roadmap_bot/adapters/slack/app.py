@@ -47,6 +47,7 @@ from roadmap_bot.adapters.slack.tokens import (
     with_token,
 )
 from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.failures import failure_reply
 from roadmap_bot.chat.render_text import pages_by_grammar
 from roadmap_bot.chat.replies import STALE_BUTTON, Reply, ReplyKind
 from roadmap_bot.chat.shared import for_everyone
@@ -205,9 +206,8 @@ class SlackAdapter:
             await ack()
             self._spawn(self._guarded(body, lambda late: self._answer_late(late, work)))
             return
-        except Exception:
-            log.exception("answering a Slack command failed")
-            reply = SORRY
+        except Exception as exc:
+            reply = failure_reply(exc, "a Slack command", SORRY)
         await ack(
             response_type="in_channel" if reply.public else "ephemeral",
             **render_message(reply, pageable=self._pageable),
@@ -274,12 +274,12 @@ class SlackAdapter:
         """Run one answer; a failure is logged and, where possible, told to the user."""
         try:
             await answer(body)
-        except Exception:
-            log.exception("answering a Slack %s failed", body.get("type") or "command")
+        except Exception as exc:
+            reply = failure_reply(exc, f"a Slack {body.get('type') or 'command'}", SORRY)
             url = body.get("response_url")
             if url:
                 try:
-                    await self.respond(url, render_message(SORRY), response_type="ephemeral")
+                    await self.respond(url, render_message(reply), response_type="ephemeral")
                 except Exception:
                     log.warning("could not tell the user about the failure either")
 
