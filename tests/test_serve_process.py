@@ -301,6 +301,8 @@ async def test_a_busy_database_fails_one_shot_commands_clearly_and_serve_waits_i
         # once the lock is free, serve answers and writes
         answer = await slash(port, fake_slack, "done fzf")
         assert "Marked fzf as done" in str(answer)
+        # and the catch-up's next try (backing off while the lock was held) goes through
+        await served.wait_for("start-up catch-up: delivered 0", timeout=60)
         code, _ = await served.stop()
         assert code == 0, served.log
         # the start-up catch-up met the lock (with no subscriptions at all), said so and

@@ -201,7 +201,7 @@ def paths_reply(catalog: Catalog, marks: Marks) -> Reply:
 def path_reply(
     catalog: Catalog, path: LearningPath, marks: Marks, following: bool = False
 ) -> Reply:
-    position = next((i for i, s in enumerate(path.steps) if not _is_closed(marks, s)), None)
+    position = _open_step(path, marks)
     items = []
     for index, slug in enumerate(path.steps):
         project = catalog.project(slug)
@@ -571,7 +571,7 @@ def unknown_path(catalog: Catalog, name: str, verb: str = "path") -> Reply:
 
 def follow_reply(catalog: Catalog, path: LearningPath, marks: Marks, already: bool) -> Reply:
     """After 'follow PATH': where 'next' will take up the path."""
-    index = next((i for i, s in enumerate(path.steps) if not _is_closed(marks, s)), None)
+    index = _open_step(path, marks)
     title = f"You already follow {path.title}." if already else f"You follow {path.title}."
     if index is None:
         text = (
@@ -626,6 +626,11 @@ def _sentence(text: str) -> str:
 def _is_done(marks: Marks, slug: str) -> bool:
     mark = marks.get(slug)
     return mark is not None and mark.status is Status.DONE
+
+
+def _open_step(path: LearningPath, marks: Marks) -> int | None:
+    """The index of the first step neither read nor passed: where the reader is."""
+    return next((i for i, s in enumerate(path.steps) if not _is_closed(marks, s)), None)
 
 
 def _is_closed(marks: Marks, slug: str) -> bool:
