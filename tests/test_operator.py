@@ -7,11 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from roadmap_bot import __version__
+from roadmap_bot.app import open_app
+from roadmap_bot.config import load_settings
 
 
 def offline_report_url() -> str:
@@ -80,6 +83,27 @@ def test_an_over_long_zone_in_the_settings_is_a_configuration_error(tmp_path: Pa
         "no IANA time zone is over 64"
     )
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("given", ["2", "7200", "two minutes", "nan", ""])
+def test_a_lease_length_out_of_range_is_a_configuration_error(tmp_path: Path, given: str) -> None:
+    done = run("digest", "run-due", tmp_path=tmp_path, ROADMAP_LEASE_SECONDS=given)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "roadmap-bot: bad configuration: ROADMAP_LEASE_SECONDS: must be a number of seconds "
+        "from 5 to 3600 (default 120): how long a replica that died keeps its digests before "
+        f"the others take them over (got {given!r})\n"
+    )
+
+
+async def test_a_lease_length_in_range_is_the_deliverers_lease(tmp_path: Path) -> None:
+    assert load_settings(_env_file=None).lease_seconds == 120
+    settings = load_settings(
+        _env_file=None, ROADMAP_LEASE_SECONDS="30", ROADMAP_DB=str(tmp_path / "x.db")
+    )
+    async with open_app(settings) as app:
+        # renewed every quarter of it, as the 2-minute default is every 30 s
+        assert (app.deliverer.lease, app.deliverer.renew_every) == (timedelta(seconds=30), 7.5)
 
 
 def test_a_300_character_zone_gets_an_answer_and_the_console_goes_on(tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ async def open_app(
             clock,
             {"console": ConsolePoster(console_out)},
             catchup=timedelta(hours=settings.catchup_hours),
+            lease=timedelta(seconds=settings.lease_seconds),
             agenda=reading_agenda(reports),
         )
         groups = StudyGroups(roadmap, deliverer, settings.default_timezone)

@@ -23,6 +23,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from roadmap_bot.weekly import MAX_ZONE_CHARS
 
+# ROADMAP_LEASE_SECONDS: below 5 s, a renewal delayed by a busy machine could let the
+# lease of a replica that is still posting lapse; above an hour, a dead replica's
+# digests would wait that long.
+DEFAULT_LEASE_SECONDS = 120.0
+LEASE_SECONDS_RANGE = (5.0, 3600.0)
 DEFAULT_REPORT_URL = "https://raw.githubusercontent.com/thxtech/ossarch/main/oss/{name}/README.md"
 
 
@@ -91,6 +96,11 @@ class Settings(BaseSettings):
 
     # -- digests and reports --------------------------------------------------------
     catchup_hours: float = Field(24.0, ge=0, validation_alias=AliasChoices("ROADMAP_CATCHUP_HOURS"))
+    # How long a claim on a digest outlives a replica that died holding it (renewed every
+    # quarter of it while the replica lives): the others take the digest over after it.
+    lease_seconds: float = Field(
+        DEFAULT_LEASE_SECONDS, validation_alias=AliasChoices("ROADMAP_LEASE_SECONDS")
+    )
     default_timezone: str = Field("UTC", validation_alias=AliasChoices("ROADMAP_TIMEZONE"))
     report_url: str = Field(DEFAULT_REPORT_URL, validation_alias=AliasChoices("ROADMAP_REPORT_URL"))
 
@@ -187,6 +197,22 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
         return value
+
+    @field_validator("lease_seconds", mode="before")
+    @classmethod
+    def _lease_seconds(cls, value: Any) -> Any:
+        low, high = LEASE_SECONDS_RANGE
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = float("nan")
+        if not low <= seconds <= high:  # NaN fails too
+            raise ValueError(
+                f"must be a number of seconds from {low:g} to {high:g} (default "
+                f"{DEFAULT_LEASE_SECONDS:g}): how long a replica that died keeps its "
+                "digests before the others take them over"
+            )
+        return seconds
 
     @field_validator("report_url")
     @classmethod

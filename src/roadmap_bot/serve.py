@@ -100,12 +100,15 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
 
 
 async def _serve(app: App, stop: asyncio.Event) -> None:
-    from roadmap_bot.groups.scheduler import DigestScheduler
+    from roadmap_bot.groups.scheduler import SWEEP_MINUTES, DigestScheduler
     from roadmap_bot.web.server import prometheus_recorder
 
     prometheus_recorder()  # count from the start, whatever serves /metrics later
 
-    scheduler = DigestScheduler(app.deliverer)
+    # A replica that died leaves its digests to the first sweep after its leases expire:
+    # sweeping at least once per lease finishes them within two lease lengths.
+    lease_minutes = app.deliverer.lease.total_seconds() / 60
+    scheduler = DigestScheduler(app.deliverer, sweep_minutes=min(SWEEP_MINUTES, lease_minutes))
     app.study_groups.on_change = scheduler.changed
     services: dict[str, Service] = {}
     # Platform adapters are added here as they land (each only when configured).

@@ -66,7 +66,7 @@ from roadmap_bot.store.sql import SqlStore
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)  # a claim's lease; longer than any one platform request
-RENEW_EVERY = 30.0  # seconds between renewals of the leases a run holds
+RENEWALS_PER_LEASE = 4  # a run renews its leases this often per lease length
 RETRY_AFTER_CAP = 60.0  # seconds; a longer Retry-After hands the claim back, not awaited
 MAX_WEEKS_BACK = 520  # bound the catch-up scan after very long downtime
 AGENDA_TIMEOUT = 3.0  # seconds a digest waits for a report's outline at most
@@ -171,7 +171,7 @@ class Deliverer:
         agenda: AgendaSource | None = None,
         lease: timedelta = LEASE,
         retry_after_cap: float = RETRY_AFTER_CAP,
-        renew_every: float = RENEW_EVERY,
+        renew_every: float | None = None,  # seconds; default: a quarter of the lease
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -187,7 +187,7 @@ class Deliverer:
         self.news: NewsSource | None = None
         self.lease = lease
         self.retry_after_cap = retry_after_cap
-        self.renew_every = renew_every
+        self.renew_every = renew_every or lease.total_seconds() / RENEWALS_PER_LEASE
         self.worker = _worker_id()
         self._runs = itertools.count(1)
         self._owners: list[str] = []  # every owner id this deliverer's runs used
