@@ -25,6 +25,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roadmap_bot.adapters.slack.tokens import Installed, NotInstalled
@@ -45,6 +46,8 @@ BOT_SCOPES = (
     "groups:history",
 )
 STATE_SECONDS = 600  # an install started and not finished within 10 minutes starts over
+# pg_advisory_xact_lock key for creating slack_sdk's tables (any fixed number of our own)
+TABLES_LOCK = 0x726F61646D6170  # "roadmap"
 TOKEN_TTL = 30.0  # seconds a looked-up token is reused (uninstalls also drop it at once)
 
 
@@ -117,9 +120,17 @@ class SlackInstalls:
         return cls(engine, installations, states, InstalledTokens(installations))
 
     async def create_tables(self) -> None:
-        """slack_sdk's tables (slack_bots, slack_installations, slack_oauth_states), if missing."""
-        await self.installations.create_tables()  # type: ignore[no-untyped-call]
-        await self.states.create_tables()  # type: ignore[no-untyped-call]
+        """slack_sdk's tables (slack_bots, slack_installations, slack_oauth_states), if missing.
+
+        Replicas starting together on a new PostgreSQL would each see the tables missing
+        and race to create them (the loser fails on a duplicate catalog row and serve
+        stops); a transaction-scoped advisory lock makes them take turns, and each one
+        after the first finds the tables there."""
+        async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TABLES_LOCK})
+            await conn.run_sync(self.installations.metadata.create_all)
+            await conn.run_sync(self.states.metadata.create_all)
 
     async def close(self) -> None:
         await self.engine.dispose()
