@@ -12,7 +12,11 @@ The same code runs on SQLite and PostgreSQL. On SQLite every write transaction h
 database's write lock (BEGIN IMMEDIATE). On PostgreSQL, where replicas write at once, a
 claim or takeover locks the rows it acts on with FOR UPDATE SKIP LOCKED: a row another
 replica is working on is skipped, not waited for, so replicas split a fan-out between
-them, and the compare-and-set UPDATEs stay the final word.
+them, and the compare-and-set UPDATEs stay the final word. A transaction that updates
+several delivery rows updates them in id order: each UPDATE holds its row's lock until
+commit, and two transactions taking rows in different orders can deadlock (a run's
+lease renewal, in id order, and its batch of completions, in the order the posts came
+back, did on PostgreSQL, failing that batch).
 
 All of the ledger's SQL lives in this module, behind the methods of :class:`DigestStore`.
 """
@@ -531,7 +535,8 @@ class DigestStore:
             return set()
         held: set[str] = set()
         async with self.store.write() as conn:
-            for lease in leases:
+            # in id order, as every multi-row write here (see the module's docstring)
+            for lease in sorted(leases, key=lambda lease: lease.delivery_id):
                 done = await conn.execute(
                     update(_d)
                     .where(_d.c.id == lease.delivery_id, _d.c.claimed_by == worker, _OWED)
@@ -568,7 +573,7 @@ class DigestStore:
             set_={"how": "posted", "at": covered.excluded.at},
         )
         async with self.store.write() as conn:
-            for d in done:
+            for d in sorted(done, key=lambda d: d.delivery.id):  # in id order: see above
                 values: dict[str, Any] = {
                     "state": DeliveryState.SENT.value,
                     "sent_at": d.at,
@@ -637,7 +642,7 @@ class DigestStore:
                     lease_until=None,
                     error=func.coalesce(bindparam("why", type_=_d.c.error.type), _d.c.error),
                 ),
-                [{"key": did, "why": error} for did, error in finished],
+                [{"key": did, "why": error} for did, error in sorted(finished)],  # in id order
             )
 
     async def fail(self, delivery: Delivery, error: str, worker: str) -> bool:
