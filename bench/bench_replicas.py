@@ -1,0 +1,150 @@
+"""One week's digests to 20,000 Slack channels over three replicas on one PostgreSQL
+(issue 11 target: <= 30 s, no duplicate, no loss).
+
+A throwaway PostgreSQL (Debian's server binaries, as the tests start it) holds 20,000
+subscriptions all due at Monday 09:00 UTC. The fake Slack of bench_slack_digests.py runs
+in its own process and behaves like a busy Slack: every call takes 20 ms, one message
+per second per channel (a second one within the second gets a 429 with Retry-After), and
+2% of posts get a 429 anyway. Three real ``roadmap-bot digest run-due`` processes (the
+deliverer serve's scheduler runs, without the HTTP side) start together on the same
+database and share the week through the ledger's leases; then a fourth run shows nothing
+is posted twice. At the end the fake's own record is counted: top-level digests and
+thread replies per channel.
+
+Wall time is from starting the three processes to the last one's exit (their start-up
+included). Each process prints what it did, so the split between them shows.
+
+Run: .venv/bin/python bench/bench_replicas.py [--channels N] [--replicas R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+
+from bench_slack_digests import fake_process  # noqa: E402
+from fakes.runs import clean_env, run_due  # noqa: E402
+from fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET  # noqa: E402
+from postgres_server import PostgresServer, missing_reason  # noqa: E402
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # when the channels subscribed
+DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 09:00 UTC, every channel's slot
+TARGET = 30.0  # seconds
+PROCESS_TIMEOUT = 600.0
+
+
+async def subscribe(url: str, channels: int) -> None:
+    """``channels`` weekly subscriptions, all due at DUE, in one insert."""
+    from roadmap_bot.groups.schedule import Schedule
+    from roadmap_bot.learning.catalog import load_catalog
+    from roadmap_bot.store.schema import subscriptions
+    from roadmap_bot.store.sql import SqlStore
+
+    catalog = load_catalog()
+    targets = [f"path:{p.slug}" for p in catalog.paths] + ["level:beginner"]
+    monday_nine = Schedule(0, datetime(2000, 1, 1, 9, 0).time(), "UTC")
+    store = await SqlStore.open(url)
+    try:
+        rows = [
+            {
+                "channel": f"slack:T1:C{i:05d}",
+                "target": targets[i % len(targets)],
+                "weekday": monday_nine.weekday,
+                "at_time": monday_nine.at.strftime("%H:%M"),
+                "timezone": monday_nine.zone,
+                "created_by": "slack:T1:U1",
+                "created_at": NOW,
+                "next_due_at": monday_nine.next_after(NOW)[1],
+            }
+            for i in range(channels)
+        ]
+        async with store.write() as conn:
+            await conn.execute(subscriptions.insert(), rows)
+    finally:
+        await store.close()
+
+
+async def bench(url: str, channels: int, replicas: int) -> bool:
+    await subscribe(url, channels)
+    async with fake_process() as (api_url, fake):
+        env = clean_env(
+            ROADMAP_DATABASE_URL=url,
+            ROADMAP_LOG_LEVEL="WARNING",
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=api_url,
+            # the fake answers 404 at once: digests go out without a reading agenda
+            ROADMAP_REPORT_URL=api_url.rsplit("/api", 1)[0] + "/oss/{name}.md",
+        )
+        cwd = Path(tempfile.mkdtemp())  # an empty folder: no developer's .env is read
+        started = time.perf_counter()
+        workers = [await run_due(cwd, env, DUE) for _ in range(replicas)]
+        results = await asyncio.gather(*(w.finish(PROCESS_TIMEOUT) for w in workers))
+        took = time.perf_counter() - started
+        again = await run_due(cwd, env, DUE + timedelta(minutes=5))
+        again_code, again_out, again_err = await again.finish(PROCESS_TIMEOUT)
+        assert fake.stdin is not None and fake.stdout is not None
+        fake.stdin.close()
+        report: dict[str, Any] = json.loads(
+            await asyncio.get_running_loop().run_in_executor(None, fake.stdout.readline)
+        )
+
+    counts = report["counts"]
+    expected = [f"C{i:05d}" for i in range(channels)]
+    duplicates = sum(1 for c in expected if counts.get(c, [0, 0])[0] > 1)
+    lost = sum(1 for c in expected if counts.get(c, [0, 0])[0] == 0)
+    threads = sum(1 for c in expected if counts.get(c, [0, 0])[1] == 1)
+    failed = [code for code, _, _ in results if code != 0] + ([again_code] if again_code else [])
+    ok = took <= TARGET and duplicates == 0 and lost == 0 and threads == channels and not failed
+    print(
+        f"{channels} channels over {replicas} run-due processes on one PostgreSQL; fake Slack: "
+        f"20 ms per call, 1 msg/s per channel, 2% random 429s"
+    )
+    for i, (code, out, err) in enumerate(results, 1):
+        print(f"process {i}: exit {code}: {out.strip() or err.strip()[-300:]}")
+    print(f"a run after them: {again_out.strip() or again_err.strip()[-300:]}")
+    print(
+        f"Slack saw {report['calls']} calls, {report['rate_limited']} answered 429; digests "
+        f"posted once: {channels - duplicates - lost}, duplicates: {duplicates}, lost: {lost}; "
+        f"discussion threads: {threads}"
+    )
+    print(
+        f"wall time {took:.1f} s (target <= {TARGET:g} s), {channels / took:.0f} digests/s  "
+        f"{'ok' if ok else 'MISSED TARGET'}"
+    )
+    return ok
+
+
+async def main(channels: int, replicas: int) -> bool:
+    reason = missing_reason()
+    if reason is not None:
+        print(f"skipped: {reason}")
+        return True
+    server = PostgresServer()
+    server.start()
+    try:
+        return await bench(server.url(), channels, replicas)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--channels", type=int, default=20_000)
+    parser.add_argument("--replicas", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("ROADMAP_LOG_LEVEL", "WARNING")
+    ok = asyncio.run(main(args.channels, args.replicas))
+    sys.exit(0 if ok else 1)
