@@ -29,7 +29,7 @@ from roadmap_bot.adapters.slack import app as slack_app
 from roadmap_bot.adapters.slack.api import web_client
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.blocks import SHARE_ACTION
-from roadmap_bot.adapters.slack.people import People
+from roadmap_bot.adapters.slack.people import Install, Origin, People
 from roadmap_bot.store import Status
 from roadmap_bot.store.sql import SqlStore
 
@@ -220,10 +220,11 @@ async def test_configured_admins_may_manage_digests(
 ) -> None:
     settings = make_settings(fake_slack, tmp_path, ROADMAP_SLACK_ADMINS="U1, slack:T1:U2")  # type: ignore[arg-type]
     people = People(web_client(settings), settings.slack_admins)
-    assert (await people.profile("T1", "U1")).can_manage_channel
-    assert (await people.profile("T1", "U2")).can_manage_channel
-    assert not (await people.profile("T2", "U2")).can_manage_channel  # another workspace's U2
-    profile = await people.profile("T1", "U1")
+    one, two = Install(team="T1"), Install(team="T2")
+    assert (await people.profile(Origin(one, "U1"))).can_manage_channel
+    assert (await people.profile(Origin(one, "U2"))).can_manage_channel
+    assert not (await people.profile(Origin(two, "U2"))).can_manage_channel  # another U2
+    profile = await people.profile(Origin(one, "U1"))
     assert profile.timezone == "Europe/Berlin"
 
 

@@ -66,6 +66,10 @@ class Profile:
 
     timezone: str | None = None  # IANA zone, e.g. from Slack's users.info
     can_manage_channel: bool = False  # by the platform's rules (admins, Manage Channels)
+    # Why this person may never manage the channel's digest, not even one they started
+    # (a member of another organization in a shared channel, a guest); None: nothing rules
+    # them out.
+    outsider: str | None = None
 
 
 async def _anyone_may() -> Profile:

@@ -3,7 +3,9 @@
 Registered on the core like any other feature. Who may change a channel's subscription
 is the platform's call (``Profile.can_manage_channel``) plus one rule of ours: whoever
 created a subscription may change it. Starting one in a channel that has none is open
-to every member; anyone may read `schedule` and `digest`.
+to every member; anyone may read `schedule` and `digest`. Someone the platform rules out
+(``Profile.outsider``: a member of another organization in a shared Slack channel, a
+guest) changes nothing, whatever else holds, and is told why.
 
 Discord is stricter: bot configuration there is, by the platform's convention, for
 members with Manage Channels, so starting, changing and ending a subscription all need
@@ -39,7 +41,10 @@ DEFAULT_TIME = time(9, 0)
 MAX_PAUSE = timedelta(days=366)
 
 WHO_MAY = {
-    "slack": "workspace admins and owners, the person who set it up, and the bot's configured admins",
+    "slack": (
+        "workspace admins and owners of the organization that installed the app, the person "
+        "who set it up, and the bot's configured admins"
+    ),
     "discord": "members with the Manage Channels permission",
 }
 # Platforms where every change, a first subscription included, is for channel managers.
@@ -132,11 +137,17 @@ class StudyGroups:
     async def _refusal(self, who: Asker, sub: Subscription | None, word: str) -> Reply | None:
         """None when ``who`` may change this channel's subscription, else the refusal."""
         managers_only = who.platform in MANAGERS_ONLY
+        profile = await who.profile()
+        if profile.outsider:  # another organization's member, a guest: never, whatever else
+            return error(
+                f"You can't {word} this channel's digest.",
+                f"{profile.outsider} Anyone may use 'schedule' and 'digest'.",
+                ("schedule", "digest"),
+            )
         if sub is not None and sub.created_by == who.id and not managers_only:
             return None
         if sub is None and not managers_only:
             return None  # a channel with no digest: any member may start one
-        profile = await who.profile()
         if profile.can_manage_channel:
             return None
         may = WHO_MAY.get(who.platform, "channel managers and the person who set it up")

@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.middleware.authorization.async_single_team_authorization import (
     AsyncSingleTeamAuthorization,
 )
@@ -36,7 +36,13 @@ from roadmap_bot.adapters.slack.blocks import (
 )
 from roadmap_bot.adapters.slack.escape import as_typed
 from roadmap_bot.adapters.slack.home import home_view
-from roadmap_bot.adapters.slack.people import People, read_mentions, unnamed_mentions
+from roadmap_bot.adapters.slack.people import (
+    Install,
+    Origin,
+    People,
+    read_mentions,
+    unnamed_mentions,
+)
 from roadmap_bot.adapters.slack.tokens import (
     REVOKED,
     UNINSTALLED,
@@ -118,7 +124,9 @@ class SlackAdapter:
             self.installs = SlackInstalls.open(settings)
             self.tokens = self.installs.tokens
             oauth = self.installs.oauth_settings(settings, self._installed)
-        self.people = People(self.client, settings.slack_admins, tokens=self.tokens)
+        self.people = People(
+            self.client, settings.slack_admins, tokens=self.tokens, install_names=self._name_of
+        )
         self.session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         secret = settings.slack_signing_secret
@@ -184,6 +192,16 @@ class SlackAdapter:
             if isinstance(middleware, AsyncSingleTeamAuthorization):
                 middleware.auth_test_result = answer
 
+    async def _name_of(self, install: Install) -> str | None:
+        """The installing workspace's (or organization's) name: from its installation
+        row, or from the one token's ``auth.test`` answer."""
+        if self.installs is not None:
+            return await self.installs.name_of(install.key)
+        for middleware in getattr(self.app, "_async_middleware_list", ()):
+            if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result:
+                return str(middleware.auth_test_result.get("team") or "") or None
+        return None
+
     async def idle(self) -> None:
         """Wait until every answer started so far has been sent."""
         while self._tasks:
@@ -196,10 +214,13 @@ class SlackAdapter:
 
     # -- listeners: ack now, answer in the background -------------------------------------
 
-    async def _on_command(self, ack: AsyncAck, body: Body) -> None:
+    async def _on_command(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
         # A fast answer rides in the ack itself: one HTTP exchange instead of two. When
         # the core takes longer than INLINE_BUDGET, ack empty and answer via response_url.
-        work = asyncio.ensure_future(self._command_reply(body))
+        # The person's own workspace: Slack Connect names it apart from the request's team.
+        user_team = body.get("user_team") or body.get("team_id")
+        origin = self._origin(context, str(body.get("user_id", "")), user_team)
+        work = asyncio.ensure_future(self._command_reply(body, origin))
         try:
             reply = await asyncio.wait_for(asyncio.shield(work), INLINE_BUDGET)
         except TimeoutError:
@@ -213,26 +234,29 @@ class SlackAdapter:
             **render_message(reply, pageable=self._pageable),
         )
 
-    async def _on_button(self, ack: AsyncAck, body: Body) -> None:
+    async def _on_button(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
         await ack()
-        self._spawn(self._guarded(body, self._answer_button))
+        asker, install = self._clicker(body, context)
+        self._spawn(self._guarded(body, lambda b: self._answer_button(b, asker, install)))
 
-    async def _on_share(self, ack: AsyncAck, body: Body) -> None:
+    async def _on_share(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
         await ack()
-        self._spawn(self._guarded(body, self._answer_share))
+        asker, _ = self._clicker(body, context)
+        self._spawn(self._guarded(body, lambda b: self._answer_share(b, asker)))
 
     async def _on_link(self, ack: AsyncAck) -> None:
         await ack()  # the browser opens the URL; Slack still tells us about the click
 
-    async def _on_stale_action(self, ack: AsyncAck, body: Body) -> None:
+    async def _on_stale_action(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
         await ack()
         action = ((body.get("actions") or [{}])[0] or {}).get("action_id")
         log.warning("unknown Slack action_id %r: answered as a stale button", action)
-        self._spawn(self._guarded(body, self._answer_stale))
+        asker, install = self._clicker(body, context)
+        self._spawn(self._guarded(body, lambda b: self._answer_stale(b, asker, install)))
 
-    async def _answer_stale(self, body: Body) -> None:
+    async def _answer_stale(self, body: Body, asker: Asker, install: Install) -> None:
         if (body.get("container") or {}).get("type") == "view":
-            await self.publish_home(self._clicker(body), answer=STALE_BUTTON)
+            await self.publish_home(asker, install, answer=STALE_BUTTON)
         elif body.get("response_url"):
             await self.respond(
                 body["response_url"],
@@ -241,10 +265,13 @@ class SlackAdapter:
                 replace_original=False,
             )
 
-    async def _on_home_opened(self, ack: AsyncAck, body: Body, event: Body) -> None:
+    async def _on_home_opened(
+        self, ack: AsyncAck, body: Body, event: Body, context: AsyncBoltContext
+    ) -> None:
         await ack()
         if event.get("tab", "home") == "home":
-            self._spawn(self._guarded(body, self._answer_home))
+            origin = self._origin(context, str(event.get("user") or ""), event.get("user_team"))
+            self._spawn(self._guarded(body, lambda b: self._answer_home(origin)))
 
     # -- workspaces: installed, uninstalled ---------------------------------------------
 
@@ -252,17 +279,20 @@ class SlackAdapter:
         if self.on_installed is not None:
             await self.on_installed(team)
 
-    async def _on_uninstalled(self, ack: AsyncAck, body: Body) -> None:
+    async def _on_uninstalled(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         await ack()
-        await self._removed(str(body.get("team_id") or ""), UNINSTALLED)
+        await self._removed(installation(context).key, UNINSTALLED)
 
-    async def _on_tokens_revoked(self, ack: AsyncAck, body: Body, event: Body) -> None:
+    async def _on_tokens_revoked(
+        self, ack: AsyncAck, event: Body, context: AsyncBoltContext
+    ) -> None:
         await ack()
         if (event.get("tokens") or {}).get("bot"):  # user tokens alone: the bot still works
-            await self._removed(str(body.get("team_id") or ""), REVOKED)
+            await self._removed(installation(context).key, REVOKED)
 
     async def _removed(self, team: str, reason: str) -> None:
-        """The workspace took the app away: forget its token, pause its digests."""
+        """The installation (a workspace, or a Grid organization installed org-wide) took
+        the app away: forget its token, pause its digests."""
         if not team or self.installs is None:
             return
         await self.installs.remove(team)
@@ -285,14 +315,16 @@ class SlackAdapter:
 
     # -- answers ----------------------------------------------------------------------------
 
-    async def _command_reply(self, body: Body) -> Reply:
-        team = str(body.get("team_id", ""))
-        user = str(body.get("user_id", ""))
+    def _origin(self, context: AsyncBoltContext, user: str, user_team: object) -> Origin:
+        return Origin(installation(context), user, str(user_team) if user_team else None)
+
+    async def _command_reply(self, body: Body, origin: Origin) -> Reply:
         text = str(body.get("text") or "")
-        names = await self.people.names(team, unnamed_mentions(text)) if "<@" in text else {}
+        owner = origin.install.key
+        names = await self.people.names(owner, unnamed_mentions(text)) if "<@" in text else {}
         mentions = read_mentions(text, names)
         asker = self.people.asker(
-            team, user, str(body.get("user_name") or ""), body.get("channel_id"), mentions
+            origin, str(body.get("user_name") or ""), body.get("channel_id"), mentions
         )
         # The core reads what the user typed, not Slack's escaped form of it.
         return await self.roadmap.ask(as_typed(mentions.text), asker)
@@ -306,22 +338,23 @@ class SlackAdapter:
             response_type="in_channel" if reply.public else "ephemeral",
         )
 
-    def _clicker(self, body: Body) -> Asker:
+    def _clicker(self, body: Body, context: AsyncBoltContext) -> tuple[Asker, Install]:
+        """Who clicked (``user.team_id`` is their own workspace, which in a Slack Connect
+        channel is not the installation's), and through which installation."""
         who = body.get("user") or {}
-        team = str((body.get("team") or {}).get("id") or who.get("team_id") or "")
+        origin = self._origin(context, str(who.get("id", "")), who.get("team_id"))
         name = str(who.get("username") or who.get("name") or "")
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )
-        return self.people.asker(team, str(who.get("id", "")), name, channel)
+        return self.people.asker(origin, name, channel), origin.install
 
-    async def _answer_button(self, body: Body) -> None:
+    async def _answer_button(self, body: Body, asker: Asker, install: Install) -> None:
         """Run the button's command as the clicker and answer where the button was."""
-        asker = self._clicker(body)
         reply = await self.roadmap.ask(str(body["actions"][0].get("value", "")), asker)
         container = body.get("container") or {}
         if container.get("type") == "view":
-            await self.publish_home(asker, answer=reply)
+            await self.publish_home(asker, install, answer=reply)
         elif container.get("is_ephemeral"):
             # The asker's own message: replace it (paging turns the page in place).
             await self.respond(
@@ -338,9 +371,8 @@ class SlackAdapter:
                 replace_original=False,
             )
 
-    async def _answer_share(self, body: Body) -> None:
+    async def _answer_share(self, body: Body, asker: Asker) -> None:
         """Post the card the clicker sees for the whole channel."""
-        asker = self._clicker(body)
         reply = await self.roadmap.ask(str(body["actions"][0].get("value", "")), asker)
         # Neutral: the sharer's own state and buttons (their "Undo") mean nothing to others.
         shared = for_everyone(reply) if reply.ok else reply.model_copy(update={"public": True})
@@ -351,19 +383,20 @@ class SlackAdapter:
             replace_original=False,
         )
 
-    async def _answer_home(self, body: Body) -> None:
-        event = body.get("event") or {}
-        team = str(body.get("team_id") or "")
-        user = str(event.get("user") or "")
-        info = await self.people.user_info(team, user)
-        await self.publish_home(self.people.asker(team, user, str(info.get("name") or ""), None))
+    async def _answer_home(self, origin: Origin) -> None:
+        info = await self.people.user_info(origin.install.key, origin.user)
+        asker = self.people.asker(origin, str(info.get("name") or ""), None)
+        await self.publish_home(asker, origin.install)
 
-    async def publish_home(self, asker: Asker, answer: Reply | None = None) -> None:
-        """Refresh the asker's Home tab (with ``answer`` on top, after a click there)."""
+    async def publish_home(
+        self, asker: Asker, install: Install, answer: Reply | None = None
+    ) -> None:
+        """Refresh the asker's Home tab (with ``answer`` on top, after a click there), with
+        the token of the installation the request came through."""
         progress = await self.roadmap.ask("progress", asker)
         pick = await self.roadmap.ask("next", asker)
-        _, team, slack_user = asker.id.split(":", 2)
-        token = await self.tokens.for_team(team)
+        slack_user = asker.id.rsplit(":", 1)[-1]
+        token = await self.tokens.for_team(install.key)
         await self.client.views_publish(
             user_id=slack_user, view=home_view(progress, pick, answer), **with_token(token)
         )
@@ -388,3 +421,19 @@ class SlackAdapter:
             log.warning(
                 "response_url refused the answer: %s %s", response.status_code, response.body
             )
+
+
+def installation(context: AsyncBoltContext) -> Install:
+    """The installation that serves a request, from what Bolt authorized it with (the
+    installation's team, or the one token's ``auth.test`` answer), never from the
+    invoking user's team. An org-wide Grid install is named by its enterprise."""
+    found = context.authorize_result
+    enterprise = (found.enterprise_id if found else None) or context.enterprise_id
+    team = (found.team_id if found else None) or context.team_id
+    name = found.team if found else None
+    return Install(
+        team=team or None,
+        enterprise=enterprise or None,
+        org_wide=bool(context.is_enterprise_install),
+        name=name or None,
+    )

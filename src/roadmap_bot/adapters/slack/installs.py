@@ -25,7 +25,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, Table, and_, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roadmap_bot.adapters.slack.tokens import Installed, NotInstalled
@@ -52,7 +52,13 @@ TOKEN_TTL = 30.0  # seconds a looked-up token is reused (uninstalls also drop it
 
 
 class InstalledTokens:
-    """Workspace tokens from the installation store, reused for a few seconds."""
+    """Installation tokens from the installation store, reused for a few seconds.
+
+    An installation is named by its key: an enterprise id (``E...``) for an org-wide
+    Enterprise Grid install, else the workspace's team id, whether or not that workspace
+    belongs to a Grid organization (slack_sdk's own lookup needs the enterprise too, and a
+    channel id ``slack:T1:C1`` does not carry it).
+    """
 
     def __init__(
         self,
@@ -71,15 +77,34 @@ class InstalledTokens:
         hit = self._known.get(team)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        bot = await self.store.async_find_bot(enterprise_id=None, team_id=team)
-        if bot is None or not bot.bot_token:
+        bots = self.store.bots
+        query = (
+            select(bots.c.bot_token)
+            .where(
+                bots.c.client_id == self.store.client_id,
+                _installation(bots, team),
+                bots.c.bot_token.is_not(None),
+            )
+            .order_by(bots.c.installed_at.desc())
+            .limit(1)
+        )
+        async with self.store.engine.connect() as conn:
+            token = (await conn.execute(query)).scalar()
+        if not token:
             self._known.pop(team, None)
             raise NotInstalled(team)
-        self._known[team] = (now, bot.bot_token)
-        return bot.bot_token
+        self._known[team] = (now, str(token))
+        return str(token)
 
     def forget(self, team: str) -> None:
         self._known.pop(team, None)
+
+
+def _installation(table: Table, key: str) -> ColumnElement[bool]:
+    """The rows of the installation ``key`` names (see :class:`InstalledTokens`)."""
+    if key.startswith("E"):
+        return and_(table.c.enterprise_id == key, table.c.team_id.is_(None))
+    return table.c.team_id == key
 
 
 def database_url(settings: Settings) -> str:
@@ -135,9 +160,31 @@ class SlackInstalls:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    async def name_of(self, team: str) -> str | None:
+        """The installation's workspace (or organization) name, as installed."""
+        bots = self.installations.bots
+        column = bots.c.enterprise_name if team.startswith("E") else bots.c.team_name
+        query = (
+            select(column)
+            .where(bots.c.client_id == self.installations.client_id, _installation(bots, team))
+            .order_by(bots.c.installed_at.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        return str(found) if found else None
+
     async def remove(self, team: str) -> None:
-        """Forget the workspace's installation and its tokens."""
-        await self.installations.async_delete_all(enterprise_id=None, team_id=team)
+        """Forget the installation ``team`` names (a team, or an enterprise when org-wide)
+        and its tokens."""
+        async with self.engine.begin() as conn:
+            for table in (self.installations.installations, self.installations.bots):
+                await conn.execute(
+                    delete(table).where(
+                        table.c.client_id == self.installations.client_id,
+                        _installation(table, team),
+                    )
+                )
         self.tokens.forget(team)
 
     def oauth_settings(self, settings: Settings, on_installed: Installed) -> AsyncOAuthSettings:
@@ -145,7 +192,8 @@ class SlackInstalls:
         assert settings.slack_client_id is not None and settings.slack_client_secret is not None
 
         async def success(args: AsyncSuccessArgs) -> BoltResponse:
-            team = args.installation.team_id
+            done = args.installation
+            team = done.enterprise_id if done.is_enterprise_install else done.team_id
             if team:
                 self.tokens.forget(team)
                 await on_installed(team)

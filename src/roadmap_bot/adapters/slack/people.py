@@ -1,8 +1,15 @@
-"""Who asks, from Slack payloads: ``slack:<team>:<user>`` askers with mentions and profiles.
+"""Who asks, from Slack payloads: people and channels keyed the way Slack defines them.
 
-A profile (time zone, may they manage the channel's digest) comes from ``users.info``
-only when the core asks for it, and is cached for a while: admins and time zones rarely
-change, and Slack rate-limits ``users.info``.
+A channel belongs to the installation that serves it, never to whoever types: its
+enterprise for an org-wide Enterprise Grid install, else its workspace
+(``slack:<E|T>:<channel>``). Everyone in a Slack Connect channel, from any organization,
+reaches the same subscription. A person is ``slack:<enterprise>:<user>`` when the request
+comes through an Enterprise Grid organization (Grid user ids are org-wide, so progress
+follows them from workspace to workspace) and ``slack:<team>:<user>`` otherwise.
+
+A profile (time zone, may they manage the channel's digest and if never, why) comes from
+``users.info`` only when the core asks for it, and is cached for a while: admins and time
+zones rarely change, and Slack rate-limits ``users.info``.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,11 +40,55 @@ def user_id(team: str, user: str) -> str:
     return f"slack:{team}:{user}"
 
 
-def channel_id(team: str, channel: str | None) -> str | None:
-    """Channels are ``slack:<team>:<channel>``; a direct message is no channel (None)."""
+def channel_id(owner: str, channel: str | None) -> str | None:
+    """Channels are ``slack:<owner>:<channel>`` (owner: :attr:`Install.key`); a direct
+    message is no channel (None)."""
     if not channel or channel.startswith("D"):
         return None
-    return f"slack:{team}:{channel}"
+    return f"slack:{owner}:{channel}"
+
+
+@dataclass(frozen=True)
+class Install:
+    """The installation that serves a request, as Bolt authorized it: one workspace, or a
+    whole Enterprise Grid organization (an org-wide install)."""
+
+    team: str | None
+    enterprise: str | None = None
+    org_wide: bool = False
+    name: str | None = None  # the workspace's name, when Slack told it
+
+    @property
+    def key(self) -> str:
+        """Whose channels these are: the enterprise of an org-wide install, else the team.
+        Also the key :class:`Tokens` finds the installation's bot token by."""
+        if self.org_wide and self.enterprise:
+            return self.enterprise
+        return self.team or self.enterprise or ""
+
+    @property
+    def people(self) -> str:
+        """How people reached through it are qualified: Grid user ids are org-wide."""
+        return self.enterprise or self.team or ""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who sent a request, and through which installation."""
+
+    install: Install
+    user: str
+    user_team: str | None = None  # the person's own workspace, when the payload names it
+
+    @property
+    def qualifier(self) -> str:
+        """A Grid organization's id, else the person's own workspace (a Slack Connect
+        member of another workspace keeps theirs), else the installation's."""
+        return self.install.enterprise or self.user_team or self.install.team or ""
+
+    @property
+    def id(self) -> str:
+        return user_id(self.qualifier, self.user)
 
 
 @dataclass(frozen=True)
@@ -87,17 +138,19 @@ class People:
         admins: list[str],
         clock: Callable[[], float] = time.monotonic,
         tokens: Tokens | None = None,
+        install_names: Callable[[Install], Awaitable[str | None]] | None = None,
     ) -> None:
         self.client = client
         self.admins = frozenset(admins)
         self.clock = clock
         self.tokens: Tokens = tokens or OneToken()
+        # The installing workspace's name, for refusals that tell whom to ask.
+        self.install_names = install_names
         self._users: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     def asker(
         self,
-        team: str,
-        user: str,
+        origin: Origin,
         name: str,
         channel: str | None,
         mentions: Mentions | None = None,
@@ -107,54 +160,108 @@ class People:
 
         async def profile() -> Profile:
             if not cached:
-                cached.append(await self.profile(team, user))
+                cached.append(await self.profile(origin))
             return cached[0]
 
         return Asker(
-            id=user_id(team, user),
-            name=name or user,
-            channel=channel_id(team, channel),
-            resolve_user=lambda typed: mentions.resolve(team, typed),
+            id=origin.id,
+            name=name or origin.user,
+            channel=channel_id(origin.install.key, channel),
+            resolve_user=lambda typed: mentions.resolve(origin.install.people, typed),
             profile=profile,
         )
 
-    async def profile(self, team: str, user: str) -> Profile:
-        """Time zone and admin rights from users.info, plus ROADMAP_SLACK_ADMINS."""
-        info = await self.user_info(team, user)
+    async def profile(self, origin: Origin) -> Profile:
+        """Time zone and the right to manage the channel's digest, from users.info (asked
+        with the installation's token) and ROADMAP_SLACK_ADMINS.
+
+        Admins and owners manage only as members of the installing organization: a Slack
+        Connect member of another organization, and a guest, never do, whatever their own
+        workspace says of them (``outsider`` says why). Ids the operator listed always may.
+        """
+        info = await self.user_info(origin.install.key, origin.user)
         zone = info.get("tz")
         if not isinstance(zone, str) or not _valid_zone(zone):
             zone = None
+        if self.listed(origin):
+            return Profile(timezone=zone, can_manage_channel=True)
+        outsider = _outsider(info, origin)
+        if outsider is not None:
+            outsider = outsider.format(installer=await self._shown(origin.install))
         admin = any(bool(info.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
-        listed = user in self.admins or user_id(team, user) in self.admins
-        return Profile(timezone=zone, can_manage_channel=admin or listed)
+        return Profile(
+            timezone=zone, can_manage_channel=admin and outsider is None, outsider=outsider
+        )
 
-    async def user_info(self, team: str, user: str) -> dict[str, Any]:
-        """users.info's ``user`` object (asked with the workspace's token), cached; {} when
-        Slack cannot tell (logged)."""
+    async def _shown(self, install: Install) -> str:
+        if install.name:
+            return install.name
+        if self.install_names is not None:
+            try:
+                return await self.install_names(install) or install.key
+            except Exception:  # only a name in a sentence: the id says it too
+                log.warning("could not name Slack installation %s", install.key, exc_info=True)
+        return install.key
+
+    def listed(self, origin: Origin) -> bool:
+        """In ROADMAP_SLACK_ADMINS: the bare user id, or qualified as we key them."""
+        qualifiers = {origin.qualifier, origin.install.key, origin.install.team}
+        forms = {origin.user} | {user_id(q, origin.user) for q in qualifiers if q}
+        return not self.admins.isdisjoint(forms)
+
+    async def user_info(self, owner: str, user: str) -> dict[str, Any]:
+        """users.info's ``user`` object (asked with the token of the installation ``owner``
+        names), cached; {} when Slack cannot tell (logged)."""
         now = self.clock()
-        hit = self._users.get((team, user))
+        hit = self._users.get((owner, user))
         if hit is not None and now - hit[0] < PROFILE_TTL:
             return hit[1]
         try:
-            token = await self.tokens.for_team(team)
+            token = await self.tokens.for_team(owner)
             response = await self.client.users_info(user=user, **with_token(token))
         except (SlackClientError, OSError, TimeoutError, NotInstalled) as problem:
             log.warning("users.info for %s failed: %s", user, _reason(problem))
             return {}
         info = response.get("user") or {}
-        self._users[(team, user)] = (now, info)
+        self._users[(owner, user)] = (now, info)
         return dict(info)
 
-    async def names(self, team: str, users: list[str]) -> dict[str, str]:
+    async def names(self, owner: str, users: list[str]) -> dict[str, str]:
         """Display names for mentioned users Slack sent without one."""
         out = {}
         for user in dict.fromkeys(users):
-            info = await self.user_info(team, user)
+            info = await self.user_info(owner, user)
             profile = info.get("profile") or {}
             name = profile.get("display_name") or profile.get("real_name") or info.get("name")
             if name:
                 out[user] = str(name)
         return out
+
+
+def _outsider(info: Mapping[str, Any], origin: Origin) -> str | None:
+    """Why this person may never manage the installation's channels, or None.
+
+    Membership is the user's own team (users.info ``team_id``, else the payload's) or
+    Grid organization (``enterprise_user.enterprise_id``) against the installation's.
+    """
+    install = origin.install
+    ask = "ask an admin of {installer} (the workspace that installed roadmap-bot)"
+    enterprise = (info.get("enterprise_user") or {}).get("enterprise_id")
+    team = info.get("team_id") or origin.user_team
+    ours = {t for t in (install.team, install.enterprise) if t}
+    external = bool(info.get("is_stranger")) or (
+        (team is not None or enterprise is not None)
+        and team not in ours
+        and (enterprise is None or enterprise != install.enterprise)
+    )
+    if external:
+        return (
+            "You are a member of another organization in this shared channel; "
+            f"{ask} to change its digest."
+        )
+    if info.get("is_restricted") or info.get("is_ultra_restricted"):
+        return f"Guests can't change a channel's digest; {ask}."
+    return None
 
 
 def _valid_zone(name: str) -> bool:

@@ -84,7 +84,7 @@ def slack_channel(channel: str) -> str:
 
 
 def slack_team(channel: str) -> str:
-    """'slack:T1:C1' -> 'T1'."""
+    """'slack:T1:C1' -> 'T1': the installation's key (an enterprise, 'E1', when org-wide)."""
     return channel.split(":")[1]
 
 

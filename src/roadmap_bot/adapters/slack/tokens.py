@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-# Told when a workspace removes the app (team, reason) or installs it (team).
+# Told when an installation (its key: team, or enterprise when org-wide) removes the app
+# (key, reason) or installs it (key).
 Removed = Callable[[str, str], Awaitable[None]]
 Installed = Callable[[str], Awaitable[None]]
 
@@ -29,13 +30,14 @@ class NotInstalled(Exception):
 
 
 class Tokens(Protocol):
-    """The bot token to use in a workspace."""
+    """The bot token of an installation, named by its key: a workspace's team id
+    (``T...``), or an enterprise id (``E...``) for an org-wide Enterprise Grid install."""
 
     async def for_team(self, team: str) -> str | None:
         """The token, or None: the client's own token (single-workspace mode)."""
 
     def forget(self, team: str) -> None:
-        """Drop what is known of the workspace (it was uninstalled)."""
+        """Drop what is known of the installation (it was uninstalled)."""
 
 
 class OneToken:
