@@ -22,6 +22,7 @@ from sqlalchemy.sql.schema import Table
 from roadmap_bot.store import Mark, Status
 from roadmap_bot.store import schema as t
 from roadmap_bot.store.database import SQLITE, Database
+from roadmap_bot.store.identity import Installation, Renamed, plan, rename
 from roadmap_bot.store.migrate import upgrade
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -314,3 +315,20 @@ class SqlStore:
         )
         async with self.write() as conn:
             await conn.execute(stmt)
+
+    # -- identity ----------------------------------------------------------------------
+
+    async def adopt_slack_installation(self, installation: Installation, now: datetime) -> Renamed:
+        """A bot with one Slack token learns its installation from ``auth.test``: rows kept
+        under older Slack ids move to the ids that installation gives them (the rules of
+        revision 0005, see ``store/identity.py``). Nothing to move: nothing is written."""
+        async with self.db.read() as conn:
+            people, channels = await conn.run_sync(plan, [installation])
+        if not people and not channels:
+            return Renamed()
+        async with self.write() as conn:
+            # planned again inside the write transaction: another process may have moved them
+            people, channels = await conn.run_sync(plan, [installation])
+            return await conn.run_sync(
+                lambda sync: rename(sync, people=people, channels=channels, now=now)
+            )

@@ -105,6 +105,7 @@ class SlackAdapter:
         handlers: list[AsyncRetryHandler] | None = None,
         on_removed: Removed | None = None,
         on_installed: Installed | None = None,
+        on_signed_in: Callable[[Install], Awaitable[None]] | None = None,
     ) -> None:
         self.roadmap = roadmap
         # Lists page when their command takes 'page N' in this core's whole language.
@@ -114,6 +115,7 @@ class SlackAdapter:
         self.client = client or web_client(settings, handlers=self.handlers)
         self.on_removed = on_removed
         self.on_installed = on_installed
+        self.on_signed_in = on_signed_in
         # Installs by OAuth: tokens per workspace from the installation store.
         self.installs: SlackInstalls | None = None
         oauth: AsyncOAuthSettings | None = None
@@ -186,6 +188,15 @@ class SlackAdapter:
             log.warning("could not reach Slack to check SLACK_BOT_TOKEN (%s); going on", exc)
             return
         log.info("Slack: signed in as %s in %s", answer.get("user"), answer.get("team"))
+        if self.on_signed_in is not None:
+            await self.on_signed_in(
+                Install(
+                    team=answer.get("team_id") or None,
+                    enterprise=answer.get("enterprise_id") or None,
+                    org_wide=bool(answer.get("is_enterprise_install")),
+                    name=answer.get("team") or None,
+                )
+            )
         # Bolt's single-workspace authorization would call auth.test again at the first
         # request: hand it this answer (if Bolt's internals change, it just asks once more).
         for middleware in getattr(self.app, "_async_middleware_list", ()):

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from roadmap_bot.adapters.slack.tokens import NotInstalled, OneToken, Tokens, with_token
 from roadmap_bot.chat.core import Asker, Profile
+from roadmap_bot.store.identity import Installation
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +50,12 @@ def channel_id(owner: str, channel: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Install:
+class Install(Installation):
     """The installation that serves a request, as Bolt authorized it: one workspace, or a
-    whole Enterprise Grid organization (an org-wide install)."""
+    whole Enterprise Grid organization (an org-wide install). Its ``key`` names whose
+    channels these are, and is what :class:`Tokens` finds its bot token by."""
 
-    team: str | None
-    enterprise: str | None = None
-    org_wide: bool = False
     name: str | None = None  # the workspace's name, when Slack told it
-
-    @property
-    def key(self) -> str:
-        """Whose channels these are: the enterprise of an org-wide install, else the team.
-        Also the key :class:`Tokens` finds the installation's bot token by."""
-        if self.org_wide and self.enterprise:
-            return self.enterprise
-        return self.team or self.enterprise or ""
 
     @property
     def people(self) -> str:

@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from roadmap_bot.adapters.slack import inbound
 from roadmap_bot.adapters.slack.app import SlackAdapter
+from roadmap_bot.adapters.slack.people import Install
 from roadmap_bot.adapters.slack.tokens import REVOKED, UNINSTALLED
 from roadmap_bot.config import ConfigError, Settings
 from roadmap_bot.logs import WarningLimiter
@@ -218,8 +219,28 @@ def slack_adapter(app: App, **options: Any) -> SlackAdapter:
         for reason in (UNINSTALLED, REVOKED):  # paused only because the app was removed
             await groups.resume_workspace(f"slack:{team}:", reason)
 
+    async def signed_in(install: Install) -> None:
+        # One token, one installation: rows under older Slack ids move to this one's.
+        moved = await app.store.adopt_slack_installation(install, app.clock.now())
+        if moved.people or moved.channels:
+            log.info(
+                "Slack ids of installation %s: %d people and %d channels moved, "
+                "%d duplicate subscription(s) ended",
+                install.key,
+                moved.people,
+                moved.channels,
+                moved.ended,
+            )
+            if groups.on_change is not None:  # the scheduler reads subscriptions again
+                groups.on_change()
+
     return SlackAdapter(
-        app.roadmap, app.settings, on_removed=removed, on_installed=installed, **options
+        app.roadmap,
+        app.settings,
+        on_removed=removed,
+        on_installed=installed,
+        on_signed_in=signed_in,
+        **options,
     )
 
 
