@@ -26,7 +26,7 @@ def at(hours: int) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-async def _at_0004(where: str) -> Database:
+async def database_at_0004(where: str) -> Database:
     """A database built by Alembic up to revision 0004 (the ids before this change)."""
     db = await Database.open(where)
     config = Config()
@@ -61,7 +61,7 @@ async def _installed(db: Database, *installs: tuple[str | None, str | None, bool
         )
 
 
-async def _add(db: Database, table: Table, *rows: dict[str, Any]) -> None:
+async def add_rows(db: Database, table: Table, *rows: dict[str, Any]) -> None:
     async with db.write() as conn:
         await conn.execute(insert(table), list(rows))
 
@@ -72,7 +72,9 @@ async def _all(store: SqlStore, table: Table, *order: str) -> list[tuple[Any, ..
         return [tuple(row) for row in (await conn.execute(query)).all()]
 
 
-def _sub(id: int, channel: str, by: str, created: datetime, **extra: Any) -> dict[str, Any]:
+def subscription_row(
+    id: int, channel: str, by: str, created: datetime, **extra: Any
+) -> dict[str, Any]:
     return {
         "id": id,
         "channel": channel,
@@ -108,11 +110,11 @@ def _delivery(id: str, sub: int, channel: str) -> dict[str, Any]:
 
 
 async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str) -> None:
-    db = await _at_0004(database)
+    db = await database_at_0004(database)
     # Two workspaces of the Grid organization E0G installed one by one, and a plain one.
     await _installed(db, ("T0A", "E0G", False), ("T0B", "E0G", False), ("T1", None, False))
     grace_a, grace_b, alice = "slack:T0A:W1", "slack:T0B:W1", "slack:T1:U1"
-    await _add(
+    await add_rows(
         db,
         t.users,
         {"id": grace_a, "name": "grace", "seen_at": at(1)},
@@ -120,7 +122,7 @@ async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str
         {"id": alice, "name": "alice", "seen_at": at(1)},
         {"id": "console:bob", "name": "bob", "seen_at": at(1)},
     )
-    await _add(
+    await add_rows(
         db,
         t.progress,
         {"user_id": grace_a, "project": "redis", "status": "done", "updated_at": at(1)},
@@ -130,7 +132,7 @@ async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str
         {"user_id": grace_b, "project": "etcd", "status": "done", "updated_at": at(5)},
         {"user_id": alice, "project": "fzf", "status": "done", "updated_at": at(1)},
     )
-    await _add(
+    await add_rows(
         db,
         t.mark_events,
         {"user_id": grace_a, "project": "redis", "status": "done", "at": at(1)},
@@ -139,7 +141,7 @@ async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str
         {"user_id": grace_b, "project": "kafka", "status": "skipped", "at": at(4)},
         {"user_id": grace_b, "project": "etcd", "status": "done", "at": at(5)},
     )
-    await _add(
+    await add_rows(
         db,
         t.follows,
         {"user_id": grace_a, "path": "observability-stack", "followed_at": at(1)},
@@ -149,23 +151,25 @@ async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str
     # A Slack Connect channel subscribed from both sides: the host T1 (installed) first,
     # then from the other organization's team T0EXT (no installation of ours).
     host, other = "slack:T1:C9", "slack:T0EXT:C9"
-    await _add(
+    await add_rows(
         db,
         t.subscriptions,
-        _sub(1, host, alice, at(1)),
-        _sub(2, other, "slack:T0EXT:U7", at(2)),
-        _sub(3, "slack:T0A:C5", grace_a, at(3)),
-        _sub(4, other, "slack:T0EXT:U7", at(0), ended_at=at(1), ended_why="unsubscribed"),
+        subscription_row(1, host, alice, at(1)),
+        subscription_row(2, other, "slack:T0EXT:U7", at(2)),
+        subscription_row(3, "slack:T0A:C5", grace_a, at(3)),
+        subscription_row(
+            4, other, "slack:T0EXT:U7", at(0), ended_at=at(1), ended_why="unsubscribed"
+        ),
     )
-    await _add(db, t.deliveries, _delivery("1-w", 1, host), _delivery("2-w", 2, other))
-    await _add(
+    await add_rows(db, t.deliveries, _delivery("1-w", 1, host), _delivery("2-w", 2, other))
+    await add_rows(
         db,
         t.channel_covered,
         {"channel": host, "project": "redis", "how": "skipped", "at": at(3)},
         {"channel": other, "project": "redis", "how": "posted", "at": at(4)},
         {"channel": other, "project": "kafka", "how": "posted", "at": at(2)},
     )
-    await _add(
+    await add_rows(
         db,
         t.channel_members,
         {"channel": host, "user_id": alice, "seen_at": at(1)},
@@ -174,14 +178,14 @@ async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str
         {"channel": "slack:T0A:C5", "user_id": grace_a, "seen_at": at(1)},
         {"channel": "slack:T0A:C5", "user_id": grace_b, "seen_at": at(7)},
     )
-    await _add(
+    await add_rows(
         db,
         t.dashboard_links,
         {"channel": host, "token_hash": "h-host", "salt": "s1", "created_at": at(2)},
         {"channel": other, "token_hash": "h-other", "salt": "s2", "created_at": at(1)},
     )
     # A channel both installed workspaces subscribed: each side's installation serves it.
-    await _add(
+    await add_rows(
         db,
         t.channel_covered,
         {"channel": "slack:T0A:C7", "project": "fzf", "how": "posted", "at": at(1)},
@@ -244,15 +248,15 @@ async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str
 
 
 async def test_one_org_wide_install_takes_every_channel_and_person(database: str) -> None:
-    db = await _at_0004(database)
+    db = await database_at_0004(database)
     await _installed(db, (None, "E0G", True))
-    await _add(
+    await add_rows(
         db,
         t.users,
         {"id": "slack:T0A:W1", "name": "grace", "seen_at": at(1)},
         {"id": "slack:T0B:W2", "name": "hedy", "seen_at": at(1)},
     )
-    await _add(db, t.subscriptions, _sub(1, "slack:T0A:C5", "slack:T0A:W1", at(1)))
+    await add_rows(db, t.subscriptions, subscription_row(1, "slack:T0A:C5", "slack:T0A:W1", at(1)))
     await db.close()
     store = await SqlStore.open(database)
     try:
@@ -267,12 +271,12 @@ async def test_one_org_wide_install_takes_every_channel_and_person(database: str
 
 
 async def test_a_single_token_bot_adopts_its_installation(database: str) -> None:
-    db = await _at_0004(database)
-    await _add(
+    db = await database_at_0004(database)
+    await add_rows(
         db,
         t.subscriptions,
-        _sub(1, "slack:T1:C9", "slack:T1:U1", at(1)),
-        _sub(2, "slack:T0EXT:C9", "slack:T0EXT:U7", at(2)),
+        subscription_row(1, "slack:T1:C9", "slack:T1:U1", at(1)),
+        subscription_row(2, "slack:T0EXT:C9", "slack:T0EXT:U7", at(2)),
     )
     await db.close()
     store = await SqlStore.open(database)
