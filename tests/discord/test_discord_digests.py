@@ -358,7 +358,7 @@ async def test_a_server_error_is_retried_with_backoff(
             403,
             None,
             "Discord says Missing Access: the bot cannot see this channel. Add the bot to the "
-            "channel (it needs View Channel).",
+            "channel (it needs View Channel; in a private thread, @mention the bot to add it).",
         ),
         (
             403,

@@ -41,7 +41,14 @@ APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4
 CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 4, 5, 6, 7
 AUTOCOMPLETE_RESULT = 8
 SUB_COMMAND, STRING, INTEGER, BOOLEAN, USER = 1, 3, 4, 5, 6
-GUILD_TEXT, DM, PUBLIC_THREAD = 0, 1, 11
+GUILD_TEXT, DM, GUILD_VOICE, GUILD_CATEGORY, GUILD_ANNOUNCEMENT = 0, 1, 2, 4, 5
+ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD, GUILD_STAGE_VOICE = 10, 11, 12, 13
+GUILD_FORUM, GUILD_MEDIA = 15, 16
+THREAD_TYPES = (ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
+# Channels whose messages may start a thread; Discord answers 50024 for the others.
+THREADABLE = (GUILD_TEXT, GUILD_ANNOUNCEMENT)
+# Channels that hold no messages of their own (a forum holds posts, which are threads).
+NO_MESSAGES = (GUILD_CATEGORY, GUILD_FORUM, GUILD_MEDIA)
 
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
@@ -109,6 +116,7 @@ class FakeChannel:
     type: int = GUILD_TEXT
     guild_id: int | None = None
     parent_id: int | None = None
+    owner_id: int | None = None  # a thread's creator
 
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -126,15 +134,27 @@ class FakeChannel:
         }
         if self.guild_id is not None:
             out["guild_id"] = str(self.guild_id)
-        if self.type == PUBLIC_THREAD:
+        if self.type in THREAD_TYPES:
             out["thread_metadata"] = {
                 "archived": False,
                 "auto_archive_duration": 1440,
                 "archive_timestamp": _now_iso(),
                 "locked": False,
             }
+            if self.type == PRIVATE_THREAD:
+                out["thread_metadata"]["invitable"] = True
+            out["owner_id"] = str(self.owner_id or self.id)
             out["message_count"] = 0
             out["member_count"] = 1
+            out["total_message_sent"] = 0
+        elif self.type in (GUILD_VOICE, GUILD_STAGE_VOICE):
+            out |= {"bitrate": 64000, "user_limit": 0, "rtc_region": None}
+        elif self.type in (GUILD_FORUM, GUILD_MEDIA):
+            out |= {
+                "available_tags": [],
+                "default_reaction_emoji": None,
+                "default_sort_order": None,
+            }
         return out
 
 
@@ -148,9 +168,16 @@ class FakeGuild:
     def channel(self) -> FakeChannel:
         return self.channels[0]
 
-    def add_channel(self, name: str) -> FakeChannel:
-        """Another text channel (before the bot connects, or it learns of it per interaction)."""
-        channel = FakeChannel(snowflake(), name, GUILD_TEXT, self.id)
+    def add_channel(
+        self, name: str, kind: int = GUILD_TEXT, parent: FakeChannel | None = None
+    ) -> FakeChannel:
+        """Another channel of any type (before the bot connects, or it learns of it per
+        interaction); a thread or forum post names its ``parent`` channel."""
+        if kind in THREAD_TYPES:
+            assert parent is not None, "a thread or forum post needs its parent channel"
+        channel = FakeChannel(
+            snowflake(), name, kind, self.id, parent.id if parent else None, self.id
+        )
         self.channels.append(channel)
         return channel
 
@@ -175,9 +202,9 @@ class FakeGuild:
                     "flags": 0,
                 }
             ],
-            "channels": [c.payload() for c in self.channels],
+            "channels": [c.payload() for c in self.channels if c.type not in THREAD_TYPES],
             "members": [u.member() for u in members],
-            "threads": [],
+            "threads": [c.payload() for c in self.channels if c.type in THREAD_TYPES],
             "emojis": [],
             "stickers": [],
             "features": [],
@@ -1196,8 +1223,13 @@ class FakeDiscord:
         return json_response(found.payload())
 
     async def _create_message(self, request: web.Request, body: Any, channel: str) -> web.Response:
-        if self._channel(int(channel)) is None:
+        found = self._channel(int(channel))
+        if found is None:
             return json_response({"message": "Unknown Channel", "code": 10003}, 404)
+        if found.type in NO_MESSAGES:
+            return json_response(
+                {"message": "Cannot send messages in a non-text channel", "code": 50008}, 400
+            )
         if problems := message_problems(body):
             self.rejected.append((body, problems))
             return _invalid(problems)
@@ -1250,7 +1282,7 @@ class FakeDiscord:
         parent = self._channel(int(channel))
         if parent is None or int(message) not in self.messages:
             return json_response({"message": "Unknown Message", "code": 10008}, 404)
-        if parent.type != GUILD_TEXT:
+        if parent.type not in THREADABLE:  # a thread, forum post, voice or stage chat, DM
             return json_response(
                 {"message": "Cannot execute action on this channel type", "code": 50024}, 400
             )
@@ -1263,8 +1295,9 @@ class FakeDiscord:
         if not 1 <= len(name) <= 100:
             return _invalid([f"name: {len(name)} characters, must be 1 to 100"])
         # A thread started on a message has the message's id.
-        thread = FakeChannel(int(message), name, PUBLIC_THREAD, parent.guild_id, parent.id)
-        payload = {**thread.payload(), "owner_id": str(self.bot.id)}
+        kind = ANNOUNCEMENT_THREAD if parent.type == GUILD_ANNOUNCEMENT else PUBLIC_THREAD
+        thread = FakeChannel(int(message), name, kind, parent.guild_id, parent.id, self.bot.id)
+        payload = thread.payload()
         self._thread_channels[thread.id] = thread
         self.threads[int(message)] = payload
         self.messages[int(message)]["thread"] = payload

@@ -23,7 +23,7 @@ from roadmap_bot.adapters.discord.embeds import (
     render,
 )
 from roadmap_bot.adapters.discord.views import to_discord
-from roadmap_bot.chat.commands import Command
+from roadmap_bot.chat.commands import Command, Subscribe
 from roadmap_bot.chat.core import Asker, Profile, Roadmap
 from roadmap_bot.chat.failures import failure_reply
 from roadmap_bot.chat.render_text import pages_by_grammar
@@ -37,6 +37,14 @@ DM = "dm"
 _MENTION_RE = re.compile(r"<@!?(\d+)>|(\d{15,21})")
 
 AnyInteraction = discord.Interaction[Any]
+
+# Channels that hold no messages of their own, so no weekly digest: a forum or media
+# channel holds posts (each a thread, where a digest works), a category holds channels.
+_NO_MESSAGES = {
+    discord.ChannelType.forum: "A forum channel",
+    discord.ChannelType.media: "A media channel",
+    discord.ChannelType.category: "A category",
+}
 
 
 class How(Enum):
@@ -88,6 +96,25 @@ def asker_for(interaction: AnyInteraction, known: Mapping[str, int] | None = Non
     )
 
 
+def digest_refusal(interaction: AnyInteraction) -> Reply | None:
+    """Why this interaction's channel cannot get a weekly digest, or None when it can.
+
+    Text and announcement channels, their threads, forum posts, voice and stage chats and
+    DMs all take messages (where no thread opens on the digest, the prompts are a reply).
+    """
+    channel = interaction.channel
+    kind = getattr(channel, "type", None)
+    what = _NO_MESSAGES.get(kind) if isinstance(kind, discord.ChannelType) else None
+    if what is None:
+        return None
+    posts = kind is not discord.ChannelType.category  # a forum's posts take messages
+    return error(
+        f"{what} holds no messages, so it cannot get the weekly digest.",
+        "Run /roadmap subscribe in a text channel"
+        + (", or inside one of its posts." if posts else "."),
+    )
+
+
 def _failure() -> Reply:
     return error(
         "Something went wrong on my side.",
@@ -115,6 +142,10 @@ class Responder:
     ) -> None:
         """Answer a slash command built from its options."""
         asker = asker_for(interaction, known)
+        refused = digest_refusal(interaction) if isinstance(command, Subscribe) else None
+        if refused is not None:
+            await self._respond(interaction, _value(refused), How.NEW, asker)
+            return
         await self._respond(interaction, self.roadmap.handle(command, asker), How.NEW, asker)
 
     async def click(self, interaction: AnyInteraction, kind: str, command: str) -> None:

@@ -16,6 +16,14 @@ How a post is made exactly once on Discord's side:
   window, the post is found instead of repeated. The marker is visible but quiet (a
   reference in small footer type) and cannot be forged: only the bot edits its messages.
 
+Where a thread cannot be opened on the digest, the prompts go out as a reply to it
+(``message_reference``): in a DM, and wherever Discord answers the thread request with
+50024 "Cannot execute action on this channel type" (the digest's channel is itself a
+thread or a forum post, or a voice or stage channel's chat). The answer is remembered per
+channel for the poster's life, so later weeks reply at once. ``find_discussion`` looks
+for the thread first and, when the post has none, for our reply to it in the channel:
+after a crash it is found whichever form it took, and never posted twice.
+
 A 429 is handed back as ``DeliveryError(retry_after=...)`` rather than slept through
 inside discord.py, so the deliverer waits without holding one of its concurrency slots
 (and tests inject that wait). Refusals about the channel (403, 404) are permanent and
@@ -30,7 +38,7 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -70,14 +78,24 @@ _MARKER_RE = re.compile(rf"(?:^| · ){MARKER}(\S+)$")
 # Discord's JSON error codes that mean "this channel cannot get the digest" (permanent).
 _REASONS = {
     50001: "Discord says Missing Access: the bot cannot see this channel. Add the bot to "
-    "the channel (it needs View Channel).",
+    "the channel (it needs View Channel; in a private thread, @mention the bot to add it).",
     50013: "Discord says Missing Permissions: the bot needs Send Messages, Embed Links and "
     "Create Public Threads in this channel.",
     10003: "Discord says Unknown Channel: the channel was deleted, or the bot was removed "
     "from the server.",
     50008: "Discord says the bot cannot send messages in this kind of channel.",
+    50083: "Discord says the thread is archived: unarchive it, or subscribe in a text channel.",
 }
 THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+NO_THREADS_HERE = 50024  # "Cannot execute action on this channel type" (thread, forum, voice)
+
+
+class _Declined(Exception):
+    """Discord answered with an error code the caller expects and handles."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def nonce_for(delivery_id: str, part: str = "post") -> str:
@@ -182,9 +200,11 @@ class DiscordPoster:
         self.bot_id = bot_id
         self.timeout = timeout
         self.sleep = sleep
+        # Channels where Discord refused a thread on a message (50024): replies instead.
+        self._threadless: set[int] = set()
 
-    async def _call(self, request: Awaitable[T], fine: int | None = None) -> T | None:
-        """Run a request; None when Discord answers with the error code ``fine``."""
+    async def _call(self, request: Awaitable[T], expected: Collection[int] = ()) -> T:
+        """Run a request; an error code in ``expected`` is raised as :class:`_Declined`."""
         try:
             return await asyncio.wait_for(request, self.timeout)
         except discord.RateLimited as limited:
@@ -193,15 +213,18 @@ class DiscordPoster:
                 retry_after=limited.retry_after,
             ) from None
         except discord.HTTPException as error:
-            if fine is not None and error.code == fine:
-                return None
+            if error.code in expected:
+                raise _Declined(error.code) from None
             raise refusal(error) from None
 
     async def _send(self, target: int, payload: dict[str, Any]) -> dict[str, Any]:
         route = Route("POST", "/channels/{channel_id}/messages", channel_id=target)
-        message: dict[str, Any] | None = await self._call(self.http.request(route, json=payload))
-        assert message is not None
+        message: dict[str, Any] = await self._call(self.http.request(route, json=payload))
         return message
+
+    def _takes_threads(self, channel: str) -> bool:
+        """Whether a thread may be opened on a post here, as far as this poster knows."""
+        return channel.split(":")[1] != "dm" and channel_id(channel) not in self._threadless
 
     async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
         """Post the digest publicly; a repeat within Discord's nonce window returns the first."""
@@ -211,7 +234,8 @@ class DiscordPoster:
     async def post_discussion(
         self, channel: str, message_id: str, digest: Digest, delivery_id: str
     ) -> None:
-        """Open a thread on the digest and post the prompts in it (in a DM: a reply)."""
+        """Open a thread on the digest and post the prompts in it; where Discord opens no
+        thread on a message (a DM, a thread or forum post, a voice chat): a reply to it."""
         if digest.discussion is None:
             return
         try:
@@ -227,70 +251,104 @@ class DiscordPoster:
         self, channel: str, message_id: str, discussion: Reply, title: str, delivery_id: str
     ) -> None:
         payload = digest_payload(discussion, delivery_id, "discussion")
-        if channel.split(":")[1] == "dm":  # DMs have no threads
-            payload["message_reference"] = {"message_id": message_id, "fail_if_not_exists": False}
-            await self._send(channel_id(channel), payload)
-            return
+        target = channel_id(channel)
+        if self._takes_threads(channel):
+            thread = await self._open_thread(target, int(message_id), title)
+            if thread is not None:
+                await self._send(thread, payload)
+                return
+        # No thread here (a DM, a thread or forum post, a voice chat): a reply to the post.
+        payload["message_reference"] = {"message_id": message_id, "fail_if_not_exists": False}
+        await self._send(target, payload)
+
+    async def _open_thread(self, target: int, message_id: int, title: str) -> int | None:
+        """The id of the post's thread (opened now or by an earlier attempt), or None
+        where Discord opens no thread on a message in this channel."""
         name = clip(title or "Discussion", THREAD_NAME_MAX)
-        thread = await self._call(
-            self.http.start_thread_with_message(
-                channel_id(channel),
-                int(message_id),
-                name=name,
-                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
-            ),
-            fine=THREAD_EXISTS,
-        )
-        # None: an earlier attempt opened it. A thread on a message has the message's id.
-        await self._send(int(thread["id"]) if thread else int(message_id), payload)
+        try:
+            await self._call(
+                self.http.start_thread_with_message(
+                    target, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+                ),
+                expected=(THREAD_EXISTS, NO_THREADS_HERE),
+            )
+        except _Declined as declined:
+            if declined.code == NO_THREADS_HERE:
+                log.info("channel %d takes no threads: the prompts go out as a reply", target)
+                self._threadless.add(target)
+                return None
+            # THREAD_EXISTS: an earlier attempt opened it.
+        return message_id  # a thread on a message has the message's id
 
     async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
         """Whether our prompts are under the post: in its thread (whose id is the post's),
-        or in a DM as our reply to it."""
-        if channel.split(":")[1] == "dm":
-            page = await self._history(channel_id(channel), int(message_id))
-            return any(
-                (m.get("author") or {}).get("id") == str(self.bot_id)
-                and str((m.get("message_reference") or {}).get("message_id")) == message_id
-                for m in page
-            )
-        try:
-            page = await self._history(int(message_id), 0)
-        except DeliveryError as problem:
-            if problem.permanent:  # no thread on the post yet (Unknown Channel)
-                return False
-            raise
-        return any((m.get("author") or {}).get("id") == str(self.bot_id) for m in page)
-
-    async def find_post(self, channel: str, delivery_id: str, since: datetime) -> str | None:
-        """Our message carrying ``delivery_id``'s marker, among those after ``since``."""
-        target = channel_id(channel)
-        after = discord.utils.time_snowflake(since)
-        for _ in range(HISTORY_PAGES):
+        or, where the post has no thread, as our reply to it in the channel."""
+        if self._takes_threads(channel):
             try:
-                page = await self._history(target, after)
+                page = await self._history(int(message_id), 0)
             except DeliveryError as problem:
                 if not problem.permanent:
                     raise
-                # The bot may post but not read history (no Read Message History): the
-                # nonce is then the only check, and Discord applies it to the repost.
-                log.warning("%s: history unreadable (%s): relying on the nonce", channel, problem)
-                return None
+                # No thread on the post (Unknown Channel): none yet, or a channel that
+                # takes replies instead. The reply, if there is one, is in the channel.
+            else:
+                return any(self._ours(m) for m in page)
+        try:
+            reply = await self._scan(
+                channel_id(channel),
+                int(message_id),
+                lambda m: (
+                    self._ours(m)
+                    and str((m.get("message_reference") or {}).get("message_id")) == message_id
+                ),
+            )
+        except DeliveryError as problem:
+            if not problem.permanent:
+                raise
+            log.warning("%s: history unreadable (%s): relying on the nonce", channel, problem)
+            return False
+        return reply is not None
+
+    def _ours(self, message: dict[str, Any]) -> bool:
+        return (message.get("author") or {}).get("id") == str(self.bot_id)
+
+    async def find_post(self, channel: str, delivery_id: str, since: datetime) -> str | None:
+        """Our message carrying ``delivery_id``'s marker, among those after ``since``."""
+        try:
+            found = await self._scan(
+                channel_id(channel),
+                discord.utils.time_snowflake(since),
+                lambda m: self._ours(m) and marked_id(m) == delivery_id,
+            )
+        except DeliveryError as problem:
+            if not problem.permanent:
+                raise
+            # The bot may post but not read history (no Read Message History): the
+            # nonce is then the only check, and Discord applies it to the repost.
+            log.warning("%s: history unreadable (%s): relying on the nonce", channel, problem)
+            return None
+        return str(found["id"]) if found is not None else None
+
+    async def _scan(
+        self, target: int, after: int, wanted: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any] | None:
+        """The first message after ``after`` that is ``wanted``, within HISTORY_PAGES pages."""
+        for _ in range(HISTORY_PAGES):
+            page = await self._history(target, after)
             for message in page:
-                author = (message.get("author") or {}).get("id")
-                if author == str(self.bot_id) and marked_id(message) == delivery_id:
-                    return str(message["id"])
+                if wanted(message):
+                    return message
             if len(page) < HISTORY_PAGE:
                 return None
             after = max(int(m["id"]) for m in page)
-        log.warning("%s: no digest %s in the first %d pages", channel, delivery_id, HISTORY_PAGES)
+        log.warning("channel %d: nothing found in the first %d pages", target, HISTORY_PAGES)
         return None
 
     async def _history(self, target: int, after: int) -> list[dict[str, Any]]:
         for attempt in range(FIND_ATTEMPTS):
             try:
                 page = await self._call(self.http.logs_from(target, HISTORY_PAGE, after=after))
-                return [dict(m) for m in page or []]
+                return [dict(m) for m in page]
             except DeliveryError as problem:
                 if problem.retry_after is None or attempt + 1 == FIND_ATTEMPTS:
                     raise
