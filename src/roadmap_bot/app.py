@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
 
 from roadmap_bot import __version__
 from roadmap_bot.adapters.console import ConsolePoster
+from roadmap_bot.adapters.supervisor import AdapterStates
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import Clock, SystemClock
 from roadmap_bot.config import Settings
@@ -46,6 +47,8 @@ class App:
     study_groups: StudyGroups
     reports: Reports
     group_view: GroupView
+    # What each platform adapter is doing under `serve` (for /healthz).
+    adapters: AdapterStates = field(default_factory=AdapterStates)
 
 
 @asynccontextmanager
@@ -126,8 +129,9 @@ def reading_agenda(reports: Reports) -> Callable[[str, float], Awaitable[Reading
 
 
 @asynccontextmanager
-async def platform_posters(app: App) -> AsyncIterator[None]:
-    """Register the configured platforms' digest posters on the deliverer while open."""
+async def platform_posters(app: App, *, patient: bool = False) -> AsyncIterator[None]:
+    """Register the configured platforms' digest posters on the deliverer while open.
+    ``patient`` (``serve``): a platform that does not answer yet is no reason to stop."""
     # Platform libraries are imported only when that platform is configured.
     opened: list[str] = []
     async with AsyncExitStack() as stack:
@@ -141,7 +145,9 @@ async def platform_posters(app: App) -> AsyncIterator[None]:
             if app.settings.discord_configured:
                 from roadmap_bot.adapters.discord import discord_poster
 
-                poster = await stack.enter_async_context(discord_poster(app.settings))
+                poster = await stack.enter_async_context(
+                    discord_poster(app.settings, patient=patient)
+                )
                 app.deliverer.posters[poster.platform] = poster
                 opened.append(poster.platform)
             yield

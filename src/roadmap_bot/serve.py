@@ -46,7 +46,9 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     problem = nothing_to_serve(app.settings)
     if problem is not None:
         raise ConfigError(problem)
-    async with platform_posters(app):  # digests go out over each platform's REST API
+    # Digests go out over each platform's REST API; one that does not answer yet is
+    # waited for (a configuration error still stops serve).
+    async with platform_posters(app, patient=True):
         await _serve(app, stop or asyncio.Event())
 
 
@@ -135,7 +137,7 @@ async def _serve(app: App, stop: asyncio.Event) -> None:
     # Serving first: /healthz, commands and the gateway answer while the catch-up (which
     # may meet rate limits) delivers what was due while the bot was down.
     tasks = [
-        asyncio.create_task(while_busy(name, run), name=name) for name, run in services.items()
+        asyncio.create_task(_isolated(app, name, run), name=name) for name, run in services.items()
     ]
     catch_up: asyncio.Task[Any] | None = None
     try:
@@ -152,6 +154,20 @@ async def _serve(app: App, stop: asyncio.Event) -> None:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         log.info("stopped")
+
+
+PLATFORMS = ("slack", "discord")
+
+
+def _isolated(app: App, name: str, run: Service) -> Coroutine[Any, Any, None]:
+    """A platform adapter runs supervised: its failures are logged and it is started again
+    with backoff while the others and the scheduler go on; only a configuration error
+    ends ``serve``. The web server and the console run as they are (their end is serve's)."""
+    if name not in PLATFORMS:
+        return while_busy(name, run)
+    from roadmap_bot.adapters.supervisor import supervise
+
+    return supervise(name, run, app.adapters[name], fatal=(ConfigError,))
 
 
 async def _until_first_exits(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:

@@ -606,6 +606,12 @@ class FakeDiscord:
         """(shard id, shard count) of every IDENTIFY so far."""
         return [tuple(d.get("shard") or (0, 1)) for d in self.identifies]  # type: ignore[misc]
 
+    async def send_raw(self, frame: str) -> None:
+        """Send a text frame as it is (e.g. one that is not JSON) on every open connection."""
+        for link in list(self.links):
+            if not link.ws.closed:
+                await link.ws.send_str(frame)
+
     async def drop_connection(self, code: int = 4000) -> None:
         """Close every gateway connection from Discord's side (the bot resumes)."""
         for link in list(self.links):
@@ -871,6 +877,20 @@ class FakeDiscord:
         self.interactions[token] = sent
         await self.dispatch("INTERACTION_CREATE", payload)
         return sent
+
+    async def send_interaction(self, payload: dict[str, Any]) -> SentInteraction:
+        """Send an INTERACTION_CREATE exactly as given (a fixture's shape, not the fake's
+        own) and record the bot's answers to it like any other."""
+        sent = SentInteraction(int(payload["id"]), payload["token"], payload["type"], payload)
+        if isinstance(payload.get("message"), dict):
+            sent.original_id = int(payload["message"]["id"])
+        self.interactions[sent.token] = sent
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return sent
+
+    def dm_channel(self, user: FakeUser) -> FakeChannel:
+        """The DM channel between ``user`` and the bot."""
+        return self._dms[self._dm_channel(user)]
 
     def _dm_channel(self, user: FakeUser) -> int:
         channel_id = user.id + 1  # stable per user, never a guild channel id

@@ -3,6 +3,13 @@
 A load balancer sends traffic only to ready replicas, and a replica whose database is
 unreachable can answer nothing useful, so readiness asks the database a cheap question
 with a short deadline. The answer names what is wrong, for whoever reads the 503.
+
+Each adapter's state is in the answer too (``"adapters": {"slack": "ok", "discord":
+"connecting (retry 3 in 8 s; ...)"}``), but a Discord gateway that is reconnecting does
+not make the replica unready: Slack's HTTP requests are routed to it by that same
+readiness, and it still answers them (and serves the pages) while Discord comes back by
+itself. Slack's Socket Mode link is the exception kept from before: it is the replica's
+only way to hear Slack there, so a lost link is a readiness problem.
 """
 
 from __future__ import annotations
@@ -42,11 +49,16 @@ def health_handler(
     *,
     details: dict[str, str] | None = None,
     timeout: float = DATABASE_TIMEOUT,
+    adapters: Callable[[], dict[str, str]] | None = None,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """200 ``{"ok": true, **details}`` when ready; 503 with ``problems`` (what is wrong)."""
+    """200 ``{"ok": true, **details}`` when ready; 503 with ``problems`` (what is wrong).
+    Either way ``adapters`` (when given) reports each adapter's state."""
 
     async def health(request: web.Request) -> web.Response:
         problems: dict[str, str] = {}
+        shown: dict[str, object] = dict(details or {})
+        if adapters is not None:
+            shown["adapters"] = adapters()
         database = await database_problem(store, timeout)
         if database is not None:
             problems["database"] = database
@@ -56,9 +68,7 @@ def health_handler(
                 problems[name] = problem
         if problems:
             log.warning("not ready: %s", "; ".join(f"{k}: {v}" for k, v in problems.items()))
-            return web.json_response(
-                {"ok": False, **(details or {}), "problems": problems}, status=503
-            )
-        return web.json_response({"ok": True, **(details or {})})
+            return web.json_response({"ok": False, **shown, "problems": problems}, status=503)
+        return web.json_response({"ok": True, **shown})
 
     return health

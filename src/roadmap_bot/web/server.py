@@ -73,11 +73,26 @@ def add_routes(
     *,
     checks: dict[str, Check] | None = None,
     details: dict[str, str] | None = None,
+    adapters: Callable[[], dict[str, str]] | None = None,
 ) -> None:
-    """``GET /healthz`` (readiness: the database answers, and ``checks`` pass) and
-    ``GET /metrics`` (Prometheus text format)."""
-    application.router.add_get(HEALTH_PATH, health_handler(store, checks, details=details))
+    """``GET /healthz`` (readiness: the database answers, and ``checks`` pass; with each
+    adapter's state) and ``GET /metrics`` (Prometheus text format)."""
+    application.router.add_get(
+        HEALTH_PATH, health_handler(store, checks, details=details, adapters=adapters)
+    )
     application.router.add_get(METRICS_PATH, metrics_handler(prometheus_recorder()))
+
+
+class CannotServe(ConfigError):
+    """The HTTP port cannot be had: a configuration error, whichever adapter runs the
+    server (``serve`` exits with the reason rather than retrying a port forever)."""
+
+    def __init__(self, host: str, port: int, problem: OSError) -> None:
+        reason = problem.strerror or str(problem)
+        super().__init__(
+            f"cannot serve HTTP on {host}:{port}: {reason}. Set ROADMAP_HTTP_PORT to a free "
+            "port (0: any free port) or ROADMAP_HTTP_HOST to an address of this machine"
+        )
 
 
 @asynccontextmanager
@@ -97,7 +112,10 @@ async def serving_application(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as problem:
+            raise CannotServe(host, port, problem) from None
         address = runner.addresses[0]
         yield str(address[0]), int(address[1])
     finally:
@@ -123,10 +141,9 @@ async def run_web(app: App, *, required: bool = True) -> None:
     server (health checks, metrics); with only the console it is logged and the console
     goes on without the pages (``required=False``)."""
     application = web.Application(client_max_size=MAX_BODY)
-    add_routes(application, app.store)
+    add_routes(application, app.store, adapters=app.adapters.report)
     app_routes(app)(application)
     settings = app.settings
-    where = f"{settings.http_host}:{settings.http_port}"
     try:
         async with serving_application(
             application, settings.http_host, settings.http_port
@@ -135,13 +152,8 @@ async def run_web(app: App, *, required: bool = True) -> None:
                 "serving %s, %s and study-group pages on %s:%d", HEALTH_PATH, METRICS_PATH, *bound
             )
             await asyncio.Event().wait()
-    except OSError as problem:
-        reason = problem.strerror or str(problem)
-        message = (
-            f"cannot serve HTTP on {where}: {reason}. Set ROADMAP_HTTP_PORT to a free port "
-            "(0: any free port) or ROADMAP_HTTP_HOST to an address of this machine"
-        )
+    except CannotServe as problem:
         if required:
-            raise ConfigError(message) from None
-        log.error("%s; the console goes on without the study-group pages", message)
+            raise
+        log.error("%s; the console goes on without the study-group pages", problem)
         await asyncio.Event().wait()

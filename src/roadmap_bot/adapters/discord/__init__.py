@@ -21,8 +21,11 @@ async def run_discord(app: App) -> None:
     await run(app)
 
 
-def discord_poster(settings: Settings) -> AbstractAsyncContextManager[Poster]:
-    """The digest poster for Discord channels: REST only, no gateway needed."""
+def discord_poster(
+    settings: Settings, *, patient: bool = False
+) -> AbstractAsyncContextManager[Poster]:
+    """The digest poster for Discord channels: REST only, no gateway needed. ``patient``:
+    a Discord that does not answer yet is waited for, not a configuration error."""
     from roadmap_bot.adapters.discord.poster import open_poster
 
-    return open_poster(settings)
+    return open_poster(settings, patient=patient)

@@ -25,6 +25,7 @@ from roadmap_bot.adapters.discord.commands import RoadmapGroup
 from roadmap_bot.adapters.discord.embeds import CUSTOM_ID_RE
 from roadmap_bot.adapters.discord.interactions import DEFER_AFTER, Responder
 from roadmap_bot.adapters.discord.views import RoadmapButton
+from roadmap_bot.adapters.supervisor import AdapterState
 from roadmap_bot.app import App
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.config import ConfigError, Settings
@@ -47,6 +48,15 @@ TOKEN_REJECTED = (
     "DISCORD_TOKEN was rejected by Discord: copy the bot token again from the "
     "Developer Portal (Bot > Reset Token)"
 )
+# Gateway close codes that no reconnect can cure: the settings must change.
+FATAL_CLOSE = {
+    4004: TOKEN_REJECTED,
+    4010: "Discord refused the shard: check DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS",
+    4011: "Discord requires sharding for this bot: set DISCORD_SHARD_COUNT (e.g. auto)",
+    4012: "Discord refused the gateway version: upgrade discord.py",
+    4013: "Discord refused the gateway intents the bot asked for",
+    4014: "Discord refused privileged gateway intents: the bot needs none; upgrade roadmap-bot",
+}
 
 
 def use_endpoints(api_url: str | None, gateway_url: str | None) -> None:
@@ -80,6 +90,7 @@ class RoadmapClient(discord.Client):
         *,
         guild_id: int | None = None,
         defer_after: float = DEFER_AFTER,
+        status: AdapterState | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("intents", discord.Intents(guilds=True))
@@ -94,7 +105,20 @@ class RoadmapClient(discord.Client):
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         self.tree.add_command(RoadmapGroup(self.responder, self.completer), guild=self.guild)
         self.synced: bool | None = None  # after setup: whether this start synced commands
+        self.adapter_state = status or AdapterState("discord")  # for /healthz
         _guard_parsers(self._connection.parsers)
+
+    # discord.py reconnects a dropped gateway by itself; /healthz follows along. 'connect'
+    # comes with READY (interactions are answered from then on), 'ready' only once the
+    # guilds have streamed in.
+    async def on_connect(self) -> None:
+        self.adapter_state.connected()
+
+    async def on_resumed(self) -> None:
+        self.adapter_state.connected()
+
+    async def on_disconnect(self) -> None:
+        self.adapter_state.disconnected()
 
     async def setup_hook(self) -> None:
         # Registered before the gateway connects, so no click is ever missed.
@@ -241,9 +265,19 @@ async def run(app: App) -> None:
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is not set")
     use_endpoints(settings.discord_api_url, settings.discord_gateway_url)
-    client = make_client(app.roadmap, settings)
+    # A new client each time: serve's supervisor starts this again after a failure, and
+    # a discord.py client that stopped cannot start again.
+    client = make_client(app.roadmap, settings, status=app.adapters["discord"])
     async with client:
         try:
             await client.start(settings.discord_token.get_secret_value())
         except discord.LoginFailure:
             raise ConfigError(TOKEN_REJECTED) from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError(FATAL_CLOSE[4014]) from None
+        except discord.ConnectionClosed as closed:
+            if closed.code in FATAL_CLOSE:
+                raise ConfigError(
+                    f"{FATAL_CLOSE[closed.code]} (close code {closed.code})"
+                ) from None
+            raise

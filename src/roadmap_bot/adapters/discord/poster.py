@@ -191,17 +191,32 @@ class DiscordPoster:
     def __init__(
         self,
         http: HTTPClient,
-        bot_id: int,
+        bot_id: int | None,
         *,
         timeout: float = REQUEST_TIMEOUT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        login: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.http = http
-        self.bot_id = bot_id
+        self.bot_id = bot_id  # None until a login that Discord did not answer succeeds
+        self._login = login
         self.timeout = timeout
         self.sleep = sleep
         # Channels where Discord refused a thread on a message (50024): replies instead.
         self._threadless: set[int] = set()
+
+    async def _ready(self) -> None:
+        """Log in first when Discord did not answer at start-up; until it does, each
+        delivery fails as a transient problem and is retried."""
+        if self.bot_id is not None:
+            return
+        if self._login is None:
+            raise DeliveryError("the Discord poster is not logged in.")
+        try:
+            self.bot_id = await self._login()
+        except ConfigError as problem:
+            raise DeliveryError(f"{problem}.") from None
+        log.info("Discord's API answers again: digests to Discord go out")
 
     async def _call(self, request: Awaitable[T], expected: Collection[int] = ()) -> T:
         """Run a request; an error code in ``expected`` is raised as :class:`_Declined`."""
@@ -228,6 +243,7 @@ class DiscordPoster:
 
     async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
         """Post the digest publicly; a repeat within Discord's nonce window returns the first."""
+        await self._ready()
         sent = await self._send(channel_id(channel), digest_payload(message, delivery_id))
         return str(sent["id"])
 
@@ -238,6 +254,7 @@ class DiscordPoster:
         thread on a message (a DM, a thread or forum post, a voice chat): a reply to it."""
         if digest.discussion is None:
             return
+        await self._ready()
         try:
             await self._discuss(
                 channel, message_id, digest.discussion, digest.thread_title, delivery_id
@@ -283,6 +300,7 @@ class DiscordPoster:
     async def find_discussion(self, channel: str, message_id: str, delivery_id: str) -> bool:
         """Whether our prompts are under the post: in its thread (whose id is the post's),
         or, where the post has no thread, as our reply to it in the channel."""
+        await self._ready()
         if self._takes_threads(channel):
             try:
                 page = await self._history(int(message_id), 0)
@@ -314,6 +332,7 @@ class DiscordPoster:
 
     async def find_post(self, channel: str, delivery_id: str, since: datetime) -> str | None:
         """Our message carrying ``delivery_id``'s marker, among those after ``since``."""
+        await self._ready()
         try:
             found = await self._scan(
                 channel_id(channel),
@@ -358,17 +377,28 @@ class DiscordPoster:
 
 @asynccontextmanager
 async def open_poster(
-    settings: Settings, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    settings: Settings,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    patient: bool = False,
 ) -> AsyncIterator[DiscordPoster]:
-    """A REST-only poster logged in with DISCORD_TOKEN; the session closes on exit."""
+    """A REST-only poster logged in with DISCORD_TOKEN; the session closes on exit.
+
+    A rejected token is a ConfigError. So is a Discord that does not answer, unless
+    ``patient`` (``serve``, which must not exit over Discord's outage): the poster then
+    logs in at its first delivery, and a delivery before Discord answers is retried.
+    """
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is not set")
+    token = settings.discord_token.get_secret_value()
     use_endpoints(settings.discord_api_url, None)
     http = RestClient(asyncio.get_running_loop())
-    try:
+
+    async def login() -> int:
+        await http.close()  # an earlier attempt's session (and connector) first
+        http.connector = discord.utils.MISSING
         try:
-            login = http.static_login(settings.discord_token.get_secret_value())
-            me = await asyncio.wait_for(login, REQUEST_TIMEOUT)
+            me = await asyncio.wait_for(http.static_login(token), REQUEST_TIMEOUT)
         except discord.LoginFailure:
             raise ConfigError(TOKEN_REJECTED) from None
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
@@ -377,6 +407,16 @@ async def open_poster(
                 f"({type(error).__name__}: {error}). Is Discord reachable, and DISCORD_API_URL "
                 "right if it is set?"
             ) from None
-        yield DiscordPoster(http, int(me["id"]), sleep=sleep)
+        return int(me["id"])
+
+    try:
+        try:
+            bot_id: int | None = await login()
+        except ConfigError as problem:
+            if not patient or str(problem) == TOKEN_REJECTED:
+                raise
+            log.warning("%s; digests to Discord wait until it answers", problem)
+            bot_id = None
+        yield DiscordPoster(http, bot_id, sleep=sleep, login=login)
     finally:
         await http.close()

@@ -98,6 +98,7 @@ def web_app(
     routes: Callable[[web.Application], None] | None = None,
     signing_secret: str | None = None,
     refusals: WarningLimiter | None = None,
+    adapters: Callable[[], dict[str, str]] | None = None,
 ) -> web.Application:
     """The aiohttp application: Slack's endpoint (HTTP mode, which needs the
     ``signing_secret``), and with the ``store`` our own routes: readiness (``/healthz``)
@@ -127,7 +128,13 @@ def web_app(
 
     application = web.Application(client_max_size=MAX_BODY)
     if store is not None:
-        add_routes(application, store, checks={"slack": socket_down}, details={"mode": mode})
+        add_routes(
+            application,
+            store,
+            checks={"slack": socket_down},
+            details={"mode": mode},
+            adapters=adapters,
+        )
     if mode == "http":
         if verifier is None:
             raise ConfigError("bad configuration: HTTP mode needs SLACK_SIGNING_SECRET")
@@ -157,8 +164,10 @@ async def serving(
     host: str | None = None,
     port: int | None = None,
     routes: Callable[[web.Application], None] | None = None,
+    adapters: Callable[[], dict[str, str]] | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
-    """Serve until the block ends; yields the (host, port) actually bound (port 0 works)."""
+    """Serve until the block ends; yields the (host, port) actually bound (port 0 works).
+    ``adapters`` reports each adapter's state on /healthz."""
     mode = slack_mode(settings)
     socket: AsyncSocketModeHandler | None = None
     if mode == "socket":
@@ -177,6 +186,7 @@ async def serving(
         store=adapter.roadmap.store,
         signing_secret=secret.get_secret_value() if secret else None,
         routes=routes,
+        adapters=adapters,
     )
     async with serving_application(
         application,
@@ -202,7 +212,9 @@ async def run_slack(app: App) -> None:
 
     async with slack_adapter(app) as adapter:
         await adapter.check_token()
-        async with serving(adapter, app.settings, routes=app_routes(app)):
+        routes = app_routes(app)
+        async with serving(adapter, app.settings, routes=routes, adapters=app.adapters.report):
+            app.adapters["slack"].connected()
             await asyncio.Event().wait()
 
 
