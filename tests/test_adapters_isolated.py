@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from pathlib import Path
@@ -178,3 +179,31 @@ async def test_a_failing_adapter_is_started_again_until_a_configuration_error(
     assert "interaction-token" not in caplog.text  # the exception's text is never logged
     state.connected()
     assert states.report() == {"discord": "ok"}
+
+
+async def test_a_rejected_discord_token_is_a_configuration_error_that_ends_serve(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    async with FakeDiscord() as discord:
+        # The digest poster logs in first; the gateway client's login is then refused
+        # (a token reset in the Developer Portal meanwhile): no retrying that.
+        discord.script("GET", r"/users/@me", times=1)
+        discord.fail("GET", r"/users/@me", 401, body={"message": "401: Unauthorized", "code": 0})
+        served = await start_serve(
+            tmp_path,
+            slack_env(
+                fake_slack,
+                DISCORD_TOKEN=discord.token,
+                DISCORD_API_URL=discord.api_url,
+                DISCORD_GATEWAY_URL=discord.gateway_url,
+            ),
+        )
+        code = await asyncio.wait_for(served.process.wait(), 30)
+        await served._reader
+    assert code == 1, served.log
+    assert served.lines[-1] == (
+        "roadmap-bot: DISCORD_TOKEN was rejected by Discord: copy the bot token again from the "
+        "Developer Portal (Bot > Reset Token)\n"
+    )
+    assert "discord stopped" not in served.log  # not retried: the settings must change
+    assert "Traceback" not in served.log and discord.token not in served.log
