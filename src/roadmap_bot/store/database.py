@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -120,8 +120,14 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction, committed at the end, rolled back on error."""
+    async def write(
+        self, after_commit: Callable[[], None] | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """One write transaction, committed at the end, rolled back on error.
+
+        ``after_commit`` runs right after the commit, before anything else of this process
+        can run (on SQLite still under the write lock): a cache learns of the write in the
+        order writes were committed."""
         self._check_open()
         if self.dialect == SQLITE:
             async with self._write_lock, self.engine.connect() as conn:
@@ -132,9 +138,14 @@ class Database:
                     await conn.rollback()
                     raise
                 await conn.commit()
+                if after_commit is not None:
+                    after_commit()
         else:
-            async with self.engine.begin() as conn:
-                yield conn
+            async with self.engine.connect() as conn:
+                async with conn.begin():
+                    yield conn
+                if after_commit is not None:
+                    after_commit()
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:

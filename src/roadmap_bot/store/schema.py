@@ -127,6 +127,19 @@ follows = Table(  # the learning paths each person follows on purpose ('follow P
     sqlite_with_rowid=False,
 )
 
+# who changed marks or follows, in commit order: the SQLite marks cache's feed (PostgreSQL
+# tells the other replicas by NOTIFY instead, and leaves this table empty)
+mark_versions = Table(
+    "mark_versions",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    # the number of the latest change to this person's marks or follows; one counter for all
+    # people, so "who changed since N" is one range read (see store/sql.py, MarksCache)
+    Column("version", Integer, nullable=False),
+    Index("mark_versions_by_version", "version"),
+    sqlite_with_rowid=False,
+)
+
 meta = Table(
     "meta",
     metadata,

@@ -7,7 +7,6 @@ database through this object.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,6 +22,12 @@ from roadmap_bot.store import Mark, Status
 from roadmap_bot.store import schema as t
 from roadmap_bot.store.database import SQLITE, Database
 from roadmap_bot.store.identity import Installation, Renamed, plan, rename
+from roadmap_bot.store.marks_cache import (
+    Change,
+    MarksCache,
+    PostgresMarksCache,
+    SqliteMarksCache,
+)
 from roadmap_bot.store.migrate import upgrade
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -33,76 +38,6 @@ def insert(dialect: str, table: Table) -> Any:
     return (postgresql.insert if dialect != SQLITE else sqlite.insert)(table)
 
 
-class MarksCache:
-    """People's marks, kept in memory between writes, on SQLite only.
-
-    Nearly every command reads the asker's marks, and a trip to aiosqlite's thread costs
-    more than the rest of the command. SQLite's ``data_version`` changes whenever any
-    connection (another process included) commits, so the cache is dropped exactly when
-    the data may have changed; checking it is a read of shared memory, cheap enough to do
-    on the event loop. PostgreSQL has no such counter, and replicas write beside each
-    other: there every read goes to the server (bench/bench_core.py measures the cost).
-    """
-
-    MAX_USERS = 10_000
-
-    def __init__(self, path: str | None) -> None:
-        self._data: dict[str, dict[str, Mark]] = {}
-        self.follows: dict[str, dict[str, datetime]] = {}  # same freshness rule as marks
-        self._version: int | None = None
-        self.generation = 0  # bumped by every clear: a fetch that straddles one is dropped
-        self._probe: sqlite3.Connection | None = None
-        if path is not None and path != ":memory:":  # a memory database is one connection's
-            self._probe = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-
-    def _fresh(self) -> bool:
-        if self._probe is None:
-            return False
-        version = self._probe.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._version:
-            self.clear()
-            self._version = version
-        return True
-
-    def get_many(self, users: list[str]) -> dict[str, dict[str, Mark]]:
-        if not self._fresh():
-            return {}
-        return {u: self._data[u] for u in users if u in self._data}
-
-    def put_many(self, marks: dict[str, dict[str, Mark]], generation: int) -> None:
-        if self._probe is None or generation != self.generation:
-            return
-        if len(self._data) + len(marks) > self.MAX_USERS:
-            self._data.clear()
-        self._data.update(marks)
-
-    def get_follows(self, user: str) -> dict[str, datetime] | None:
-        return self.follows.get(user) if self._fresh() else None
-
-    def put_follows(self, user: str, follows: dict[str, datetime], generation: int) -> None:
-        if self._probe is None or generation != self.generation:
-            return
-        if len(self.follows) >= self.MAX_USERS:
-            self.follows.clear()
-        self.follows[user] = follows
-
-    def clear(self) -> None:
-        self._data.clear()
-        self.follows.clear()
-        self.generation += 1
-
-    def data_version(self) -> int | None:
-        """SQLite's data_version as the probe sees it: it changes with every commit by any
-        other connection (our own writer included); None for a memory database."""
-        if self._probe is None:
-            return None
-        return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
-
-    def close(self) -> None:
-        if self._probe is not None:
-            self._probe.close()
-
-
 class SqlStore:
     """The store on one database: SQLite file or PostgreSQL server."""
 
@@ -110,7 +45,7 @@ class SqlStore:
         self.db = db
         self.dialect = db.dialect
         self._names: dict[str, str] = {}
-        self._marks = MarksCache(db.path)
+        self._marks = _marks_cache(db)
 
     @classmethod
     async def open(cls, where: str | Path) -> SqlStore:
@@ -122,7 +57,9 @@ class SqlStore:
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        store = cls(db)
+        await store._marks.start()
+        return store
 
     def data_version(self) -> int | None:
         """Changes whenever anything was committed to the database (by any process), so a
@@ -130,8 +67,12 @@ class SqlStore:
         return self._marks.data_version()
 
     async def close(self) -> None:
-        self._marks.close()
+        await self._marks.close()
         await self.db.close()
+
+    def marks_cache_counts(self) -> tuple[int, int]:
+        """People whose marks were served from memory, and fetched, since the store opened."""
+        return self._marks.hits, self._marks.misses
 
     @property
     def path(self) -> str | None:
@@ -145,12 +86,31 @@ class SqlStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction (see :meth:`Database.write`); cached marks are dropped."""
+        """One write transaction (see :meth:`Database.write`). Marks and follows are not
+        written here but by the methods below, which keep the marks cache true."""
+        async with self.db.write() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _marks_write(self, user: str) -> AsyncIterator[tuple[AsyncConnection, Change]]:
+        """One write transaction changing ``user``'s marks or follows: the body says what it
+        changed; the other processes are told in the same transaction, and this process's
+        cache learns of it as soon as it is committed."""
+        change = Change()
+        ticket = number = 0
+
+        def committed() -> None:
+            self._marks.wrote(user, ticket, number, change)
+
         try:
-            async with self.db.write() as conn:
-                yield conn
-        finally:
-            self._marks.clear()
+            async with self.db.write(after_commit=committed) as conn:
+                ticket = await self._marks.begin_write(conn, user)
+                yield conn, change
+                if change:
+                    number = await self._marks.record(conn, user)
+        except BaseException:
+            self._marks.forget(user)  # committed or not, we cannot tell: read them again
+            raise
 
     # -- users -----------------------------------------------------------------------
 
@@ -203,20 +163,22 @@ class SqlStore:
                 ),
             },
         )
-        async with self.write() as conn:
+        stmt = stmt.returning(p.c.status, p.c.updated_at)
+        async with self._marks_write(user) as (conn, change):
             previous = await self._mark(conn, user, project)
-            await conn.execute(stmt)
+            now = (await conn.execute(stmt)).one()
             if previous is None or previous.status is not status:
                 await conn.execute(
                     t.mark_events.insert().values(
                         user_id=user, project=project, status=status.value, at=at
                     )
                 )
+                change.marks[project] = Mark(Status(now[0]), now[1])
         return previous
 
     async def clear_mark(self, user: str, project: str, at: datetime | None = None) -> Mark | None:
         p = t.progress
-        async with self.write() as conn:
+        async with self._marks_write(user) as (conn, change):
             previous = await self._mark(conn, user, project)
             if previous is not None:
                 await conn.execute(delete(p).where(p.c.user_id == user, p.c.project == project))
@@ -225,6 +187,7 @@ class SqlStore:
                         user_id=user, project=project, status="cleared", at=at or datetime.now(UTC)
                     )
                 )
+                change.marks[project] = None
         return previous
 
     async def progress(self, user: str) -> dict[str, Mark]:
@@ -235,9 +198,9 @@ class SqlStore:
         cached = self._marks.get_many(wanted)
         missing = [u for u in wanted if u not in cached]
         if missing:
-            generation = self._marks.generation
+            ticket = self._marks.ticket()
             fetched = await self._fetch_marks(missing)
-            self._marks.put_many(fetched, generation)
+            self._marks.put_many(fetched, ticket)
             cached.update(fetched)
         # copies: callers may not change what the cache holds
         return {u: dict(cached[u]) for u in wanted}
@@ -274,7 +237,7 @@ class SqlStore:
     async def follows(self, user: str) -> dict[str, datetime]:
         cached = self._marks.get_follows(user)
         if cached is None:
-            generation = self._marks.generation
+            ticket = self._marks.ticket()
             f = t.follows
             async with self.db.read() as conn:
                 rows = await conn.execute(
@@ -283,7 +246,7 @@ class SqlStore:
                     .order_by(f.c.followed_at.desc(), f.c.path)
                 )
                 cached = {path: at for path, at in rows}
-            self._marks.put_follows(user, cached, generation)
+            self._marks.put_follows(user, cached, ticket)
         return dict(cached)
 
     async def follow(self, user: str, path: str, at: datetime) -> bool:
@@ -292,14 +255,16 @@ class SqlStore:
             .values(user_id=user, path=path, followed_at=at)
             .on_conflict_do_nothing()
         )
-        async with self.write() as conn:
-            return (await conn.execute(stmt)).rowcount > 0
+        async with self._marks_write(user) as (conn, change):
+            change.follows = (await conn.execute(stmt)).rowcount > 0
+        return change.follows
 
     async def unfollow(self, user: str, path: str) -> bool:
         f = t.follows
-        async with self.write() as conn:
+        async with self._marks_write(user) as (conn, change):
             done = await conn.execute(delete(f).where(f.c.user_id == user, f.c.path == path))
-            return done.rowcount > 0
+            change.follows = done.rowcount > 0
+        return change.follows
 
     # -- meta ------------------------------------------------------------------------
 
@@ -332,3 +297,11 @@ class SqlStore:
             return await conn.run_sync(
                 lambda sync: rename(sync, people=people, channels=channels, now=now)
             )
+
+
+def _marks_cache(db: Database) -> MarksCache:
+    if db.dialect != SQLITE:
+        return PostgresMarksCache(db.url)
+    if db.path == ":memory:":  # a memory database is one connection's: no one to ask
+        return MarksCache()
+    return SqliteMarksCache(db.path or "")
