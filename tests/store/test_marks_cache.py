@@ -16,6 +16,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from roadmap_bot.store import Mark, Status
+from roadmap_bot.store.identity import Installation
 from roadmap_bot.store.marks_cache import LISTENER_NAME, MarksCache
 from roadmap_bot.store.sql import SqlStore
 
@@ -173,6 +174,27 @@ async def _uncached(database: str, users: list[str]) -> dict[str, dict[str, Mark
         return await fresh.progress_of(users)
     finally:
         await fresh.close()
+
+
+async def test_people_renamed_to_their_grid_ids_are_read_again_everywhere(
+    two: tuple[SqlStore, SqlStore],
+) -> None:
+    renamer, other = two
+    await renamer.set_mark("slack:T1:U1", "fzf", Status.DONE, T0)
+    await settled(other, renamer)
+    for store in two:  # both cache the old id (with the mark) and the new one (empty)
+        assert set(await store.progress("slack:T1:U1")) == {"fzf"}
+        assert await store.progress("slack:E1:U1") == {}
+    await renamer.adopt_slack_installation(Installation("T1", "E1"), T0)
+    assert await renamer.progress("slack:T1:U1") == {}
+    assert set(await renamer.progress("slack:E1:U1")) == {"fzf"}
+
+    async def moved() -> bool:
+        return await other.progress("slack:T1:U1") == {} and set(
+            await other.progress("slack:E1:U1")
+        ) == {"fzf"}
+
+    await seen(moved, other)
 
 
 def test_a_mark_written_by_another_process_is_read(database: str) -> None:

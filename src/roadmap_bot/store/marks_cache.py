@@ -48,13 +48,17 @@ RETRY_SECONDS = (0.5, 30.0)  # first and longest wait before listening again
 
 @dataclass
 class Change:
-    """What one write did to one person: marks set or cleared (None), follows changed."""
+    """What one write did: the writing person's marks set or cleared (None), their follows
+    changed; and other people changed wholesale (ids renamed), whose entries are dropped."""
 
     marks: dict[str, Mark | None] = field(default_factory=dict)
     follows: bool = False
+    people: set[str] = field(default_factory=set)
 
-    def __bool__(self) -> bool:
-        return bool(self.marks) or self.follows
+    def changed(self, user: str | None) -> list[str]:
+        """Everyone the write changed, for the other processes to hear of."""
+        mine = [user] if user is not None and (self.marks or self.follows) else []
+        return mine + sorted(self.people - set(mine))
 
 
 class MarksCache:
@@ -135,20 +139,23 @@ class MarksCache:
         self._clock += 1
         self._floor = self._clock
 
-    async def begin_write(self, conn: AsyncConnection, user: str) -> int:
-        """Called inside a write of ``user``'s marks or follows, before it changes anything;
-        returns the write's ticket."""
+    async def begin_write(self, conn: AsyncConnection) -> int:
+        """Called inside a write of marks or follows, before it changes anything; returns
+        the write's ticket."""
         return self.ticket()
 
-    async def record(self, conn: AsyncConnection, user: str) -> int:
-        """Called inside the write, after its changes: tell the other processes. Returns the
-        change's number where the engine numbers them (0 otherwise)."""
-        return 0
+    async def record(self, conn: AsyncConnection, users: list[str]) -> list[int]:
+        """Called inside the write, after its changes: tell the other processes who changed.
+        Returns each change's number where the engine numbers them."""
+        return []
 
-    def wrote(self, user: str, ticket: int, number: int, change: Change) -> None:
-        """Our own write of ``user`` committed: bring their entry up to date in place when
-        nothing else changed them since the write began, otherwise drop it."""
-        if not change:
+    def wrote(self, user: str | None, ticket: int, numbers: list[int], change: Change) -> None:
+        """Our own write committed: bring the writer's entry up to date in place when
+        nothing else changed them since the write began, otherwise drop it; drop the
+        people it changed wholesale."""
+        for person in change.people:
+            self.forget(person)
+        if user is None or not (change.marks or change.follows):
             return
         if not self._unchanged_since(user, ticket):
             self.forget(user)
@@ -206,31 +213,35 @@ class SqliteMarksCache(MarksCache):
                 self._seen = max(self._seen, number)
         return True
 
-    async def begin_write(self, conn: AsyncConnection, user: str) -> int:
+    async def begin_write(self, conn: AsyncConnection) -> int:
         # the write holds SQLite's write lock: catch up on everything committed before it,
         # so that this write's number is the next one after the last seen
         self.check()
         return self.ticket()
 
-    async def record(self, conn: AsyncConnection, user: str) -> int:
+    async def record(self, conn: AsyncConnection, users: list[str]) -> list[int]:
         v = t.mark_versions
-        new = sqlite.insert(v).values(
-            user_id=user,
-            version=select(func.coalesce(func.max(v.c.version), 0) + 1).scalar_subquery(),
-        )
-        bump = new.on_conflict_do_update(
-            index_elements=[v.c.user_id], set_={"version": new.excluded.version}
-        ).returning(v.c.version)
-        return int((await conn.execute(bump)).scalar_one())
+        numbers = []
+        for user in users:
+            new = sqlite.insert(v).values(
+                user_id=user,
+                version=select(func.coalesce(func.max(v.c.version), 0) + 1).scalar_subquery(),
+            )
+            bump = new.on_conflict_do_update(
+                index_elements=[v.c.user_id], set_={"version": new.excluded.version}
+            ).returning(v.c.version)
+            numbers.append(int((await conn.execute(bump)).scalar_one()))
+        return numbers
 
-    def wrote(self, user: str, ticket: int, number: int, change: Change) -> None:
-        if not change:
+    def wrote(self, user: str | None, ticket: int, numbers: list[int], change: Change) -> None:
+        if not numbers:
             return
-        if number == self._seen + 1:
-            self._seen = number  # our own change: the feed need not drop what we updated
-            super().wrote(user, ticket, number, change)
-        else:  # not expected (the write lock orders writes), but then: read it again
-            self.forget(user)
+        if numbers == list(range(self._seen + 1, self._seen + 1 + len(numbers))):
+            self._seen = numbers[-1]  # our own changes: the feed need not drop what we updated
+            super().wrote(user, ticket, numbers, change)
+        else:  # not expected (the write lock orders writes), but then: read them again
+            for person in change.changed(user):
+                self.forget(person)
 
     async def close(self) -> None:
         await super().close()
@@ -260,12 +271,13 @@ class PostgresMarksCache(MarksCache):
         self._conn = None
         self.clear()
 
-    async def record(self, conn: AsyncConnection, user: str) -> int:
-        await conn.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": f"{self._writer} {user}"},
-        )
-        return 0
+    async def record(self, conn: AsyncConnection, users: list[str]) -> list[int]:
+        for user in users:
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CHANNEL, "payload": f"{self._writer} {user}"},
+            )
+        return []
 
     def _heard(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
         writer, _, user = str(payload).partition(" ")

@@ -92,24 +92,28 @@ class SqlStore:
             yield conn
 
     @asynccontextmanager
-    async def _marks_write(self, user: str) -> AsyncIterator[tuple[AsyncConnection, Change]]:
+    async def _marks_write(
+        self, user: str | None = None
+    ) -> AsyncIterator[tuple[AsyncConnection, Change]]:
         """One write transaction changing ``user``'s marks or follows: the body says what it
         changed; the other processes are told in the same transaction, and this process's
         cache learns of it as soon as it is committed."""
         change = Change()
-        ticket = number = 0
+        ticket = 0
+        numbers: list[int] = []
 
         def committed() -> None:
-            self._marks.wrote(user, ticket, number, change)
+            self._marks.wrote(user, ticket, numbers, change)
 
         try:
             async with self.db.write(after_commit=committed) as conn:
-                ticket = await self._marks.begin_write(conn, user)
+                ticket = await self._marks.begin_write(conn)
                 yield conn, change
-                if change:
-                    number = await self._marks.record(conn, user)
+                if changed := change.changed(user):
+                    numbers = await self._marks.record(conn, changed)
         except BaseException:
-            self._marks.forget(user)  # committed or not, we cannot tell: read them again
+            for person in {user, *change.people} - {None}:  # committed or not? read again
+                self._marks.forget(str(person))
             raise
 
     # -- users -----------------------------------------------------------------------
@@ -291,9 +295,11 @@ class SqlStore:
             people, channels = await conn.run_sync(plan, [installation])
         if not people and not channels:
             return Renamed()
-        async with self.write() as conn:
+        async with self._marks_write() as (conn, change):
             # planned again inside the write transaction: another process may have moved them
             people, channels = await conn.run_sync(plan, [installation])
+            # marks and follows move from each old id to its new one: no cache keeps either
+            change.people = {p for pair in people.items() for p in pair if pair[0] != pair[1]}
             return await conn.run_sync(
                 lambda sync: rename(sync, people=people, channels=channels, now=now)
             )
