@@ -196,7 +196,7 @@ async def test_revision_0005_rewrites_todays_ids_with_nothing_lost(database: str
     store = await SqlStore.open(database)  # upgrades to head
     try:
         grace = "slack:E0G:W1"
-        assert head() == "0005"
+        assert head() >= "0005"  # upgraded through 0005 (later revisions follow it)
         assert await _all(store, t.users, "id") == [
             ("console:bob", "bob", at(1)),
             (grace, "Grace H", at(6)),  # the name seen last
