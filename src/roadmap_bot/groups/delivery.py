@@ -57,6 +57,7 @@ from roadmap_bot.store.digests import (
     Delivery,
     DeliveryState,
     DigestStore,
+    DueSubscription,
     Lease,
     Recorded,
     Subscription,
@@ -71,6 +72,11 @@ RETRY_AFTER_CAP = 60.0  # seconds; a longer Retry-After hands the claim back, no
 MAX_WEEKS_BACK = 520  # bound the catch-up scan after very long downtime
 AGENDA_TIMEOUT = 3.0  # seconds a digest waits for a report's outline at most
 SHUTDOWN_GRACE = 5.0  # seconds in-flight deliveries get to finish when shutting down
+# A run claims posts CLAIM_BATCH at a time, and only while fewer than WINDOW of its digests
+# are being built or posted: memory stays flat in the channel count, and a second worker
+# on the same slot finds rows left to claim. WINDOW keeps the concurrency slots busy.
+CLAIM_BATCH = 128
+WINDOW = 512
 
 T = TypeVar("T")
 
@@ -172,6 +178,8 @@ class Deliverer:
         lease: timedelta = LEASE,
         retry_after_cap: float = RETRY_AFTER_CAP,
         renew_every: float | None = None,  # seconds; default: a quarter of the lease
+        window: int = WINDOW,
+        claim_batch: int = CLAIM_BATCH,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -188,6 +196,8 @@ class Deliverer:
         self.lease = lease
         self.retry_after_cap = retry_after_cap
         self.renew_every = renew_every or lease.total_seconds() / RENEWALS_PER_LEASE
+        self.window = window
+        self.claim_batch = min(claim_batch, window)
         self.worker = _worker_id()
         self._runs = itertools.count(1)
         self._owners: list[str] = []  # every owner id this deliverer's runs used
@@ -201,10 +211,13 @@ class Deliverer:
         """Deliver everything due at ``now`` (default: the clock), and take over what dead
         workers left unfinished. Safe to run repeatedly, and side by side.
 
-        The ledger work is batched: one transaction records the missed and paused weeks,
-        one claims every post of the run, and fences and completions are committed
-        together as posts go and come back, so a run over thousands of channels costs a
-        few dozen commits.
+        The run streams: due subscriptions are read a batch at a time, and posts are
+        claimed ``claim_batch`` at a time, each batch only once the run has room for it
+        (at most ``window`` digests built or being posted at once). Memory stays flat in
+        the channel count, and two workers on one slot split it instead of one claiming
+        everything. Ledger work stays batched: a transaction records a read batch's
+        missed and paused weeks, one claims each claim batch, and fences and completions
+        are committed together as posts go and come back.
         """
         summary = RunSummary()
         if self._closing:
@@ -212,67 +225,105 @@ class Deliverer:
         now = now or self.clock.now()
         run = _Run(self, f"{self.worker}/{next(self._runs)}", now, summary)
         self._owners.append(run.owner)
-        subs = [s for s in await self.digests.due(now) if self._poster(s) is not None]
         summary.already = await self.digests.sent_between(now - self.catchup, now)
-        plans = [self._plan(sub, now) for sub in subs]
-        summary.missed = await self.digests.record_many(
+        selected = False
+        try:
+            async for batch in self.digests.due_batches(now):
+                if self._closing:
+                    break
+                # a subscription whose schedule this run moved to a week still due may be
+                # read again further on: it was handled once
+                subs = [s for s in batch if s.id not in run.moved and self._poster(s) is not None]
+                selected = selected or bool(subs)
+                await self._claim_due(run, [run.plan(s) for s in subs])
+            if not self._closing:
+                recovered = [
+                    await self._recovery(taken, now)
+                    for taken in await self.digests.take_abandoned(
+                        run.owner, now, self.lease, platforms=list(self.posters)
+                    )
+                ]
+                for job in recovered:
+                    metrics.lease_takeover(job.delivery.channel.split(":", 1)[0])
+                await self._start(run, recovered)
+            await run.finish()
+        finally:
+            run.stop()
+        if selected or run.started:
+            log.info("digests at %s: %s", now.isoformat(), summary.line())
+        return summary
+
+    async def _claim_due(self, run: _Run, plans: list[_Plan]) -> None:
+        """Record the weeks these plans will not post, then claim and start the posts, a
+        claim batch at a time as the run has room."""
+        summary = run.summary
+        summary.missed += await self.digests.record_many(
             [p.missed for p in plans if p.missed is not None]
         )
         await self.digests.record_many([p.paused for p in plans if p.paused is not None])
         due = [p for p in plans if p.week is not None]
-        claims = await self.digests.claim_many(
-            [ClaimRequest(p.sub, p.week, p.due) for p in due if p.week is not None],
-            run.owner,
-            now,
-            self.lease,
-        )
-        jobs: list[_Job] = []
-        for plan, claim in zip(due, claims, strict=True):
-            if claim.outcome is ClaimOutcome.DONE:
-                summary.already += 1
-            elif claim.outcome is ClaimOutcome.BUSY:
-                summary.in_progress += 1
-            elif claim.outcome is ClaimOutcome.LATER:
-                summary.rescheduled += 1
-            else:
-                check = claim.outcome is ClaimOutcome.RETRY
-                if check and claim.delivery.state is DeliveryState.CLAIMED:
-                    metrics.lease_takeover(plan.sub.channel.split(":", 1)[0])
-                jobs.append(_Job(plan.sub, claim.delivery, plan.next_due, check=check))
-        for taken in await self.digests.take_abandoned(
-            run.owner, now, self.lease, platforms=list(self.posters)
-        ):
-            metrics.lease_takeover(taken.channel.split(":", 1)[0])
-            jobs.append(await self._recovery(taken, now))
-        if jobs:
-            await self._run_jobs(run, jobs)
-        if subs or jobs:
-            log.info("digests at %s: %s", now.isoformat(), summary.line())
-        return summary
+        for start in range(0, len(due), self.claim_batch):
+            chunk = due[start : start + self.claim_batch]
+            await run.room.wait_for(len(chunk))
+            if self._closing:
+                return
+            claims = await self.digests.claim_many(
+                [ClaimRequest(p.sub, p.week, p.due) for p in chunk if p.week is not None],
+                run.owner,
+                run.start,
+                self.lease,
+            )
+            if self._closing:  # shut down meanwhile: the next worker takes them at once
+                await self.digests.release(run.owner, [c.delivery.id for c in claims])
+                return
+            ours: list[tuple[_Plan, Delivery, bool]] = []
+            for plan, claim in zip(chunk, claims, strict=True):
+                if claim.outcome is ClaimOutcome.DONE:
+                    summary.already += 1
+                elif claim.outcome is ClaimOutcome.BUSY:
+                    summary.in_progress += 1
+                elif claim.outcome is ClaimOutcome.LATER:
+                    summary.rescheduled += 1
+                else:
+                    check = claim.outcome is ClaimOutcome.RETRY
+                    if check and claim.delivery.state is DeliveryState.CLAIMED:
+                        metrics.lease_takeover(plan.sub.channel.split(":", 1)[0])
+                    ours.append((plan, claim.delivery, check))
+            if not ours:
+                continue
+            # the whole subscription (its target, ...) is read only for the posts we hold
+            full = await self.digests.subscriptions([d.subscription_id for _, d, _ in ours])
+            jobs = [
+                _Job(full[d.subscription_id], d, plan.next_due, check=check)
+                for plan, d, check in ours
+            ]
+            await self._start(run, jobs)
 
-    async def _run_jobs(self, run: _Run, jobs: list[_Job]) -> None:
+    async def _start(self, run: _Run, jobs: list[_Job]) -> None:
+        """Start delivering ``jobs``: each builds its digest when its task runs."""
+        if not jobs:
+            return
         subs = list({j.sub.channel: j.sub for j in jobs}.values())
         states = await self.group_states([s.channel for s in subs], subs)
         run.held.update(j.delivery.id for j in jobs)
-        renewer = asyncio.create_task(self._renew(run))
-        tasks = [
-            asyncio.create_task(self._deliver(job, states[job.sub.channel], run)) for job in jobs
-        ]
-        self._inflight.update(tasks)
-        try:
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            renewer.cancel()
-            self._inflight.difference_update(tasks)
-        for result in results:
-            if isinstance(result, BaseException):  # cancelled (shutting down): left or handed back
-                run.summary.in_progress += 1
+        run.room.take(len(jobs))
+        if run.renewer is None:
+            run.renewer = asyncio.create_task(self._renew(run))
+        for job in jobs:
+            task = asyncio.create_task(self._deliver(job, states[job.sub.channel], run))
+            run.tasks.add(task)
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(run.done)
+        run.started += len(jobs)
 
     async def _renew(self, run: _Run) -> None:
         """Keep the run's leases alive while it works (queued deliveries included)."""
-        while run.held:
+        while True:
             await asyncio.sleep(self.renew_every)
             ids = sorted(run.held)
+            if not ids:
+                continue
             kept = await self.digests.hold(
                 [Lease(i, run.now() + self.lease) for i in ids], run.owner
             )
@@ -295,39 +346,9 @@ class Deliverer:
         if released:
             log.info("shutting down: %d unfinished deliveries handed back", released)
 
-    def _poster(self, sub: Subscription) -> Poster | None:
+    def _poster(self, sub: Subscription | DueSubscription) -> Poster | None:
         # None: this process does not serve that platform; one that does will post it.
         return self.posters.get(sub.channel.split(":", 1)[0])
-
-    def _plan(self, sub: Subscription, now: datetime) -> _Plan:
-        """Which weeks since the last handled one to post, record as missed or as paused."""
-        schedule = sub.schedule
-        weeks: list[tuple[date, datetime]] = []
-        for week, due in schedule.occurrences_after(sub.next_due_at - timedelta(microseconds=1)):
-            if due > now or len(weeks) >= MAX_WEEKS_BACK:
-                break
-            weeks.append((week, due))
-        if not weeks:  # nothing was due after all (the schedule changed): just move on
-            after = schedule.next_after(now)[1]
-            return _Plan(sub, missed=Recorded(sub, [], DeliveryState.MISSED, after))
-        *older, (week, due) = weeks
-        paused = [w for w in weeks if sub.paused_until and w[0] < sub.paused_until]
-        missed = [w for w in older if w not in paused]
-        latest_paused = (week, due) in paused
-        too_late = now - due > self.catchup
-        if not latest_paused and too_late:
-            missed.append((week, due))
-        next_due = schedule.next_after(due)[1]
-        deliver = not latest_paused and not too_late
-        upto = due if deliver else next_due  # the schedule moves past what is recorded
-        return _Plan(
-            sub,
-            week=week if deliver else None,
-            due=due,
-            next_due=next_due,
-            missed=Recorded(sub, missed, DeliveryState.MISSED, upto) if missed else None,
-            paused=Recorded(sub, paused, DeliveryState.PAUSED, upto) if paused else None,
-        )
 
     async def _recovery(self, delivery: Delivery, now: datetime) -> _Job:
         """A row a dead (or stopped) worker left: what finishing it means now."""
@@ -358,6 +379,7 @@ class Deliverer:
         finally:
             metrics.digests_in_progress(platform, -1)
             run.held.discard(job.delivery.id)  # nothing more to renew
+            run.leave(job)
 
     async def _deliver_one(self, job: _Job, state: GroupState, run: _Run) -> None:
         sub, delivery, summary = job.sub, job.delivery, run.summary
@@ -386,6 +408,7 @@ class Deliverer:
                 return
             summary.delivered += 1
             metrics.digest(poster.platform, "delivered")
+            run.leave(job)  # the post is out: room for the next one
         except Exception:  # one channel's bug must not stop the others
             log.exception("delivering to %s failed", sub.channel)
             summary.failed += 1
@@ -470,7 +493,9 @@ class Deliverer:
                 if not await run.fence(delivery.id, timedelta(seconds=wait)):
                     summary.in_progress += 1
                     return None
+                run.leave(job)  # waiting takes no room from other deliveries
                 await self.sleep(wait)
+                run.enter(job)
         if await self.digests.fail(delivery, reason, run.owner):
             summary.failed += 1
             metrics.digest(poster.platform, "failed")
@@ -583,11 +608,55 @@ class Deliverer:
             return None
 
 
+@dataclass(frozen=True)
+class _Timing:
+    """Which weeks of one schedule, since ``next_due_at``, a run posts and records. It
+    depends on the schedule and dates alone: thousands of subscriptions on a popular slot
+    share one."""
+
+    week: date | None  # the week to post; None: nothing to post now
+    due: datetime
+    next_due: datetime
+    missed: list[tuple[date, datetime]]
+    paused: list[tuple[date, datetime]]
+    record_missed: bool  # record ``missed`` (even empty: the schedule moves on)
+    upto: datetime  # where the schedule moves when weeks are recorded
+
+
+def _timing(
+    schedule: Schedule,
+    next_due_at: datetime,
+    paused_until: date | None,
+    now: datetime,
+    catchup: timedelta,
+) -> _Timing:
+    """Which weeks since the last handled one to post, record as missed or as paused."""
+    weeks: list[tuple[date, datetime]] = []
+    for week, due in schedule.occurrences_after(next_due_at - timedelta(microseconds=1)):
+        if due > now or len(weeks) >= MAX_WEEKS_BACK:
+            break
+        weeks.append((week, due))
+    if not weeks:  # nothing was due after all (the schedule changed): just move on
+        after = schedule.next_after(now)[1]
+        return _Timing(None, datetime.min, datetime.min, [], [], True, after)
+    *older, (week, due) = weeks
+    paused = [w for w in weeks if paused_until and w[0] < paused_until]
+    missed = [w for w in older if w not in paused]
+    latest_paused = (week, due) in paused
+    too_late = now - due > catchup
+    if not latest_paused and too_late:
+        missed.append((week, due))
+    next_due = schedule.next_after(due)[1]
+    deliver = not latest_paused and not too_late
+    upto = due if deliver else next_due  # the schedule moves past what is recorded
+    return _Timing(week if deliver else None, due, next_due, missed, paused, bool(missed), upto)
+
+
 @dataclass
 class _Plan:
     """One due subscription in a run: what to post, and what to record as not posted."""
 
-    sub: Subscription
+    sub: DueSubscription
     week: date | None = None  # the week to post; None: nothing to post now
     due: datetime = datetime.min
     next_due: datetime = datetime.min
@@ -605,6 +674,7 @@ class _Job:
     check: bool = False  # an earlier attempt may have posted: look before posting
     discussion_only: bool = False  # the post is recorded; only its thread reply is owed
     too_late: str | None = None  # if the platform does not have it: missed, for this reason
+    in_room: bool = True  # counted in its run's room (building or posting)
 
 
 def _before(state: GroupState, project: str | None) -> GroupState:
@@ -656,6 +726,29 @@ class _GroupCommit(Generic[T]):
                         done.set_result(self.key(item) in accepted)
 
 
+class _Room:
+    """How many deliveries a run has building or posting, against its window. The run
+    claims a batch only when the batch fits; a delivery gives its place back once its post
+    is out (and while it waits out a Retry-After)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    async def wait_for(self, count: int) -> None:
+        while self.used and self.used + count > self.size:
+            self._freed.clear()
+            await self._freed.wait()
+
+    def take(self, count: int = 1) -> None:
+        self.used += count
+
+    def give(self, count: int = 1) -> None:
+        self.used -= count
+        self._freed.set()
+
+
 class _Run:
     """One run_due: its owner id (the lease holder), its time, and its batched writes."""
 
@@ -667,6 +760,13 @@ class _Run:
         self._clock_start = deliverer.clock.now()
         self.held: set[str] = set()
         self.no_agenda: set[str] = set()  # reports whose outline this run could not read
+        self.room = _Room(deliverer.window)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.started = 0
+        self.renewer: asyncio.Task[None] | None = None
+        # subscriptions whose schedule this run moved to a week still due (after downtime)
+        self.moved: set[int] = set()
+        self._timings: dict[tuple[Schedule, datetime, date | None], _Timing] = {}
         digests = deliverer.digests
         self._fences = _GroupCommit[Lease](
             lambda leases: digests.hold(leases, owner), lambda lease: lease.delivery_id
@@ -676,9 +776,51 @@ class _Run:
         )
         self.discussions = _GroupCommit[tuple[str, str | None]](self._finish, lambda item: item[0])
 
+    def plan(self, sub: DueSubscription) -> _Plan:
+        """What this run does with one due subscription."""
+        key = (sub.schedule, sub.next_due_at, sub.paused_until)
+        timing = self._timings.get(key)
+        if timing is None:
+            timing = _timing(*key, self.start, self.deliverer.catchup)
+            self._timings[key] = timing
+        missed = paused = None
+        if timing.record_missed:
+            missed = Recorded(sub, timing.missed, DeliveryState.MISSED, timing.upto)
+        if timing.paused:
+            paused = Recorded(sub, timing.paused, DeliveryState.PAUSED, timing.upto)
+        if (missed or paused) and timing.upto <= self.start:
+            self.moved.add(sub.id)
+        return _Plan(sub, timing.week, timing.due, timing.next_due, missed, paused)
+
+    def done(self, task: asyncio.Task[None]) -> None:
+        """A delivery ended. One cancelled (shutting down) was left to the next worker, or
+        handed back. Only unfinished tasks are kept: memory stays flat over a long run."""
+        self.tasks.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            self.summary.in_progress += 1
+
+    async def finish(self) -> None:
+        """Wait for every delivery the run started."""
+        while self.tasks:
+            await asyncio.wait(set(self.tasks))
+
+    def stop(self) -> None:
+        if self.renewer is not None:
+            self.renewer.cancel()
+
     def now(self) -> datetime:
         """The run's time: its start (which may be given) moved on as the clock moves."""
         return self.start + (self.deliverer.clock.now() - self._clock_start)
+
+    def leave(self, job: _Job) -> None:
+        if job.in_room:
+            job.in_room = False
+            self.room.give()
+
+    def enter(self, job: _Job) -> None:
+        if not job.in_room:
+            job.in_room = True
+            self.room.take()
 
     async def fence(self, delivery_id: str, longer: timedelta = timedelta(0)) -> bool:
         """Renew the lease (compare-and-set on the owner); False: it is someone else's."""

@@ -23,14 +23,27 @@ All of the ledger's SQL lives in this module, behind the methods of :class:`Dige
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roadmap_bot.store import schema as t
@@ -71,6 +84,19 @@ class Subscription:
         return self.target.split(":", 1)[1]
 
 
+@dataclass(slots=True)
+class DueSubscription:
+    """What planning a run needs of one due subscription. The rest (target, author, ...)
+    is read only for the posts a worker claims (:meth:`DigestStore.subscriptions`): a
+    popular slot selects tens of thousands of these at once."""
+
+    id: int
+    channel: str
+    schedule: Schedule
+    next_due_at: datetime
+    paused_until: date | None = None
+
+
 @dataclass(frozen=True)
 class Delivery:
     id: str
@@ -106,6 +132,7 @@ class Claim:
 
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+DUE_BATCH = 1000  # due subscriptions per read: a few milliseconds of the event loop each
 
 
 @dataclass(frozen=True)
@@ -117,7 +144,7 @@ class ChannelFacts:
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    sub: Subscription
+    sub: Subscription | DueSubscription  # only its id and channel are used
     week: date
     due_at: datetime
 
@@ -135,7 +162,7 @@ class Completion:
 
 @dataclass(frozen=True)
 class Recorded:
-    sub: Subscription
+    sub: Subscription | DueSubscription  # only its id and channel are used
     weeks: Sequence[tuple[date, datetime]]
     state: DeliveryState
     next_due_at: datetime
@@ -232,7 +259,7 @@ def _advance(next_due_at: datetime, subscription_id: int) -> dict[str, Any]:
     return {"sid": subscription_id, "due": next_due_at}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def _schedule(weekday: int, at_time: str, zone: str) -> Schedule:
     # Few distinct schedules exist; sharing them keeps loading 10,000 rows cheap.
     return Schedule(weekday, time.fromisoformat(at_time), zone)
@@ -243,6 +270,50 @@ def _subscription(row: Sequence[Any]) -> Subscription:
     return Subscription(
         sid, channel, target, _schedule(weekday, at_time, zone), by, created, due, paused, problem
     )
+
+
+@lru_cache(maxsize=2)
+def _due_columns(dialect: str) -> tuple[ColumnElement[Any], ...]:
+    """What due selection reads, instants and days as the driver returns them (the column
+    types would parse every row's again)."""
+    due: ColumnElement[Any] = _s.c.next_due_at
+    paused: ColumnElement[Any] = _s.c.paused_until
+    if dialect == "postgresql":
+        due = type_coerce(due, postgresql.TIMESTAMP(timezone=True))
+        paused = type_coerce(paused, postgresql.DATE())
+    else:
+        due, paused = type_coerce(due, Text()), type_coerce(paused, Text())
+    return (_s.c.id, _s.c.channel, _s.c.weekday, _s.c.at_time, _s.c.timezone, due, paused)
+
+
+class _DueReader:
+    """Due rows as :class:`DueSubscription` values. On SQLite instants and days come as
+    text: each distinct one is parsed once per selection (a popular slot's 20,000 rows
+    share one next_due_at); PostgreSQL's driver returns values already."""
+
+    def __init__(self) -> None:
+        self.instants: dict[Any, datetime] = {}
+        self.days: dict[Any, date | None] = {None: None}
+
+    def read(self, rows: Sequence[Sequence[Any]]) -> list[DueSubscription]:
+        instants, days = self.instants, self.days
+        found = []
+        for sid, channel, weekday, at_time, zone, due, paused in rows:
+            instant = instants.get(due)
+            if instant is None:
+                instant = instants[due] = due if isinstance(due, datetime) else t.from_text(due)
+            if paused in days:
+                day = days[paused]
+            else:
+                day = days[paused] = paused if isinstance(paused, date) else _day(paused)
+            found.append(
+                DueSubscription(sid, channel, _schedule(weekday, at_time, zone), instant, day)
+            )
+        return found
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def _delivery(row: Sequence[Any]) -> Delivery:
@@ -309,14 +380,47 @@ class DigestStore:
     async def active(self) -> list[Subscription]:
         return await self._subscriptions(_s.c.ended_at.is_(None), order=[_s.c.id])
 
-    async def due(self, now: datetime) -> list[Subscription]:
-        """Active, unblocked subscriptions with an occurrence at or before ``now``."""
-        return await self._subscriptions(
-            _s.c.ended_at.is_(None),
-            _s.c.problem.is_(None),
-            _s.c.next_due_at <= now,
-            order=[_s.c.next_due_at, _s.c.id],
-        )
+    async def subscriptions(self, ids: Sequence[int]) -> dict[int, Subscription]:
+        """Many subscriptions by id, ended or not."""
+        found: dict[int, Subscription] = {}
+        async with self.db.read() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                query = select(*_SUB_COLUMNS).where(_s.c.id.in_(ids[start : start + _CHUNK]))
+                for row in await conn.execute(query):
+                    found[row[0]] = _subscription(row)
+        return found
+
+    async def due_batches(
+        self, now: datetime, *, batch: int = DUE_BATCH
+    ) -> AsyncIterator[list[DueSubscription]]:
+        """Active, unblocked subscriptions with an occurrence at or before ``now``, oldest
+        first, ``batch`` at a time. Each batch is one short read (keyset on (next_due_at,
+        id), along the ``subscriptions_due`` index), and the event loop runs between them:
+        a popular slot of 20,000 never blocks it for long."""
+        columns = _due_columns(self.db.dialect)
+        reader = _DueReader()
+        after: tuple[datetime, int] | None = None
+        while True:
+            query = (
+                select(*columns)
+                .where(_s.c.ended_at.is_(None), _s.c.problem.is_(None), _s.c.next_due_at <= now)
+                .order_by(_s.c.next_due_at, _s.c.id)
+                .limit(batch)
+            )
+            if after is not None:
+                query = query.where(
+                    tuple_(_s.c.next_due_at, _s.c.id)
+                    > tuple_(literal(after[0], t.Timestamp()), literal(after[1]))
+                )
+            async with self.db.read() as conn:
+                rows = (await conn.execute(query)).all()
+            found = reader.read(rows)
+            if found:
+                yield found
+            if len(rows) < batch:
+                return
+            after = (found[-1].next_due_at, found[-1].id)
+            await asyncio.sleep(0)  # whatever the reader does with a batch, others get a turn
 
     async def subscribe(
         self,
