@@ -500,42 +500,52 @@ class DigestStore:
         lease: timedelta,
     ) -> list[Claim]:
         """Claim (subscription, week) rows for sending, each as a lease held by ``worker``
-        until ``now + lease``, all in one write transaction. Whatever other workers do,
-        only one of them at a time gets NEW or RETRY for a row; results come in the order
-        asked."""
+        until ``now + lease``, in write transactions of at most 500 rows. Whatever other
+        workers do, only one of them at a time gets NEW or RETRY for a row; results come in
+        the order asked."""
+        claims: list[Claim] = []
+        for start in range(0, len(wanted), _CHUNK):
+            claims += await self._claim(wanted[start : start + _CHUNK], worker, now, lease)
+        return claims
+
+    async def _claim(
+        self, wanted: Sequence[ClaimRequest], worker: str, now: datetime, lease: timedelta
+    ) -> list[Claim]:
         keys = [delivery_id(w.sub.id, w.week) for w in wanted]
         until = now + lease
         async with self.store.write() as conn:
+            # New rows first, in key order, before this transaction locks any existing row:
+            # an insert may wait for another replica's transaction on the same key (its
+            # claim, or its completion of that row), and holding a row it waits for would
+            # deadlock (PostgreSQL; SQLite's write lock is whole).
+            new_rows = [
+                {
+                    "id": key,
+                    "subscription_id": want.sub.id,
+                    "channel": want.sub.channel,
+                    "week": want.week,
+                    "due_at": want.due_at,
+                    "kind": "digest",
+                    "state": _CLAIMED,
+                    "attempts": 1,
+                    "claimed_at": now,
+                    "claimed_by": worker,
+                    "lease_until": until,
+                }
+                for key, want in sorted(zip(keys, wanted, strict=True), key=lambda kw: kw[0])
+            ]
+            ids = await conn.execute(
+                insert(self.db.dialect, _d).on_conflict_do_nothing().returning(_d.c.id),
+                new_rows,
+            )
+            inserted = set(ids.scalars())
+            existing = [k for k in keys if k not in inserted]
             # Rows another replica has locked this moment are skipped, not waited for: it is
-            # claiming or settling them (PostgreSQL; SQLite's write lock is whole).
-            held = await self._deliveries_in(conn, keys, lock=True)
-            fresh = [(k, w) for k, w in zip(keys, wanted, strict=True) if k not in held]
-            inserted: set[str] = set()
-            if fresh:
-                new_rows = [
-                    {
-                        "id": key,
-                        "subscription_id": want.sub.id,
-                        "channel": want.sub.channel,
-                        "week": want.week,
-                        "due_at": want.due_at,
-                        "kind": "digest",
-                        "state": _CLAIMED,
-                        "attempts": 1,
-                        "claimed_at": now,
-                        "claimed_by": worker,
-                        "lease_until": until,
-                    }
-                    for key, want in fresh
-                ]
-                ids = await conn.execute(
-                    insert(self.db.dialect, _d).on_conflict_do_nothing().returning(_d.c.id),
-                    new_rows,
-                )
-                inserted = set(ids.scalars())
-            # Neither locked by us nor new: another replica holds it (or just inserted it).
+            # claiming or settling them.
+            held = await self._deliveries_in(conn, existing, lock=True)
+            # Neither new nor locked by us: another replica holds it (or just inserted it).
             theirs = await self._deliveries_in(
-                conn, [k for k, _ in fresh if k not in inserted], lock=False
+                conn, [k for k in existing if k not in held], lock=False
             )
             claims: list[Claim] = []
             retries: list[dict[str, Any]] = []
