@@ -236,6 +236,10 @@ class Deliverer:
                 subs = [s for s in batch if s.id not in run.moved and self._poster(s) is not None]
                 selected = selected or bool(subs)
                 await self._claim_due(run, [run.plan(s) for s in subs])
+            if not run.claimed and not self._closing:
+                # nothing due: the run still takes the write lock once (as a claim of
+                # nothing), so that a database it cannot write shows now, not at a post
+                await self.digests.claim_many([], run.owner, now, self.lease)
             if not self._closing:
                 recovered = [
                     await self._recovery(taken, now)
@@ -273,6 +277,7 @@ class Deliverer:
                 run.start,
                 self.lease,
             )
+            run.claimed = True
             if self._closing:  # shut down meanwhile: the next worker takes them at once
                 await self.digests.release(run.owner, [c.delivery.id for c in claims])
                 return
@@ -763,6 +768,7 @@ class _Run:
         self.room = _Room(deliverer.window)
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = 0
+        self.claimed = False  # whether the run has claimed (or tried to) anything yet
         self.renewer: asyncio.Task[None] | None = None
         # subscriptions whose schedule this run moved to a week still due (after downtime)
         self.moved: set[int] = set()

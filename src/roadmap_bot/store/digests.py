@@ -504,7 +504,9 @@ class DigestStore:
         workers do, only one of them at a time gets NEW or RETRY for a row; results come in
         the order asked."""
         claims: list[Claim] = []
-        for start in range(0, len(wanted), _CHUNK):
+        # even nothing to claim takes the write lock once: a run learns at once whether it
+        # can write (serve's start-up catch-up waits out a database another process holds)
+        for start in range(0, max(len(wanted), 1), _CHUNK):
             claims += await self._claim(wanted[start : start + _CHUNK], worker, now, lease)
         return claims
 
@@ -534,11 +536,13 @@ class DigestStore:
                 }
                 for key, want in sorted(zip(keys, wanted, strict=True), key=lambda kw: kw[0])
             ]
-            ids = await conn.execute(
-                insert(self.db.dialect, _d).on_conflict_do_nothing().returning(_d.c.id),
-                new_rows,
-            )
-            inserted = set(ids.scalars())
+            inserted: set[str] = set()
+            if new_rows:
+                ids = await conn.execute(
+                    insert(self.db.dialect, _d).on_conflict_do_nothing().returning(_d.c.id),
+                    new_rows,
+                )
+                inserted = set(ids.scalars())
             existing = [k for k in keys if k not in inserted]
             # Rows another replica has locked this moment are skipped, not waited for: it is
             # claiming or settling them.
