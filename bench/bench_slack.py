@@ -69,6 +69,7 @@ async def serve_apps(fake_url: str) -> None:
     from roadmap_bot.adapters.slack.server import serving, web_app
     from roadmap_bot.app import open_app
     from roadmap_bot.config import load_settings
+    from roadmap_bot.pauses import settle_after_start
 
     folder = tempfile.mkdtemp()
     settings = load_settings(
@@ -109,6 +110,10 @@ async def serve_apps(fake_url: str) -> None:
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             ports[name] = runner.addresses[0][1]
             runners.append(runner)
+        # As serve does once started (serve.py): the first requests find the search
+        # index built, and start-up's objects out of the collector's reach.
+        composed.roadmap.warm()
+        settle_after_start()
         print(json.dumps(ports), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until EOF
         for runner in runners:

@@ -349,6 +349,7 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from roadmap_bot.app import open_app
+    from roadmap_bot.pauses import settle_after_start
     from roadmap_bot.serve import Stopped, nothing_to_serve, serve, stop_on_signals, while_busy
 
     problem = nothing_to_serve(settings)
@@ -363,7 +364,8 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
                     lambda: opened.enter_async_context(open_app(settings)),
                     stop,
                 )
-                await serve(app, stop)
+                # once started, what lives as long as the process leaves the collector's reach
+                await serve(app, stop, started=settle_after_start)
             except Stopped:
                 pass
     return EXIT_OK

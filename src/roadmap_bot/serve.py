@@ -40,16 +40,19 @@ def nothing_to_serve(settings: Settings) -> str | None:
     return NOTHING_TO_SERVE  # e.g. a detached container started without credentials
 
 
-async def serve(app: App, stop: asyncio.Event | None = None) -> None:
+async def serve(
+    app: App, stop: asyncio.Event | None = None, started: Callable[[], None] | None = None
+) -> None:
     """Start the configured adapters and the digest scheduler until ``stop`` is set (or a
-    service ends); no credentials: the console."""
+    service ends); no credentials: the console. ``started`` is called once start-up is
+    done, before any service runs (``roadmap-bot serve`` settles its memory there)."""
     problem = nothing_to_serve(app.settings)
     if problem is not None:
         raise ConfigError(problem)
     # Digests go out over each platform's REST API; one that does not answer yet is
     # waited for (a configuration error still stops serve).
     async with platform_posters(app, patient=True):
-        await _serve(app, stop or asyncio.Event())
+        await _serve(app, stop or asyncio.Event(), started)
 
 
 class Stopped(Exception):
@@ -101,7 +104,7 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-async def _serve(app: App, stop: asyncio.Event) -> None:
+async def _serve(app: App, stop: asyncio.Event, started: Callable[[], None] | None) -> None:
     from roadmap_bot.groups.scheduler import SWEEP_MINUTES, DigestScheduler
     from roadmap_bot.web.server import prometheus_recorder
 
@@ -134,6 +137,9 @@ async def _serve(app: App, stop: asyncio.Event) -> None:
             log.info("no Slack or Discord credentials: starting the local console")
         services["console"] = lambda: run_console(app.roadmap, console_asker())
     log.info("serving: %s", ", ".join(services))
+    app.roadmap.warm()  # what the first search would build, built before it
+    if started is not None:  # start-up is done and nothing is in flight yet
+        started()
     # Serving first: /healthz, commands and the gateway answer while the catch-up (which
     # may meet rate limits) delivers what was due while the bot was down.
     tasks = [

@@ -1,0 +1,31 @@
+"""After start-up, serve's long-lived objects leave the collector's reach; garbage does not."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from roadmap_bot.pauses import settle_after_start
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the collector frees it
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # this test process goes on collecting as before
+
+
+def test_live_objects_are_frozen_and_garbage_is_collected_first(unfrozen: None) -> None:
+    kept = Node()
+    garbage = weakref.ref(Node())  # unreachable, in a cycle: gone only after a collection
+    settle_after_start()
+    assert garbage() is None  # collected, not frozen for the life of the process
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is kept for obj in gc.get_objects())  # no collection walks it again
