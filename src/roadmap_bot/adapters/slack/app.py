@@ -27,7 +27,9 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from roadmap_bot.adapters.slack.acks import answer_ack
 from roadmap_bot.adapters.slack.api import retry_handlers, sdk_log, web_client
+from roadmap_bot.adapters.slack.auth import share_first_auth_test
 from roadmap_bot.adapters.slack.blocks import (
     COMMAND_ACTION,
     SHARE_ACTION,
@@ -61,6 +63,7 @@ from roadmap_bot.config import ConfigError, Settings
 
 if TYPE_CHECKING:
     from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+    from slack_bolt.response import BoltResponse
 
     from roadmap_bot.adapters.slack.installs import SlackInstalls
 
@@ -141,6 +144,7 @@ class SlackAdapter:
             logger=logging.getLogger("roadmap_bot.slack.bolt"),
             name="roadmap-bot",
         )
+        share_first_auth_test(self.app)  # commands arriving together: one auth.test
         if self.installs is not None:
             self.app.event("app_uninstalled")(self._on_uninstalled)
             self.app.event("tokens_revoked")(self._on_tokens_revoked)
@@ -225,24 +229,29 @@ class SlackAdapter:
 
     # -- listeners: ack now, answer in the background -------------------------------------
 
-    async def _on_command(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
+    async def _on_command(
+        self, ack: AsyncAck, body: Body, context: AsyncBoltContext
+    ) -> BoltResponse | None:
         # A fast answer rides in the ack itself: one HTTP exchange instead of two. When
         # the core takes longer than INLINE_BUDGET, ack empty and answer via response_url.
         # The person's own workspace: Slack Connect names it apart from the request's team.
         user_team = body.get("user_team") or body.get("team_id")
         origin = self._origin(context, str(body.get("user_id", "")), user_team)
         work = asyncio.ensure_future(self._command_reply(body, origin))
-        try:
-            reply = await asyncio.wait_for(asyncio.shield(work), INLINE_BUDGET)
-        except TimeoutError:
+        # asyncio.wait leaves the work running at the deadline (no shield needed).
+        await asyncio.wait((work,), timeout=INLINE_BUDGET)
+        if not work.done():
             await ack()
             self._spawn(self._guarded(body, lambda late: self._answer_late(late, work)))
-            return
+            return None
+        try:
+            reply = work.result()
         except Exception as exc:
             reply = failure_reply(exc, "a Slack command", SORRY)
-        await ack(
-            response_type="in_channel" if reply.public else "ephemeral",
-            **render_message(reply, pageable=self._pageable),
+        # Returned, Bolt sends it as the ack (see acks.py: the same body, made faster).
+        return answer_ack(
+            render_message(reply, pageable=self._pageable),
+            "in_channel" if reply.public else "ephemeral",
         )
 
     async def _on_button(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
