@@ -130,6 +130,9 @@ def start_row(runs: int) -> Row:
         "ROADMAP_DB": str(Path(folder) / "start.db"),
         "ROADMAP_LOG_LEVEL": "WARNING",
     }
+    # An installed program starts from its .pyc files: with PYTHONDONTWRITEBYTECODE set
+    # (some shells and CI set it) every run would compile our modules from source again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     commands = {
         "ours": [sys.executable, "-m", "roadmap_bot", "ask", "beginner"],
         "pydantic": [sys.executable, "-c", "import pydantic"],
