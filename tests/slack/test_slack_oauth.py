@@ -226,3 +226,49 @@ def test_installs_live_in_the_bots_own_database(tmp_path: Path) -> None:
     assert database_url(server) == "postgresql+asyncpg://bot:s3cret@db:5432/roadmap"
     file = load_settings(ROADMAP_DB=str(tmp_path / "bot.db"))
     assert database_url(file) == f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+
+async def test_an_org_wide_grid_install_keys_channels_by_enterprise_and_uninstalls_whole(
+    oauth: Installed,
+) -> None:
+    from slack_sdk.oauth.installation_store import Installation
+
+    from fakes.slack_fixtures import command, event, users
+
+    fake, slack, app = oauth.fake, oauth.slack, oauth.app
+    fake.users.update(users())
+    assert fake.tokens is not None and oauth.adapter.installs is not None
+    fake.tokens.add("xoxb-org")
+    await oauth.adapter.installs.installations.async_save(
+        Installation(
+            app_id="A1",
+            enterprise_id="E0GRID",
+            enterprise_name="Globex",
+            team_id=None,
+            bot_token="xoxb-org",
+            bot_id="B1",
+            bot_user_id="UBOT",
+            user_id="UINSTALLER",
+            is_enterprise_install=True,
+        )
+    )
+    made = await command(slack, "command_grid_org_wide", "subscribe beginner")  # workspace A
+    assert "every Monday at 09:00 (Asia/Tokyo)" in made["text"]
+    assert {c.token for c in fake.calls_to("users.info")} == {"xoxb-org"}
+    seen = await command(slack, "command_grid_workspace_b", "schedule")  # workspace B
+    assert "Weekly digest: the beginner level" in seen["text"]
+
+    summary = await app.deliverer.run_due(FIRST_DUE)
+    assert summary.line() == "delivered 1, already delivered 0, failed 0"
+    [post] = fake.calls_to("chat.postMessage")[:1]
+    assert (post.params["channel"], post.token) == ("C0GRID", "xoxb-org")
+
+    # The organization uninstalls: its installation goes, its channels' digests pause.
+    await event(slack, "event_app_uninstalled_grid")
+    gone = await oauth.adapter.installs.installations.async_find_bot(
+        enterprise_id="E0GRID", team_id=None, is_enterprise_install=True
+    )
+    assert gone is None
+    there = Asker(id="slack:E0GRID:W0GRACE", name="grace", channel="slack:E0GRID:C0GRID")
+    schedule = await app.roadmap.ask("schedule", there)
+    assert UNINSTALLED in str(schedule.model_dump())
