@@ -25,7 +25,10 @@ Channels (``subscriptions``, ``deliveries``, ``channel_covered``, ``channel_memb
   ``dashboard reset`` makes a new one).
 
 These run on a synchronous connection inside the caller's transaction (Alembic's, or the
-store's write transaction through ``run_sync``), on SQLite and PostgreSQL alike.
+store's write transaction through ``run_sync``), on SQLite and PostgreSQL alike. Revision
+0005 runs them on the tables as they were at 0004, so they name every column they read
+or write (a column a later revision adds is carried along untouched); a later table that
+holds Slack ids must be added here only for databases that have it.
 """
 
 from __future__ import annotations
@@ -179,9 +182,10 @@ def rename(
 
 def _rename_person(conn: Connection, old: str, new: str) -> None:
     users = t.users
-    before = conn.execute(select(users).where(users.c.id == old)).mappings().first()
+    person = select(users.c.name, users.c.seen_at)
+    before = conn.execute(person.where(users.c.id == old)).mappings().first()
     if before is not None:
-        there = conn.execute(select(users).where(users.c.id == new)).mappings().first()
+        there = conn.execute(person.where(users.c.id == new)).mappings().first()
         if there is None:
             conn.execute(update(users).where(users.c.id == old).values(id=new))
         else:
@@ -194,9 +198,10 @@ def _rename_person(conn: Connection, old: str, new: str) -> None:
             conn.execute(delete(users).where(users.c.id == old))
 
     progress = t.progress
-    for mark in conn.execute(select(progress).where(progress.c.user_id == old)).mappings().all():
+    marks = select(progress.c.project, progress.c.status, progress.c.updated_at)
+    for mark in conn.execute(marks.where(progress.c.user_id == old)).mappings().all():
         where = and_(progress.c.user_id == new, progress.c.project == mark["project"])
-        there = conn.execute(select(progress).where(where)).mappings().first()
+        there = conn.execute(marks.where(where)).mappings().first()
         if there is None:
             conn.execute(
                 update(progress)
@@ -235,9 +240,10 @@ def _move_keyed(
     """Move rows keyed (column, key) from ``old`` to ``new``; where ``new`` has the same
     key already, the later ``keep`` instant stays."""
     mine, other = table.c[column], table.c[key]
-    for row in conn.execute(select(table).where(mine == old)).mappings().all():
+    rows = select(other, table.c[keep])
+    for row in conn.execute(rows.where(mine == old)).mappings().all():
         where_new = and_(mine == new, other == row[key])
-        there = conn.execute(select(table).where(where_new)).mappings().first()
+        there = conn.execute(rows.where(where_new)).mappings().first()
         if there is None:
             conn.execute(update(table).where(mine == old, other == row[key]).values({column: new}))
             continue
@@ -275,9 +281,10 @@ def _rename_channel(conn: Connection, old: str, new: str, now: datetime) -> int:
     _merge_covered(conn, old, new)
     _move_keyed(conn, t.channel_members, "channel", old, new, key="user_id", keep="seen_at")
     links = t.dashboard_links
-    mine = conn.execute(select(links).where(links.c.channel == old)).mappings().first()
+    link = select(links.c.created_at)
+    mine = conn.execute(link.where(links.c.channel == old)).mappings().first()
     if mine is not None:
-        there = conn.execute(select(links).where(links.c.channel == new)).mappings().first()
+        there = conn.execute(link.where(links.c.channel == new)).mappings().first()
         if there is None:
             conn.execute(update(links).where(links.c.channel == old).values(channel=new))
         else:
@@ -291,10 +298,11 @@ def _rename_channel(conn: Connection, old: str, new: str, now: datetime) -> int:
 
 def _merge_covered(conn: Connection, old: str, new: str) -> None:
     covered = t.channel_covered
-    for row in conn.execute(select(covered).where(covered.c.channel == old)).mappings().all():
+    rows = select(covered.c.project, covered.c.how, covered.c.at)
+    for row in conn.execute(rows.where(covered.c.channel == old)).mappings().all():
         mine = and_(covered.c.channel == old, covered.c.project == row["project"])
         where_new = and_(covered.c.channel == new, covered.c.project == row["project"])
-        there = conn.execute(select(covered).where(where_new)).mappings().first()
+        there = conn.execute(rows.where(where_new)).mappings().first()
         if there is None:
             conn.execute(update(covered).where(mine).values(channel=new))
             continue
