@@ -18,8 +18,10 @@ class Node:
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()  # this test process goes on collecting as before
+    gc.set_threshold(*thresholds)
 
 
 def test_live_objects_are_frozen_and_garbage_is_collected_first(unfrozen: None) -> None:

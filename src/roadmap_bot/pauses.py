@@ -10,6 +10,12 @@ one collection, then everything alive is frozen out of the collector's reach
 Frozen objects are never collected, even once unreachable: this is done once, at a
 quiet moment (nothing in flight), right after a collection, so nothing freezes that is
 about to become garbage (an in-flight request, a retry's exception).
+
+Young collections then come every ``YOUNG_THRESHOLD`` allocations instead of 700: a
+slash command allocates a few thousand objects (its Block Kit answer alone), nearly all
+freed by reference counting, so at 700 the collector ran several times per request for
+almost nothing; measured with ``gc.callbacks`` in bench_slack's server, collection time
+per command fell by about half. A young collection walks at most that many objects.
 """
 
 from __future__ import annotations
@@ -19,9 +25,13 @@ import logging
 
 log = logging.getLogger(__name__)
 
+YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
+
 
 def settle_after_start() -> None:
-    """Collect once, then freeze everything alive out of later collections."""
+    """Collect once, freeze everything alive out of later collections, and collect the
+    young generation less often."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     log.debug("froze %d start-up objects out of garbage collection", gc.get_freeze_count())
