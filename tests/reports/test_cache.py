@@ -11,6 +11,7 @@ import pytest
 
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.reports.service import RETRY_AFTER, Outcome, Reports
+from roadmap_bot.store.reports import ReportCache, ReportRow
 from roadmap_bot.store.sql import SqlStore
 
 from .conftest import ReportHost, eventually, fixture, make_reports, warnings
@@ -47,6 +48,37 @@ async def test_a_report_is_fetched_once_then_served_from_the_cache(
     restarted = make_reports(store, clock, http, host)
     assert (await restarted.state("kafka", wait=2)).decision_titles == DECISIONS
     assert len(host.requests_for("kafka")) == 1
+
+
+class CountedReads(ReportCache):
+    """The real cache, counting how often it is read."""
+
+    reads = 0
+
+    async def get(self, slug: str) -> ReportRow | None:
+        self.reads += 1
+        return await super().get(slug)
+
+
+async def test_a_fan_out_of_digests_reads_each_cached_report_from_the_store_once(
+    reports: Reports,
+    host: ReportHost,
+    store: SqlStore,
+    clock: FixedClock,
+    http: aiohttp.ClientSession,
+) -> None:
+    host.serve("kafka", TIDEPOOL)
+    await reports.state("kafka", wait=2)  # fetched and stored once
+    # Another process (a replica starting its fan-out): 500 digests ask at once.
+    cache = CountedReads(store)
+    replica = Reports(cache, clock, lambda: http, host.url)
+    impatient = asyncio.create_task(replica.agenda("kafka", timeout=0))  # gives up at once
+    agendas = await asyncio.gather(*(replica.agenda("kafka", timeout=5) for _ in range(500)))
+    assert await impatient is None  # its giving up did not cancel the others' read
+    assert {a.decision_titles if a else None for a in agendas} == {DECISIONS}
+    assert cache.reads == 1
+    assert len(host.requests_for("kafka")) == 1
+    await replica.aclose()
 
 
 async def test_revalidation_is_conditional_and_at_most_once_a_day(

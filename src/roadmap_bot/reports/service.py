@@ -147,13 +147,14 @@ class Reports:
         self.report_wait = report_wait
         self._entries: dict[str, CachedReport] = {}  # a memory copy of the cache
         self._inflight: dict[str, asyncio.Task[Refreshed]] = {}
+        self._loading: dict[str, asyncio.Task[CachedReport | None]] = {}  # store reads
 
     def url(self, slug: str) -> str:
         return self.url_template.replace("{name}", slug)
 
     async def aclose(self) -> None:
-        """Stop background fetches (the session belongs to the caller)."""
-        tasks = list(self._inflight.values())
+        """Stop background fetches and reads (the session belongs to the caller)."""
+        tasks = [*self._inflight.values(), *self._loading.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -343,6 +344,18 @@ class Reports:
         return Refreshed(entry.slug, Outcome.FAILED, str(exc))
 
     async def _load(self, slug: str) -> CachedReport | None:
+        """The stored entry; readers of one slug at the same moment share one read. A
+        fan-out starts thousands of digests at once, each asking for a handful of the
+        same reports: one read each queued on the connection pool behind the ledger's
+        writes, and digests timed out waiting for their agenda."""
+        loading = self._loading.get(slug)
+        if loading is None:
+            loading = asyncio.create_task(self._read(slug))
+            self._loading[slug] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(slug, None))
+        return await asyncio.shield(loading)  # one reader giving up leaves it to the others
+
+    async def _read(self, slug: str) -> CachedReport | None:
         row = await self.cache.get(slug)
         return CachedReport.from_row(row) if row is not None else None
 
