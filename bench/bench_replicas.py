@@ -5,7 +5,9 @@ A throwaway PostgreSQL (Debian's server binaries, as the tests start it) holds 2
 subscriptions all due at Monday 09:00 UTC. The fake Slack of bench_slack_digests.py runs
 in its own process and behaves like a busy Slack: every call takes 20 ms, one message
 per second per channel (a second one within the second gets a 429 with Retry-After), and
-2% of posts get a 429 anyway. Three real ``roadmap-bot digest run-due`` processes (the
+2% of posts get a 429 anyway. The reports' outlines are cached first (``roadmap-bot
+reports refresh`` from a local server, as a deployment's cache is after its first day),
+so each digest carries its reading agenda. Three real ``roadmap-bot digest run-due`` processes (the
 deliverer serve's scheduler runs, without the HTTP side) start together on the same
 database and share the week through the ledger's leases; then a fourth run shows nothing
 is posted twice. At the end the fake's own record is counted: top-level digests and
@@ -26,16 +28,21 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
+from bench_reports import synthetic_report  # noqa: E402
 from bench_slack_digests import fake_process  # noqa: E402
-from fakes.runs import clean_env, run_due  # noqa: E402
+from fakes.runs import clean_env, run_due, start  # noqa: E402
 from fakes.slack_requests import BOT_TOKEN, SIGNING_SECRET  # noqa: E402
 from postgres_server import PostgresServer, missing_reason  # noqa: E402
 
@@ -76,19 +83,42 @@ async def subscribe(url: str, channels: int) -> None:
         await store.close()
 
 
+@asynccontextmanager
+async def report_server() -> AsyncIterator[str]:
+    """Every project's report (bench_reports.py's synthetic 30 KB one) on 127.0.0.1."""
+    body = synthetic_report(30).encode()
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/plain")
+
+    application = web.Application()
+    application.router.add_get("/oss/{name}.md", serve)
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/oss/{{name}}.md"
+    finally:
+        await runner.cleanup()
+
+
 async def bench(url: str, channels: int, replicas: int) -> bool:
     await subscribe(url, channels)
-    async with fake_process() as (api_url, fake):
+    cwd = Path(tempfile.mkdtemp())  # an empty folder: no developer's .env is read
+    async with report_server() as reports, fake_process() as (api_url, fake):
         env = clean_env(
             ROADMAP_DATABASE_URL=url,
             ROADMAP_LOG_LEVEL="WARNING",
             SLACK_BOT_TOKEN=BOT_TOKEN,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=api_url,
-            # the fake answers 404 at once: digests go out without a reading agenda
-            ROADMAP_REPORT_URL=api_url.rsplit("/api", 1)[0] + "/oss/{name}.md",
+            ROADMAP_REPORT_URL=reports,
         )
-        cwd = Path(tempfile.mkdtemp())  # an empty folder: no developer's .env is read
+        refreshed = await start(cwd, env, "reports", "refresh")
+        code, out, err = await refreshed.finish(PROCESS_TIMEOUT)
+        assert code == 0, out + err
         started = time.perf_counter()
         workers = [await run_due(cwd, env, DUE) for _ in range(replicas)]
         results = await asyncio.gather(*(w.finish(PROCESS_TIMEOUT) for w in workers))
