@@ -32,12 +32,18 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import text
+
+from roadmap_bot.groups.schedule import Schedule
+from roadmap_bot.learning.catalog import load_catalog
+from roadmap_bot.store.schema import subscriptions
+from roadmap_bot.store.sql import SqlStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -57,11 +63,6 @@ PROCESS_TIMEOUT = 600.0
 
 async def subscribe(url: str, channels: int) -> None:
     """``channels`` weekly subscriptions, all due at DUE, in one insert."""
-    from roadmap_bot.groups.schedule import Schedule
-    from roadmap_bot.learning.catalog import load_catalog
-    from roadmap_bot.store.schema import subscriptions
-    from roadmap_bot.store.sql import SqlStore
-
     catalog = load_catalog()
     targets = [f"path:{p.slug}" for p in catalog.paths] + ["level:beginner"]
     monday_nine = Schedule(0, datetime(2000, 1, 1, 9, 0).time(), "UTC")
@@ -107,7 +108,56 @@ async def report_server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def bench(url: str, channels: int, replicas: int) -> bool:
+def _postgres_cpu(server: PostgresServer) -> float | None:
+    """CPU seconds the PostgreSQL server has used: the postmaster with its finished
+    children, and its live ones (backends, background writers); None if unreadable."""
+    try:
+        postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError):
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # from the state on
+        except OSError:
+            continue  # gone meanwhile
+        if int(stat.parent.name) == postmaster:
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        elif int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def _commits(url: str) -> int:
+    """Transactions committed in the database so far (the statistics PostgreSQL keeps)."""
+    await asyncio.sleep(1.5)  # backends report their counts about once a second
+    store = await SqlStore.open(url)
+    try:
+        async with store.db.read() as conn:
+            query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            return int((await conn.execute(text(query))).scalar_one())
+    finally:
+        await store.close()
+
+
+async def _peak_connections(url: str, done: asyncio.Event) -> int:
+    """The most connections to the database seen at once (sampled), ours not counted."""
+    store = await SqlStore.open(url)
+    peak = 0
+    query = text("SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()")
+    try:
+        async with store.db.read() as conn:
+            while not done.is_set():
+                peak = max(peak, int((await conn.execute(query)).scalar_one()))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), 0.2)
+    finally:
+        await store.close()
+    return peak
+
+
+async def bench(server: PostgresServer, channels: int, replicas: int) -> bool:
+    url = server.url()
     await subscribe(url, channels)
     cwd = Path(tempfile.mkdtemp())  # an empty folder: no developer's .env is read
     async with report_server() as reports, fake_process() as (api_url, fake):
@@ -122,12 +172,19 @@ async def bench(url: str, channels: int, replicas: int) -> bool:
         refreshed = await start(cwd, env, "reports", "refresh")
         code, out, err = await refreshed.finish(PROCESS_TIMEOUT)
         assert code == 0, out + err
-        cpu_before = _children_cpu()
+        commits_before = await _commits(url)
+        cpu_before, pg_before = _children_cpu(), _postgres_cpu(server)
+        finished = asyncio.Event()
+        sampling = asyncio.create_task(_peak_connections(url, finished))
         started = time.perf_counter()
         workers = [await run_due(cwd, env, DUE) for _ in range(replicas)]
         results = await asyncio.gather(*(w.finish(PROCESS_TIMEOUT) for w in workers))
         took = time.perf_counter() - started
+        finished.set()
+        connections = await sampling
         cpu = _children_cpu() - cpu_before  # the run-due processes' own CPU, start-up included
+        pg_after = _postgres_cpu(server)
+        commits = await _commits(url) - commits_before - 1  # not counting our own read
         again = await run_due(cwd, env, DUE + timedelta(minutes=5))
         again_code, again_out, again_err = await again.finish(PROCESS_TIMEOUT)
         assert fake.stdin is not None and fake.stdout is not None
@@ -161,6 +218,11 @@ async def bench(url: str, channels: int, replicas: int) -> bool:
         f"the fake Slack {report['cpu']:.1f} s, on {os.cpu_count()} cores; load average "
         f"{os.getloadavg()[0]:.1f} at the end"
     )
+    pg = f"{pg_after - pg_before:.1f} s" if pg_after is not None and pg_before else "unknown"
+    print(
+        f"PostgreSQL: {commits} transactions committed ({commits / channels:.2f} per digest, "
+        f"{commits / took:.0f}/s), server CPU {pg}, at most {connections} connections at once"
+    )
     print(
         f"wall time {took:.1f} s (target <= {TARGET:g} s), {channels / took:.0f} digests/s  "
         f"{'ok' if took <= TARGET else 'MISSED TARGET'}{'' if correct else ', NOT EXACTLY ONCE'}"
@@ -182,7 +244,7 @@ async def main(channels: int, replicas: int) -> bool:
     server = PostgresServer()
     server.start()
     try:
-        return await bench(server.url(), channels, replicas)
+        return await bench(server, channels, replicas)
     finally:
         server.stop()
 
