@@ -123,7 +123,14 @@ async def test_discord_failures_are_retried_with_backoff_while_slack_answers(
         await discord.wait_resumed(1, timeout=30)
         resumed = await discord.slash("project", {"name": "etcd"}, user=alice)
         assert (await resumed.answer()).title == "etcd"
-        assert [len(s.callbacks) for s in (again, resumed)] == [1, 1]  # answered once each
+        # Refused on the way back (503), discord.py waits and tries again by itself,
+        # saying so in one WARNING line.
+        discord.refuse_gateway(1)
+        await discord.drop_connection(4000)
+        await discord.wait_resumed(2, timeout=30)
+        closed = await discord.slash("project", {"name": "caddy"}, user=alice)
+        assert (await closed.answer()).title == "Caddy"
+        assert [len(s.callbacks) for s in (again, resumed, closed)] == [1, 1, 1]  # once each
         assert served.process.returncode is None
         code, _ = await served.stop()
     assert code == 0, served.log
@@ -135,6 +142,10 @@ async def test_discord_failures_are_retried_with_backoff_while_slack_answers(
     assert "could not log in to Discord's API" in served.log  # the poster waits, said once
     assert discord.token not in served.log and "interaction-token-" not in served.log
     assert "this is not JSON" not in served.log  # what failed, never what it said
+    (reconnect,) = [line for line in served.log.splitlines() if "Attempting a reconnect" in line]
+    assert " WARNING discord.client: " in reconnect
+    assert "after WSServerHandshakeError (HTTP 503) at " in reconnect
+    assert "Traceback" not in served.log
 
 
 # -- the supervisor on its own ------------------------------------------------------------------

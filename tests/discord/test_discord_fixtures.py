@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from fakes.discord_server import (
     ANNOUNCEMENT_THREAD,
@@ -32,6 +35,7 @@ from test_operator import environment
 from test_serve_process import start_serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
+WEB = re.compile(r"serving /healthz, /metrics and study-group pages on 127\.0\.0\.1:(\d+)")
 
 SUBSCRIBED = "This channel now gets"
 # fixture -> (where it happens, who, what the user sees: a title or its beginning)
@@ -170,6 +174,14 @@ async def test_documented_interactions_are_each_answered_once_by_a_real_serve(
         for interaction in sent.values():
             answered_once(interaction)
         assert fake.rejected == [] and fake.unhandled == [], (fake.rejected, fake.unhandled)
+        # Discord alone: /healthz on serve's own web server reports the adapter too.
+        port = int((await served.wait_for(WEB)).group(1))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/healthz") as health,
+        ):
+            assert health.status == 200
+            assert (await health.json())["adapters"] == {"discord": "ok"}
 
         subscribed = [CASES[n][0] for n in CASES if CASES[n][2] == SUBSCRIBED]
         due = next_monday_nine(datetime.now(UTC))

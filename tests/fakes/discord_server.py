@@ -476,6 +476,7 @@ class FakeDiscord:
         self.links: list[GatewayLink] = []  # open gateway connections
         self._sessions: list[GatewayLink] = []  # the latest session of each shard (to resume)
         self.recommended_shards = 1  # what GET /gateway/bot recommends
+        self._gateway_refusals = 0
         self._identified = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -617,7 +618,14 @@ class FakeDiscord:
         for link in list(self.links):
             await link.ws.close(code=code)
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    def refuse_gateway(self, times: int = 1) -> None:
+        """Answer the next ``times`` gateway connections with 503 instead of a websocket."""
+        self._gateway_refusals = times
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self._gateway_refusals > 0:
+            self._gateway_refusals -= 1
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         link = GatewayLink(ws)

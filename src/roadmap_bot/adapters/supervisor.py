@@ -107,7 +107,9 @@ def describe(problem: BaseException) -> str:
     if isinstance(problem, KeyError) and problem.args:
         detail = f"no field {problem.args[0]!r}"
     elif isinstance(status, int):
-        detail = f"HTTP {status}" + (f", code {code}" if isinstance(code, int) else "")
+        # Discord's JSON error code, when it has one (aiohttp's 'code' is the status again)
+        own = isinstance(code, int) and code not in (0, status)
+        detail = f"HTTP {status}" + (f", code {code}" if own else "")
     elif isinstance(code, int):
         detail = f"code {code}"  # a gateway close code
     elif isinstance(problem, OSError) and problem.strerror:

@@ -25,7 +25,7 @@ from roadmap_bot.adapters.discord.commands import RoadmapGroup
 from roadmap_bot.adapters.discord.embeds import CUSTOM_ID_RE
 from roadmap_bot.adapters.discord.interactions import DEFER_AFTER, Responder
 from roadmap_bot.adapters.discord.views import RoadmapButton
-from roadmap_bot.adapters.supervisor import AdapterState
+from roadmap_bot.adapters.supervisor import AdapterState, describe
 from roadmap_bot.app import App
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.config import ConfigError, Settings
@@ -57,6 +57,25 @@ FATAL_CLOSE = {
     4013: "Discord refused the gateway intents the bot asked for",
     4014: "Discord refused privileged gateway intents: the bot needs none; upgrade roadmap-bot",
 }
+
+
+class OneLineReconnects(logging.Filter):
+    """discord.py logs each gateway reconnect it makes by itself ('Attempting a reconnect
+    in 1.23s') at ERROR with the whole traceback. What failed fits on the line: a
+    WARNING naming it (its type, close code or HTTP status and where), no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        if failure is not None and str(record.msg).startswith("Attempting a reconnect"):
+            record.msg = f"{record.getMessage()} after {describe(failure)}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+for _name in ("discord.client", "discord.shard"):
+    logging.getLogger(_name).addFilter(OneLineReconnects())
 
 
 def use_endpoints(api_url: str | None, gateway_url: str | None) -> None:
