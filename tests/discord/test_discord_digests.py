@@ -372,6 +372,11 @@ async def test_a_server_error_is_retried_with_backoff(
             "Discord says Unknown Channel: the channel was deleted, or the bot was removed "
             "from the server.",
         ),
+        (  # a digest in a thread a moderator locked
+            400,
+            {"message": "Thread is locked", "code": 160005},
+            "Discord says the thread is locked: unlock it, or subscribe in a text channel.",
+        ),
     ],
 )
 async def test_a_refusal_pauses_that_channel_only_and_schedule_says_why(

@@ -140,3 +140,28 @@ def test_shard_settings_that_cannot_work_are_refused() -> None:
         load_settings(_env_file=None, DISCORD_SHARD_COUNT="two")
     ranges = load_settings(_env_file=None, DISCORD_SHARD_COUNT="8", DISCORD_SHARD_IDS="0-2, 6")
     assert ranges.discord_shard_ids == [0, 1, 2, 6]
+
+
+async def test_health_follows_each_shard_of_a_replica(
+    fake: FakeDiscord, replica: Replica, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await replica("all", [], DISCORD_SHARD_COUNT="2")
+    assert client.adapter_state.describe() == "ok"
+    fake.refuse_gateway(1)  # shard 1's way back is refused once: it waits and tries again
+    (link,) = [link for link in fake.links if link.shard_id == 1]
+    await link.ws.close(code=4000)
+    for _ in range(200):
+        if client.adapter_state.describe() != "ok":
+            break
+        await asyncio.sleep(0.01)
+    assert client.adapter_state.describe() == "connecting (shard 1 of 2)"
+    for _ in range(1000):  # it resumes or identifies again, within discord.py's backoff
+        if client.adapter_state.describe() == "ok":
+            break
+        await asyncio.sleep(0.01)
+    assert client.adapter_state.describe() == "ok"
+    sent = await fake.slash("paths", user=ALICE, guild=SECOND)  # shard 1 answers again
+    await sent.answer()
+    (line,) = [r for r in caplog.records if r.getMessage().startswith("Attempting a reconnect")]
+    assert line.levelname == "WARNING" and line.exc_info is None
+    assert "shard ID 1" in line.getMessage() and "(HTTP 503)" in line.getMessage()

@@ -63,10 +63,10 @@ class AdapterState:
         """The wait is over: the adapter is being started again."""
         self.phase, self.retry_at = "connecting", None
 
-    def disconnected(self) -> None:
+    def disconnected(self, detail: str | None = None) -> None:
         """The platform library lost its connection and reconnects by itself."""
-        if self.phase == "ok":
-            self.phase = "connecting"
+        if self.phase in ("ok", "connecting"):
+            self.phase, self.problem = "connecting", detail
 
     def retrying(self, retry: int, delay: float, problem: str) -> None:
         self.phase, self.retry, self.problem = "retrying", retry, problem
@@ -78,6 +78,8 @@ class AdapterState:
             return f"connecting (retry {self.retry} in {wait} s; last problem: {self.problem})"
         if self.phase == "connecting" and self.retry:
             return f"connecting (retry {self.retry}; last problem: {self.problem})"
+        if self.phase == "connecting" and self.problem:
+            return f"connecting ({self.problem})"
         return self.phase
 
 
@@ -103,11 +105,14 @@ def describe(problem: BaseException) -> str:
     """A failure in one line: its type, a detail that cannot hold payload values (a
     missing field's name, an HTTP status, an OS error) and where it was raised."""
     kind = type(problem).__name__
-    status, code = getattr(problem, "status", None), getattr(problem, "code", None)
+    status = getattr(problem, "status", None)
+    # aiohttp's 'code' is a deprecated alias of its status; Discord's is its JSON code
+    code = (
+        None if type(problem).__module__.startswith("aiohttp") else getattr(problem, "code", None)
+    )
     if isinstance(problem, KeyError) and problem.args:
         detail = f"no field {problem.args[0]!r}"
     elif isinstance(status, int):
-        # Discord's JSON error code, when it has one (aiohttp's 'code' is the status again)
         own = isinstance(code, int) and code not in (0, status)
         detail = f"HTTP {status}" + (f", code {code}" if own else "")
     elif isinstance(code, int):

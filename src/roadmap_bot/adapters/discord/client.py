@@ -261,6 +261,46 @@ class ShardedRoadmapClient(RoadmapClient, discord.AutoShardedClient):
     async def on_shard_ready(self, shard_id: int) -> None:
         log.info("Discord shard %d of %s connected", shard_id, self.shard_count)
 
+    # /healthz follows each shard: 'ok' once every shard this replica owns is connected.
+    async def on_connect(self) -> None:
+        pass  # the per-shard events below say more
+
+    async def on_resumed(self) -> None:
+        pass
+
+    async def on_disconnect(self) -> None:
+        pass
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        self._shard_up(shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shard_up(shard_id)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shards_up().discard(shard_id)
+        self._report_shards()
+
+    _up: set[int] | None = None  # the shards connected now (set on first use)
+
+    def _shards_up(self) -> set[int]:
+        if self._up is None:
+            self._up = set()
+        return self._up
+
+    def _shard_up(self, shard_id: int) -> None:
+        self._shards_up().add(shard_id)
+        self._report_shards()
+
+    def _report_shards(self) -> None:
+        owned = set(self.shard_ids or range(self.shard_count or 1))
+        down = sorted(owned - self._shards_up())
+        if not down:
+            self.adapter_state.connected()
+        elif self.adapter_state.phase in ("ok", "connecting"):
+            shards = ", ".join(map(str, down))
+            self.adapter_state.disconnected(f"shard {shards} of {self.shard_count}")
+
 
 def make_client(roadmap: Roadmap, settings: Settings, **options: Any) -> RoadmapClient:
     """The client the settings ask for: unsharded (no DISCORD_SHARD_COUNT), or the

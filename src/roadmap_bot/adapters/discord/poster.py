@@ -85,6 +85,7 @@ _REASONS = {
     "from the server.",
     50008: "Discord says the bot cannot send messages in this kind of channel.",
     50083: "Discord says the thread is archived: unarchive it, or subscribe in a text channel.",
+    160005: "Discord says the thread is locked: unlock it, or subscribe in a text channel.",
 }
 THREAD_EXISTS = 160004  # "A thread has already been created for this message"
 NO_THREADS_HERE = 50024  # "Cannot execute action on this channel type" (thread, forum, voice)
