@@ -15,7 +15,7 @@ from test_discord_digests import groups as groups
 from test_discord_digests import poster as poster
 from test_discord_digests import sleeps as sleeps
 
-from conftest import MODERATOR
+from conftest import BOB, MODERATOR
 from fakes.discord_server import (
     ANNOUNCEMENT_THREAD,
     GUILD_ANNOUNCEMENT,
@@ -89,6 +89,11 @@ async def test_where_no_thread_opens_the_prompts_are_a_reply_to_the_digest(
     assert fake.threads == {}
     (state,) = await deliverer.digests.deliveries(channel_key(fake, channel))
     assert state.error is None  # no 'discussion not posted' where schedule shows problems
+    # The post's buttons work there too, answered privately, once.
+    click = await fake.click(post, "Done", user=BOB)
+    done = await click.answer()
+    assert done.ephemeral and done.title == "Marked React as done. Nice work!"
+    assert len(click.callbacks) == 1
 
     # The poster remembers: next week it replies without asking for a thread first.
     await deliverer.run_due(FIRST_DUE + timedelta(days=7))
