@@ -129,7 +129,7 @@ def main() -> None:
     catalog = load_catalog()
     for concurrency in (1, 32):
         with tempfile.TemporaryDirectory() as folder:
-            # PostgreSQL has no marks cache: ROADMAP_BENCH_DATABASE_URL measures what that costs
+            # ROADMAP_BENCH_DATABASE_URL=postgresql://... measures the same on a server
             where = os.environ.get("ROADMAP_BENCH_DATABASE_URL") or Path(folder) / "bench.db"
             rates = asyncio.run(throughput(catalog, where, concurrency))
         for label, rate in rates.items():
