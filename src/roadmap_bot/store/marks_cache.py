@@ -9,9 +9,10 @@ the rest of the command. The cache must never keep serving a mark after another 
   above the last one seen name the people changed, and only they are dropped.
 - PostgreSQL: every write of marks or follows sends ``NOTIFY roadmap_marks, '<writer>
   <user>'`` in its transaction, and a connection of our own LISTENs and drops the user
-  named. The cache serves only while that connection is up: when it is lost everything is
-  dropped and reads go to the server until it listens again. A change made on another
-  replica reaches this cache when its notification arrives (on commit, plus the network).
+  named. Before serving, a read waits until everything committed before it began has
+  been heard (see :class:`PostgresMarksCache`), so a change made on another replica is
+  seen by the next read here. The cache serves only while that connection is up: when it
+  is lost everything is dropped and reads go to the server until it listens again.
 
 Writes by this process update its own entry in place (what the write returned), so a
 person who marks a report and then asks for the next one is still served from memory.
@@ -87,6 +88,10 @@ class MarksCache:
     def check(self) -> bool:
         """Learn of other processes' changes; True when the cache may serve."""
         return False
+
+    async def catch_up(self) -> None:
+        """Before a read: hear of every change committed before now (SQLite's check does
+        that by itself, synchronously)."""
 
     def get_many(self, users: list[str]) -> dict[str, dict[str, Mark]]:
         found = {u: self.marks[u] for u in users if u in self.marks} if self.check() else {}
@@ -249,7 +254,13 @@ class SqliteMarksCache(MarksCache):
 
 
 class PostgresMarksCache(MarksCache):
-    """On PostgreSQL: LISTEN on a connection of our own; serve only while it is up."""
+    """On PostgreSQL: LISTEN on a connection of our own; serve only while it is up.
+
+    A notification arrives a moment after its commit, so before serving from memory a
+    read waits until this cache has heard everything committed before the read began:
+    it sends a notification of its own on the listening connection and waits to hear it
+    back (PostgreSQL delivers notifications in commit order). Concurrent reads share one
+    such round trip, far cheaper than fetching the marks through the pool."""
 
     def __init__(self, url: URL) -> None:
         super().__init__()
@@ -259,6 +270,10 @@ class PostgresMarksCache(MarksCache):
         self._conn: Any = None  # the asyncpg connection while listening
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._next_sync: asyncio.Future[bool] | None = None  # for reads not yet covered
+        self._syncing: asyncio.Task[None] | None = None
+        self._syncs = 0
+        self._heard_sync: dict[int, asyncio.Future[None]] = {}
 
     def check(self) -> bool:
         conn = self._conn
@@ -270,6 +285,57 @@ class PostgresMarksCache(MarksCache):
         self.live = False
         self._conn = None
         self.clear()
+        for heard in self._heard_sync.values():
+            if not heard.done():
+                heard.cancel()
+
+    async def catch_up(self) -> None:
+        if not self.check():
+            return
+        await self._sync()
+        self.check()
+
+    async def _sync(self) -> bool:
+        """Until every notification committed before this call has been heard; False if
+        the listening connection failed meanwhile (the cache is then off)."""
+        waiter = self._next_sync
+        if waiter is None:
+            # a round trip already under way may have begun before this read: wait for
+            # the next one, which every read arriving meanwhile shares
+            waiter = self._next_sync = asyncio.get_running_loop().create_future()
+            if self._syncing is None or self._syncing.done():
+                self._syncing = asyncio.create_task(self._run_syncs(), name="marks-cache-sync")
+        return await asyncio.shield(waiter)
+
+    async def _run_syncs(self) -> None:
+        while self._next_sync is not None:
+            waiter, self._next_sync = self._next_sync, None
+            done = await self._sync_once()
+            if not waiter.done():
+                waiter.set_result(done)
+
+    async def _sync_once(self) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        self._syncs += 1
+        number = self._syncs
+        heard = self._heard_sync[number] = asyncio.get_running_loop().create_future()
+        try:
+            payload = f"{self._writer}/sync {number}"
+            await asyncio.wait_for(
+                conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload), PING_SECONDS
+            )
+            await asyncio.wait_for(heard, PING_SECONDS)
+            return True
+        except Exception as exc:  # whatever failed, the cache cannot trust the connection
+            if conn is self._conn:
+                log.warning("marks cache: the listening connection failed (%s)", type(exc).__name__)
+                self._lost()
+                conn.terminate()
+            return False
+        finally:
+            self._heard_sync.pop(number, None)
 
     async def record(self, conn: AsyncConnection, users: list[str]) -> list[int]:
         for user in users:
@@ -280,9 +346,13 @@ class PostgresMarksCache(MarksCache):
         return []
 
     def _heard(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        writer, _, user = str(payload).partition(" ")
-        if writer != self._writer:
-            self.forget(user)
+        writer, _, rest = str(payload).partition(" ")
+        if writer == f"{self._writer}/sync":
+            heard = self._heard_sync.get(int(rest))
+            if heard is not None and not heard.done():
+                heard.set_result(None)
+        elif writer != self._writer:
+            self.forget(rest)
 
     async def start(self) -> None:
         """Listen in the background; wait (briefly) for the first LISTEN so that a new
@@ -290,7 +360,7 @@ class PostgresMarksCache(MarksCache):
         until it can."""
         self._task = asyncio.create_task(self._listen_forever(), name="marks-cache-listen")
         try:
-            await asyncio.wait_for(self._listening.wait(), 10)
+            await asyncio.wait_for(asyncio.shield(self._listening.wait()), 10)
         except TimeoutError:
             log.warning("marks cache: not listening on %s yet; reading marks uncached", self._name)
 
@@ -327,15 +397,17 @@ class PostgresMarksCache(MarksCache):
         self._conn = conn
         self.live = True
         self._listening.set()
-        while not lost.is_set():
+        while not lost.is_set() and self._conn is conn:
             try:
                 await asyncio.wait_for(lost.wait(), PING_SECONDS)
             except TimeoutError:
-                await asyncio.wait_for(conn.fetchval("SELECT 1"), PING_SECONDS)
+                if not await self._sync():  # a connection silently cut off is found here
+                    return
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._syncing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await super().close()

@@ -199,6 +199,7 @@ class SqlStore:
 
     async def progress_of(self, users: Iterable[str]) -> dict[str, dict[str, Mark]]:
         wanted = list(dict.fromkeys(users))
+        await self._marks.catch_up()
         cached = self._marks.get_many(wanted)
         missing = [u for u in wanted if u not in cached]
         if missing:
@@ -239,6 +240,7 @@ class SqlStore:
     # -- followed paths --------------------------------------------------------------
 
     async def follows(self, user: str) -> dict[str, datetime]:
+        await self._marks.catch_up()
         cached = self._marks.get_follows(user)
         if cached is None:
             ticket = self._marks.ticket()
