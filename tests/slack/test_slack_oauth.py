@@ -272,3 +272,32 @@ async def test_an_org_wide_grid_install_keys_channels_by_enterprise_and_uninstal
     there = Asker(id="slack:E0GRID:W0GRACE", name="grace", channel="slack:E0GRID:C0GRID")
     schedule = await app.roadmap.ask("schedule", there)
     assert UNINSTALLED in str(schedule.model_dump())
+
+
+async def test_a_slack_connect_channel_both_sides_installed_has_one_subscription(
+    oauth: Installed,
+) -> None:
+    fake, slack, app = oauth.fake, oauth.slack, oauth.app
+    for team in ("T1", "T2"):
+        status, page = await oauth.install(team)
+        assert status == 200, page
+    fake.users["U1"] = {"id": "U1", "name": "alice", "tz": "UTC", "team_id": "T1"}
+    fake.users["U2"] = {"id": "U2", "name": "bob", "tz": "UTC", "team_id": "T2", "is_admin": True}
+    shared = {"channel": "C0SHARED"}
+    made = await slack.command("subscribe beginner", team="T1", **shared)
+    assert "every Monday at 09:00 (UTC)" in made["text"]
+
+    # bob's requests come through his own organization's installation (T2)...
+    seen = await slack.command("schedule", team="T2", user="U2", user_name="bob", **shared)
+    assert "Weekly digest: the beginner level" in seen["text"]
+    for text in ("unsubscribe", "subscribe web-development"):
+        refused = await slack.command(text, team="T2", user="U2", user_name="bob", **shared)
+        said = json.dumps(refused)
+        assert "You are a member of another organization in this shared channel" in said
+        assert "ask an admin of Team T1" in said
+
+    summary = await app.deliverer.run_due(FIRST_DUE)
+    assert summary.line() == "delivered 1, already delivered 0, failed 0"
+    posted = [(c.params["channel"], c.token) for c in fake.calls_to("chat.postMessage")]
+    assert posted[:1] == [("C0SHARED", oauth.token_of("T1"))]
+    assert [c for c, _ in posted].count("C0SHARED") == 2  # the post and its thread reply

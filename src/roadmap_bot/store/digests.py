@@ -380,6 +380,13 @@ class DigestStore:
     async def active(self) -> list[Subscription]:
         return await self._subscriptions(_s.c.ended_at.is_(None), order=[_s.c.id])
 
+    async def active_channels_like(self, pattern: str) -> list[str]:
+        """The channels with an active subscription matching a LIKE ``pattern`` (the
+        Slack adapter asks which installation's key a shared channel is subscribed under)."""
+        query = select(_s.c.channel).where(_s.c.ended_at.is_(None), _s.c.channel.like(pattern))
+        async with self.db.read() as conn:
+            return list((await conn.execute(query)).scalars())
+
     async def subscriptions(self, ids: Sequence[int]) -> dict[int, Subscription]:
         """Many subscriptions by id, ended or not."""
         found: dict[int, Subscription] = {}

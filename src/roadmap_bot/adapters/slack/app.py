@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,16 @@ INLINE_BUDGET = 1.5
 
 Body = dict[str, Any]
 
+
+@dataclass(frozen=True)
+class Click:
+    """A button click: who, through which installation, and in which channel."""
+
+    origin: Origin
+    name: str
+    channel: str | None
+
+
 SORRY = Reply(
     kind=ReplyKind.ERROR,
     ok=False,
@@ -109,6 +120,7 @@ class SlackAdapter:
         on_removed: Removed | None = None,
         on_installed: Installed | None = None,
         on_signed_in: Callable[[Install], Awaitable[None]] | None = None,
+        subscribed_channels: Callable[[str], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.roadmap = roadmap
         # Lists page when their command takes 'page N' in this core's whole language.
@@ -119,6 +131,8 @@ class SlackAdapter:
         self.on_removed = on_removed
         self.on_installed = on_installed
         self.on_signed_in = on_signed_in
+        # Channels with an active subscription matching a LIKE pattern (the store's).
+        self.subscribed_channels = subscribed_channels
         # Installs by OAuth: tokens per workspace from the installation store.
         self.installs: SlackInstalls | None = None
         oauth: AsyncOAuthSettings | None = None
@@ -130,7 +144,11 @@ class SlackAdapter:
             self.tokens = self.installs.tokens
             oauth = self.installs.oauth_settings(settings, self._installed)
         self.people = People(
-            self.client, settings.slack_admins, tokens=self.tokens, install_names=self._name_of
+            self.client,
+            settings.slack_admins,
+            tokens=self.tokens,
+            install_names=self._name_of,
+            channel_owners=self._channel_owner if self.installs is not None else None,
         )
         self.session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -217,6 +235,17 @@ class SlackAdapter:
                 return str(middleware.auth_test_result.get("team") or "") or None
         return None
 
+    async def _channel_owner(self, channel: str) -> Install | None:
+        """The one installation of ours a Slack channel id is subscribed under, if any.
+        With installs by OAuth both sides of a Slack Connect channel (or two workspaces of
+        a Grid organization) may have installed the app; the first subscription decides."""
+        if self.installs is None or self.subscribed_channels is None:
+            return None
+        owners = {key.split(":")[1] for key in await self.subscribed_channels(f"slack:%:{channel}")}
+        if len(owners) != 1:
+            return None
+        return await self.installs.installation(owners.pop())
+
     async def idle(self) -> None:
         """Wait until every answer started so far has been sent."""
         while self._tasks:
@@ -256,13 +285,13 @@ class SlackAdapter:
 
     async def _on_button(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
         await ack()
-        asker, install = self._clicker(body, context)
-        self._spawn(self._guarded(body, lambda b: self._answer_button(b, asker, install)))
+        click = self._clicker(body, context)
+        self._spawn(self._guarded(body, lambda b: self._answer_button(b, click)))
 
     async def _on_share(self, ack: AsyncAck, body: Body, context: AsyncBoltContext) -> None:
         await ack()
-        asker, _ = self._clicker(body, context)
-        self._spawn(self._guarded(body, lambda b: self._answer_share(b, asker)))
+        click = self._clicker(body, context)
+        self._spawn(self._guarded(body, lambda b: self._answer_share(b, click)))
 
     async def _on_link(self, ack: AsyncAck) -> None:
         await ack()  # the browser opens the URL; Slack still tells us about the click
@@ -271,12 +300,13 @@ class SlackAdapter:
         await ack()
         action = ((body.get("actions") or [{}])[0] or {}).get("action_id")
         log.warning("unknown Slack action_id %r: answered as a stale button", action)
-        asker, install = self._clicker(body, context)
-        self._spawn(self._guarded(body, lambda b: self._answer_stale(b, asker, install)))
+        click = self._clicker(body, context)
+        self._spawn(self._guarded(body, lambda b: self._answer_stale(b, click)))
 
-    async def _answer_stale(self, body: Body, asker: Asker, install: Install) -> None:
+    async def _answer_stale(self, body: Body, click: Click) -> None:
         if (body.get("container") or {}).get("type") == "view":
-            await self.publish_home(asker, install, answer=STALE_BUTTON)
+            asker = self.people.asker(click.origin, click.name, None)
+            await self.publish_home(asker, click.origin.install, answer=STALE_BUTTON)
         elif body.get("response_url"):
             await self.respond(
                 body["response_url"],
@@ -343,11 +373,12 @@ class SlackAdapter:
         owner = origin.install.key
         names = await self.people.names(owner, unnamed_mentions(text)) if "<@" in text else {}
         mentions = read_mentions(text, names)
-        asker = self.people.asker(
-            origin, str(body.get("user_name") or ""), body.get("channel_id"), mentions
-        )
         # The core reads what the user typed, not Slack's escaped form of it.
-        return await self.roadmap.ask(as_typed(mentions.text), asker)
+        typed = as_typed(mentions.text)
+        channel = body.get("channel_id")
+        origin = await self.people.with_owner(origin, channel, typed)
+        asker = self.people.asker(origin, str(body.get("user_name") or ""), channel, mentions)
+        return await self.roadmap.ask(typed, asker)
 
     async def _answer_late(self, body: Body, work: asyncio.Future[Reply]) -> None:
         """The answer that missed the ack's budget, through the response_url."""
@@ -358,23 +389,30 @@ class SlackAdapter:
             response_type="in_channel" if reply.public else "ephemeral",
         )
 
-    def _clicker(self, body: Body, context: AsyncBoltContext) -> tuple[Asker, Install]:
+    def _clicker(self, body: Body, context: AsyncBoltContext) -> Click:
         """Who clicked (``user.team_id`` is their own workspace, which in a Slack Connect
-        channel is not the installation's), and through which installation."""
+        channel is not the installation's), through which installation, and where."""
         who = body.get("user") or {}
         origin = self._origin(context, str(who.get("id", "")), who.get("team_id"))
         name = str(who.get("username") or who.get("name") or "")
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )
-        return self.people.asker(origin, name, channel), origin.install
+        return Click(origin, name, channel)
 
-    async def _answer_button(self, body: Body, asker: Asker, install: Install) -> None:
+    async def _click_asker(self, body: Body, click: Click) -> tuple[Asker, str]:
+        """The clicker as an asker for the button's command (and that command)."""
+        value = str(body["actions"][0].get("value", ""))
+        origin = await self.people.with_owner(click.origin, click.channel, value)
+        return self.people.asker(origin, click.name, click.channel), value
+
+    async def _answer_button(self, body: Body, click: Click) -> None:
         """Run the button's command as the clicker and answer where the button was."""
-        reply = await self.roadmap.ask(str(body["actions"][0].get("value", "")), asker)
+        asker, value = await self._click_asker(body, click)
+        reply = await self.roadmap.ask(value, asker)
         container = body.get("container") or {}
         if container.get("type") == "view":
-            await self.publish_home(asker, install, answer=reply)
+            await self.publish_home(asker, click.origin.install, answer=reply)
         elif container.get("is_ephemeral"):
             # The asker's own message: replace it (paging turns the page in place).
             await self.respond(
@@ -391,9 +429,10 @@ class SlackAdapter:
                 replace_original=False,
             )
 
-    async def _answer_share(self, body: Body, asker: Asker) -> None:
+    async def _answer_share(self, body: Body, click: Click) -> None:
         """Post the card the clicker sees for the whole channel."""
-        reply = await self.roadmap.ask(str(body["actions"][0].get("value", "")), asker)
+        asker, value = await self._click_asker(body, click)
+        reply = await self.roadmap.ask(value, asker)
         # Neutral: the sharer's own state and buttons (their "Undo") mean nothing to others.
         shared = for_everyone(reply) if reply.ok else reply.model_copy(update={"public": True})
         await self.respond(

@@ -28,6 +28,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from sqlalchemy import ColumnElement, Table, and_, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from roadmap_bot.adapters.slack.people import Install
 from roadmap_bot.adapters.slack.tokens import Installed, NotInstalled
 from roadmap_bot.config import Settings
 from roadmap_bot.store.database import database_url as store_url
@@ -159,6 +160,28 @@ class SlackInstalls:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    async def installation(self, team: str) -> Install | None:
+        """The installation ``team`` names (a team, or an enterprise when org-wide), with
+        its organization and name; None when it is not installed."""
+        bots = self.installations.bots
+        c = bots.c
+        query = (
+            select(c.team_id, c.enterprise_id, c.is_enterprise_install, c.team_name)
+            .where(c.client_id == self.installations.client_id, _installation(bots, team))
+            .order_by(c.installed_at.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return Install(
+            team=row.team_id or None,
+            enterprise=row.enterprise_id or None,
+            org_wide=bool(row.is_enterprise_install),
+            name=row.team_name or None,
+        )
 
     async def name_of(self, team: str) -> str | None:
         """The installation's workspace (or organization) name, as installed."""

@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +32,12 @@ from roadmap_bot.store.identity import Installation
 log = logging.getLogger(__name__)
 
 PROFILE_TTL = 600.0  # seconds a users.info answer is trusted
+OWNER_TTL = 300.0  # seconds a shared channel's owning installation is reused
+# The words that read or change a channel's subscription: only these look its owner up.
+CHANNEL_WORDS = frozenset(
+    {"subscribe", "unsubscribe", "schedule", "skip", "pause", "resume", "digest", "group"}
+    | {"dashboard"}
+)
 # <@U123>, <@U123|alice> (slash commands with "escape users" on), <@W123> (Enterprise Grid)
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 USER_ID = re.compile(r"@?([UW][A-Z0-9]{5,})")
@@ -63,6 +69,10 @@ class Install(Installation):
         return self.enterprise or self.team or ""
 
 
+# The installation of ours whose key an active subscription of a Slack channel id is under.
+ChannelOwners = Callable[[str], Awaitable[Install | None]]
+
+
 @dataclass(frozen=True)
 class Origin:
     """Who sent a request, and through which installation."""
@@ -70,6 +80,14 @@ class Origin:
     install: Install
     user: str
     user_team: str | None = None  # the person's own workspace, when the payload names it
+    # The installation whose channel this is, when another of ours subscribed it first
+    # (both sides of a Slack Connect channel installed the app): see People.with_owner.
+    channel_owner: Install | None = None
+
+    @property
+    def owner(self) -> Install:
+        """The installation that owns the channel: who may manage its digest is its call."""
+        return self.channel_owner or self.install
 
     @property
     def qualifier(self) -> str:
@@ -130,6 +148,7 @@ class People:
         clock: Callable[[], float] = time.monotonic,
         tokens: Tokens | None = None,
         install_names: Callable[[Install], Awaitable[str | None]] | None = None,
+        channel_owners: ChannelOwners | None = None,
     ) -> None:
         self.client = client
         self.admins = frozenset(admins)
@@ -137,6 +156,8 @@ class People:
         self.tokens: Tokens = tokens or OneToken()
         # The installing workspace's name, for refusals that tell whom to ask.
         self.install_names = install_names
+        self.channel_owners = channel_owners
+        self._owners: dict[str, tuple[float, Install]] = {}
         self._users: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     def asker(
@@ -157,7 +178,7 @@ class People:
         return Asker(
             id=origin.id,
             name=name or origin.user,
-            channel=channel_id(origin.install.key, channel),
+            channel=channel_id(origin.owner.key, channel),
             resolve_user=lambda typed: mentions.resolve(origin.install.people, typed),
             profile=profile,
         )
@@ -178,11 +199,31 @@ class People:
             return Profile(timezone=zone, can_manage_channel=True)
         outsider = _outsider(info, origin)
         if outsider is not None:
-            outsider = outsider.format(installer=await self._shown(origin.install))
+            outsider = outsider.format(installer=await self._shown(origin.owner))
         admin = any(bool(info.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
         return Profile(
             timezone=zone, can_manage_channel=admin and outsider is None, outsider=outsider
         )
+
+    async def with_owner(self, origin: Origin, channel: str | None, text: str) -> Origin:
+        """The origin, with the channel's owner when another installation of ours holds
+        its subscription: one channel, one subscription, whoever's installation serves
+        the request. Looked up for the study-group words (the rest use what is known)."""
+        if self.channel_owners is None or not channel or channel.startswith("D"):
+            return origin
+        now = self.clock()
+        hit = self._owners.get(channel)
+        if hit is not None and now - hit[0] < OWNER_TTL:
+            owner: Install | None = hit[1]
+        elif text.strip().split(" ", 1)[0].casefold() in CHANNEL_WORDS:
+            owner = await self.channel_owners(channel)
+            if owner is not None:
+                self._owners[channel] = (now, owner)
+        else:
+            return origin
+        if owner is None or owner.key == origin.install.key:
+            return origin
+        return replace(origin, channel_owner=owner)
 
     async def _shown(self, install: Install) -> str:
         if install.name:
@@ -235,7 +276,7 @@ def _outsider(info: Mapping[str, Any], origin: Origin) -> str | None:
     Membership is the user's own team (users.info ``team_id``, else the payload's) or
     Grid organization (``enterprise_user.enterprise_id``) against the installation's.
     """
-    install = origin.install
+    install = origin.owner
     ask = "ask an admin of {installer} (the workspace that installed roadmap-bot)"
     enterprise = (info.get("enterprise_user") or {}).get("enterprise_id")
     team = info.get("team_id") or origin.user_team

@@ -252,6 +252,7 @@ def slack_adapter(app: App, **options: Any) -> SlackAdapter:
         on_removed=removed,
         on_installed=installed,
         on_signed_in=signed_in,
+        subscribed_channels=groups.digests.active_channels_like,
         **options,
     )
 
