@@ -35,6 +35,7 @@ from sqlalchemy import (
     ColumnElement,
     Text,
     bindparam,
+    case,
     func,
     literal,
     or_,
@@ -658,18 +659,32 @@ class DigestStore:
         from the answer was taken over, and must not be posted."""
         if not leases:
             return set()
+        until = {lease.delivery_id: lease.until for lease in leases}  # the last one wins
+        ids = sorted(until)
         held: set[str] = set()
         async with self.store.write() as conn:
-            # in id order, as every multi-row write here (see the module's docstring)
-            for lease in sorted(leases, key=lambda lease: lease.delivery_id):
-                done = await conn.execute(
+            # One statement per 500 leases, each row set to its own expiry (a fan-out fences
+            # thousands of posts: one statement each kept the write lock busy).
+            for chunk in _chunks(ids):
+                await self._lock_in_order(conn, chunk)
+                expiry = case({i: literal(until[i], t.Timestamp()) for i in chunk}, value=_d.c.id)
+                renewed = await conn.execute(
                     update(_d)
-                    .where(_d.c.id == lease.delivery_id, _d.c.claimed_by == worker, _OWED)
-                    .values(lease_until=lease.until)
+                    .where(_d.c.id.in_(chunk), _d.c.claimed_by == worker, _OWED)
+                    .values(lease_until=expiry)
+                    .returning(_d.c.id)
                 )
-                if done.rowcount == 1:
-                    held.add(lease.delivery_id)
+                held.update(renewed.scalars())
         return held
+
+    async def _lock_in_order(self, conn: AsyncConnection, ids: Sequence[str]) -> None:
+        """On PostgreSQL, lock these rows in id order before one statement updates them
+        all (it would take them in whatever order its plan reads them; see the module's
+        docstring). SQLite's write lock is whole."""
+        if self.db.dialect == "postgresql":
+            await conn.execute(
+                select(_d.c.id).where(_d.c.id.in_(ids)).order_by(_d.c.id).with_for_update()
+            )
 
     async def release(self, worker: str, ids: Sequence[str] | None = None) -> int:
         """Give leases back at once (shutting down): the next worker need not wait for
@@ -690,7 +705,6 @@ class DigestStore:
         thread reply is still owed keeps its lease until :meth:`finish_discussions`."""
         if not done:
             return set()
-        recorded: list[Completion] = []
         covered = insert(self.db.dialect, t.channel_covered)
         # 'posted' wins over an earlier 'skipped': the group did get this one
         covered = covered.on_conflict_do_update(
@@ -698,29 +712,57 @@ class DigestStore:
             set_={"how": "posted", "at": covered.excluded.at},
         )
         async with self.store.write() as conn:
-            for d in sorted(done, key=lambda d: d.delivery.id):  # in id order: see above
+            done = sorted(done, key=lambda d: d.delivery.id)  # in id order: see above
+            # An executemany or two (a post whose thread reply is owed keeps its lease until
+            # the reply); which rows they changed is read back after.
+            for owed in (False, True):
+                rows = [
+                    {
+                        "key": d.delivery.id,
+                        "at": d.at,
+                        "mid": d.message_id,
+                        "kind": d.kind,
+                        "project": d.project,
+                        "discussion": d.discussion,
+                    }
+                    for d in done
+                    if (d.discussion is not None) == owed
+                ]
+                if not rows:
+                    continue
                 values: dict[str, Any] = {
                     "state": DeliveryState.SENT.value,
-                    "sent_at": d.at,
-                    "message_id": d.message_id,
-                    "kind": d.kind,
-                    "project": d.project,
+                    "sent_at": bindparam("at", type_=t.Timestamp()),
+                    "message_id": bindparam("mid"),
+                    "kind": bindparam("kind"),
+                    "project": bindparam("project"),
                     "error": None,
-                    "discussion": d.discussion,
+                    "discussion": bindparam("discussion"),
                 }
-                if d.discussion is None:
-                    values["lease_until"] = None  # else the lease lasts until the reply
-                result = await conn.execute(
+                if not owed:
+                    values["lease_until"] = None
+                await conn.execute(
                     update(_d)
                     .where(
-                        _d.c.id == d.delivery.id,
+                        _d.c.id == bindparam("key"),
                         _d.c.claimed_by == worker,
                         _d.c.state == _CLAIMED,
                     )
-                    .values(**values)
+                    .values(**values),
+                    rows,
                 )
-                if result.rowcount == 1:
-                    recorded.append(d)
+            # ours now: sent, still held by this worker, with the message id just written
+            ours: dict[str, str | None] = {}
+            for chunk in _chunks([d.delivery.id for d in done]):
+                for key, mid in await conn.execute(
+                    select(_d.c.id, _d.c.message_id).where(
+                        _d.c.id.in_(chunk),
+                        _d.c.claimed_by == worker,
+                        _d.c.state == DeliveryState.SENT.value,
+                    )
+                ):
+                    ours[key] = mid
+            recorded = [d for d in done if ours.get(d.delivery.id) == d.message_id]
             picks = [
                 {"channel": d.delivery.channel, "project": d.project, "how": "posted", "at": d.at}
                 for d in recorded
