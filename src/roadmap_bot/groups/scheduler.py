@@ -10,14 +10,17 @@ them: /healthz and commands answer during it).
 
 Runs are not serialised: each tick delivers on its own, and the ledger's leases keep two
 runs (here or in another process) from sending the same week, so a channel waiting out a
-Retry-After never holds up another's digest.
+Retry-After never holds up another's digest. Ticks of one minute share a run, though:
+every subscription on a popular slot fires its own job at the same instant, and a job
+whose minute an unfinished run already covers waits for that run instead of starting
+another (20,000 subscriptions at Monday 09:00 make one run, not 20,000).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -52,6 +55,7 @@ class DigestScheduler:
         self.sweep_minutes = sweep_minutes
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._rebuilding: asyncio.Task[None] | None = None
+        self._current: tuple[datetime, asyncio.Future[RunSummary]] | None = None  # timed run
 
     async def start(self) -> None:
         """Build the jobs and start ticking (then call :meth:`catch_up`)."""
@@ -83,8 +87,17 @@ class DigestScheduler:
         """A timed run. A database another process holds past the busy timeout is a
         warning, not a traceback: nothing was claimed, and the next run (the sweep within
         minutes) tries again."""
+        # Cron jobs fire on the minute (APScheduler's wall clock): a run begun at or after
+        # the start of this minute sees everything due by then.
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        current = self._current
+        if current is not None and not current[1].done() and current[0] >= minute:
+            await asyncio.wait([current[1]])  # the job that began it logs how it ended
+            return
+        run = asyncio.ensure_future(self.tick())
+        self._current = (datetime.now(UTC), run)
         try:
-            await self.tick()
+            await run
         except Exception as exc:
             problem = database_problem(exc)
             if problem is None or problem.kind != "busy":
