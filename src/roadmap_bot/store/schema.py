@@ -174,9 +174,10 @@ subscriptions = Table(
         sqlite_where=text("ended_at IS NULL"),
         postgresql_where=text("ended_at IS NULL"),
     ),
-    Index(
+    Index(  # due selection reads it in (next_due_at, id) order, a batch at a time
         "subscriptions_due",
         "next_due_at",
+        "id",
         sqlite_where=text("ended_at IS NULL"),
         postgresql_where=text("ended_at IS NULL"),
     ),
