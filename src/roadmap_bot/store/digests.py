@@ -35,7 +35,6 @@ from sqlalchemy import (
     ColumnElement,
     Text,
     bindparam,
-    case,
     func,
     literal,
     or_,
@@ -660,31 +659,23 @@ class DigestStore:
         if not leases:
             return set()
         until = {lease.delivery_id: lease.until for lease in leases}  # the last one wins
-        ids = sorted(until)
+        ids = sorted(until)  # in id order, as every multi-row write here (module docstring)
+        mine = (_d.c.claimed_by == worker) & _OWED
         held: set[str] = set()
         async with self.store.write() as conn:
-            # One statement per 500 leases, each row set to its own expiry (a fan-out fences
-            # thousands of posts: one statement each kept the write lock busy).
-            for chunk in _chunks(ids):
-                await self._lock_in_order(conn, chunk)
-                expiry = case({i: literal(until[i], t.Timestamp()) for i in chunk}, value=_d.c.id)
-                renewed = await conn.execute(
-                    update(_d)
-                    .where(_d.c.id.in_(chunk), _d.c.claimed_by == worker, _OWED)
-                    .values(lease_until=expiry)
-                    .returning(_d.c.id)
-                )
-                held.update(renewed.scalars())
-        return held
-
-    async def _lock_in_order(self, conn: AsyncConnection, ids: Sequence[str]) -> None:
-        """On PostgreSQL, lock these rows in id order before one statement updates them
-        all (it would take them in whatever order its plan reads them; see the module's
-        docstring). SQLite's write lock is whole."""
-        if self.db.dialect == "postgresql":
+            # One executemany (a fan-out fences thousands of posts: a statement each kept
+            # the write lock busy), then which rows are still ours: those it renewed.
             await conn.execute(
-                select(_d.c.id).where(_d.c.id.in_(ids)).order_by(_d.c.id).with_for_update()
+                update(_d)
+                .where(_d.c.id == bindparam("key"), mine)
+                .values(lease_until=bindparam("until", type_=t.Timestamp())),
+                [{"key": i, "until": until[i]} for i in ids],
             )
+            for chunk in _chunks(ids):
+                held.update(
+                    (await conn.execute(select(_d.c.id).where(_d.c.id.in_(chunk), mine))).scalars()
+                )
+        return held
 
     async def release(self, worker: str, ids: Sequence[str] | None = None) -> int:
         """Give leases back at once (shutting down): the next worker need not wait for
