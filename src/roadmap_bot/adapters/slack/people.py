@@ -3,7 +3,8 @@
 A channel belongs to the installation that serves it, never to whoever types: its
 enterprise for an org-wide Enterprise Grid install, else its workspace
 (``slack:<E|T>:<channel>``). Everyone in a Slack Connect channel, from any organization,
-reaches the same subscription. A person is ``slack:<enterprise>:<user>`` when the request
+reaches the same subscription; where both sides installed the app, the installation whose
+subscription the channel already has owns it (:meth:`People.with_owner`). A person is ``slack:<enterprise>:<user>`` when the request
 comes through an Enterprise Grid organization (Grid user ids are org-wide, so progress
 follows them from workspace to workspace) and ``slack:<team>:<user>`` otherwise.
 
@@ -35,8 +36,17 @@ PROFILE_TTL = 600.0  # seconds a users.info answer is trusted
 OWNER_TTL = 300.0  # seconds a shared channel's owning installation is reused
 # The words that read or change a channel's subscription: only these look its owner up.
 CHANNEL_WORDS = frozenset(
-    {"subscribe", "unsubscribe", "schedule", "skip", "pause", "resume", "digest", "group"}
-    | {"dashboard"}
+    (
+        "subscribe",
+        "unsubscribe",
+        "schedule",
+        "skip",
+        "pause",
+        "resume",
+        "digest",
+        "group",
+        "dashboard",
+    )
 )
 # <@U123>, <@U123|alice> (slash commands with "escape users" on), <@W123> (Enterprise Grid)
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
