@@ -125,7 +125,11 @@ async def world(postgres_url: str, tmp_path: Path) -> AsyncIterator[World]:
         )
         try:
             ports = [int((await s.wait_for(SERVING, 60)).group(1)) for s in started]
-            await discord.wait_identified(2, timeout=60)
+            try:
+                await discord.wait_identified(2, timeout=60)
+            except TimeoutError:
+                logs = "\n".join(f"== replica-{i}\n{r.log[-3000:]}" for i, r in enumerate(started))
+                raise AssertionError(f"the Discord shards did not connect:\n{logs}") from None
             replicas = [
                 Replica(f"replica-{i}", s, p)
                 for i, (s, p) in enumerate(zip(started, ports, strict=True))
