@@ -146,11 +146,13 @@ async def _peak_connections(url: str, done: asyncio.Event) -> int:
     peak = 0
     query = text("SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()")
     try:
-        async with store.db.read() as conn:
-            while not done.is_set():
+        while not done.is_set():
+            # a transaction of its own each time: PostgreSQL keeps one snapshot of its
+            # statistics views for a whole transaction
+            async with store.db.read() as conn:
                 peak = max(peak, int((await conn.execute(query)).scalar_one()))
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(done.wait(), 0.2)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), 0.2)
     finally:
         await store.close()
     return peak
