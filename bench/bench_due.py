@@ -114,6 +114,10 @@ async def steady(store: SqlStore, digests: DigestStore, delivered_until: datetim
             move,
             [{"sid": s.id, "due": s.schedule.next_after(delivered_until)[1]} for s in subs],
         )
+    if store.db.dialect == "postgresql":
+        # as autovacuum would soon after every row changed: the planner's statistics
+        async with store.write() as conn:  # committed: a rolled-back ANALYZE keeps nothing
+            await conn.exec_driver_sql("ANALYZE subscriptions")
 
 
 async def select_due(digests: DigestStore, at: datetime) -> int:
