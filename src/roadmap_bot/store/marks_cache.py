@@ -323,10 +323,11 @@ class PostgresMarksCache(MarksCache):
         heard = self._heard_sync[number] = asyncio.get_running_loop().create_future()
         try:
             payload = f"{self._writer}/sync {number}"
-            await asyncio.wait_for(
-                conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload), PING_SECONDS
-            )
-            await asyncio.wait_for(heard, PING_SECONDS)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that meets a finished wait, and this must stop when closed
+            async with asyncio.timeout(PING_SECONDS):
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+                await heard
             return True
         except Exception as exc:  # whatever failed, the cache cannot trust the connection
             if conn is self._conn:
@@ -360,7 +361,8 @@ class PostgresMarksCache(MarksCache):
         until it can."""
         self._task = asyncio.create_task(self._listen_forever(), name="marks-cache-listen")
         try:
-            await asyncio.wait_for(asyncio.shield(self._listening.wait()), 10)
+            async with asyncio.timeout(10):
+                await self._listening.wait()
         except TimeoutError:
             log.warning("marks cache: not listening on %s yet; reading marks uncached", self._name)
 
@@ -399,7 +401,8 @@ class PostgresMarksCache(MarksCache):
         self._listening.set()
         while not lost.is_set() and self._conn is conn:
             try:
-                await asyncio.wait_for(lost.wait(), PING_SECONDS)
+                async with asyncio.timeout(PING_SECONDS):
+                    await lost.wait()
             except TimeoutError:
                 if not await self._sync():  # a connection silently cut off is found here
                     return
