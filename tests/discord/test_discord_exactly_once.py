@@ -128,18 +128,24 @@ async def test_two_run_due_workers_and_a_429_post_once(fake: FakeDiscord, tmp_pa
     await subscribe_channels(db, [key(fake, channel)], CREATED)
     fake.clock = lambda: DUE
     fake.nonce_window = 0.0  # no help from Discord's nonce: the lease alone must do it
-    fake.fail("POST", rf"/channels/{channel.id}/messages", 429, retry_after=5)
+    # The first worker's 429 is held until the second worker is done: a busy machine may
+    # take seconds to start the second process, and the first must not get ahead of it.
+    answered = asyncio.Event()
+    fake.fail("POST", rf"/channels/{channel.id}/messages", 429, retry_after=5, until=answered)
     env = discord_env(fake, db)
     first = await run_due(tmp_path, env, DUE)
     await _until(lambda: bool(fake.requests_to("POST", rf"/channels/{channel.id}/messages")))
+    # Eleven minutes later by the schedule's clock: the first one's lease has expired.
     second = await run_due(tmp_path, env, DUE + timedelta(minutes=11))
     code, out, err = await second.finish()
     assert (code, out.strip()) == (0, "delivered 1, already delivered 0, failed 0"), err
+    answered.set()  # the first worker hears its 429, finds its lease gone, does not post
     code, out, err = await first.finish()
     assert (code, out.strip()) == (
         0,
         "delivered 0, already delivered 0, failed 0, in progress 1",
     ), err
+    assert "taken over: not posting" in err
     one_digest_and_one_thread_each(fake, [channel])
 
 

@@ -341,7 +341,15 @@ class Script:
     chance: float = 1.0  # share of matching requests it applies to (seeded)
     drop: bool = False  # handle the request, then drop the connection: the answer is lost
     after: bool = False  # handle the request, then answer with ``status`` anyway (a 5xx)
+    until: asyncio.Event | None = None  # the answer waits for this too (after ``delay``)
     hits: int = 0  # requests it has applied to
+
+    async def wait(self) -> None:
+        """Hold the answer: ``delay`` seconds, then until ``until`` is set."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.until is not None:
+            await self.until.wait()
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -536,6 +544,7 @@ class FakeDiscord:
         chance: float = 1.0,
         drop: bool = False,
         after: bool = False,
+        until: asyncio.Event | None = None,
     ) -> Script:
         """Answer the next ``times`` matching requests with ``status`` (after ``delay``).
 
@@ -543,10 +552,21 @@ class FakeDiscord:
         the request is only delayed and then answered normally (or, with ``drop``,
         handled and its answer lost). ``chance`` applies it to that share of matches.
         ``after``: the request takes effect first, then waits ``delay`` and gets ``status``
-        (a 500 that hides a success) or its normal answer.
+        (a 500 that hides a success) or its normal answer. ``until``: the answer also
+        waits for that event, so a test decides when the bot hears back.
         """
         entry = Script(
-            method, re.compile(path), status, delay, times, retry_after, body, chance, drop, after
+            method,
+            re.compile(path),
+            status,
+            delay,
+            times,
+            retry_after,
+            body,
+            chance,
+            drop,
+            after,
+            until,
         )
         self.scripts.append(entry)
         return entry
@@ -943,11 +963,9 @@ class FakeDiscord:
                 script.hits += 1
                 if script.after:  # the request takes effect, then the delay and the answer
                     effect = await self._answer(request, body, path, record)
-                    if script.delay:
-                        await asyncio.sleep(script.delay)
+                    await script.wait()
                     return self._scripted(script) if script.status is not None else effect
-                if script.delay:
-                    await asyncio.sleep(script.delay)
+                await script.wait()
                 if script.status is not None:
                     return self._scripted(script)
                 drop = script.drop

@@ -90,6 +90,7 @@ class Answer:
     text: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    until: asyncio.Event | None = None  # answered only once this is set (after the delay)
 
 
 @dataclass
@@ -378,6 +379,8 @@ class FakeSlack:
         call.status = answer.status
         await self._record(call)
         await self._wait(method, delay + answer.delay)
+        if answer.until is not None:
+            await answer.until.wait()
         return _http(answer)
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:

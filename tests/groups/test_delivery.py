@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from fakes.sleeps import Sleeps
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.chat.replies import ReplyKind
@@ -340,3 +342,32 @@ async def test_the_lease_outlives_a_retry_after_it_waits(
     assert seen == ["delivered 0, already delivered 0, failed 0, in progress 1"]
     assert summary.delivered == 1
     assert len(poster.posts) == 1 and other.posts == []
+
+
+async def test_a_worker_whose_lease_was_taken_over_while_it_waited_does_not_post(
+    roadmap: Roadmap,
+    groups: StudyGroups,
+    poster: RecordingPoster,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await subscribe(roadmap, "beginner")
+    clock.set(FIRST_DUE)
+    other = RecordingPoster()
+    twin = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": other})
+    seen: list[str] = []
+
+    async def stalled(seconds: float) -> None:  # the worker stalls far past its lease
+        clock.advance(timedelta(minutes=11))
+        seen.append((await twin.run_due()).line())
+
+    worker = Deliverer(
+        roadmap.catalog, deliverer_store(groups), clock, {"console": poster}, sleep=stalled
+    )
+    poster.failures["console:study"] = [DeliveryError("ratelimited", retry_after=5.0)]
+    summary = await worker.run_due()
+    # the twin took the week over, looked, and posted; the worker woke and stood back
+    assert seen == ["delivered 1, already delivered 0, failed 0"]
+    assert summary.line() == "delivered 0, already delivered 0, failed 0, in progress 1"
+    assert poster.posts == [] and len(other.posts) == 1 and other.history_lookups == 1
+    assert any("was taken over: not posting" in r.getMessage() for r in caplog.records)

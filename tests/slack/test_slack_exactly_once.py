@@ -92,21 +92,27 @@ async def test_a_worker_held_by_a_429_never_posts_after_its_lease_was_taken_over
     db = tmp_path / "bot.db"
     await subscribe_channels(db, ["slack:T1:C1"], CREATED)
     fake_slack.now = DUE.timestamp
-    # The first worker's post gets a 429 with a 5 s Retry-After (under the cap: it waits).
+    # The first worker's post gets a 429 with a 5 s Retry-After (under the cap: it would
+    # wait), and that answer is held until the second worker is done: however long a
+    # busy machine takes to start the second process, the first never gets ahead of it.
     ratelimited = {"ok": False, "error": "ratelimited"}
+    answered = asyncio.Event()
     fake_slack.script_channel(
-        "chat.postMessage", "C1", Answer(429, ratelimited, headers={"Retry-After": "5"})
+        "chat.postMessage",
+        "C1",
+        Answer(429, ratelimited, headers={"Retry-After": "5"}, until=answered),
     )
     env = slack_env(fake_slack, db)
     first = await run_due(tmp_path, env, DUE)
-    await fake_slack.wait_for("chat.postMessage", where=lambda c: c.status == 429, timeout=30)
+    await fake_slack.wait_for("chat.postMessage", where=lambda c: c.status == 429, timeout=60)
     # Eleven minutes later by the schedule's clock another run comes: the first one's
     # lease has expired, so it takes the week over, looks in the channel, and posts.
     second = await run_due(tmp_path, env, DUE + timedelta(minutes=11))
     code, out, err = await second.finish()
     assert code == 0, err
     assert out.strip() == "delivered 1, already delivered 0, failed 0"
-    # The first worker wakes up, finds its lease gone, and does not post.
+    # The first worker hears its 429, finds its lease gone, and does not post.
+    answered.set()
     code, out, err = await first.finish()
     assert code == 0, err
     assert out.strip() == "delivered 0, already delivered 0, failed 0, in progress 1"

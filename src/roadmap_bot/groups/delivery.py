@@ -457,9 +457,7 @@ class Deliverer:
                         summary.in_progress += 1
                     return None
                 if not await run.fence(delivery.id):
-                    log.warning(
-                        "%s: the lease on %s was taken over: not posting", sub.channel, delivery.id
-                    )
+                    _taken_over(sub, delivery)
                     summary.in_progress += 1
                     return None
                 async with self._slots:
@@ -496,6 +494,7 @@ class Deliverer:
                 wait = delay if delay is not None else 0.5 * 2**attempt
                 # The lease must outlive the wait, or another worker could take it meanwhile.
                 if not await run.fence(delivery.id, timedelta(seconds=wait)):
+                    _taken_over(sub, delivery)  # found before the wait as after it
                     summary.in_progress += 1
                     return None
                 run.leave(job)  # waiting takes no room from other deliveries
@@ -752,6 +751,11 @@ class _Room:
     def give(self, count: int = 1) -> None:
         self.used -= count
         self._freed.set()
+
+
+def _taken_over(sub: Subscription, delivery: Delivery) -> None:
+    # the operator's only clue why a run ends with "in progress" and no post
+    log.warning("%s: the lease on %s was taken over: not posting", sub.channel, delivery.id)
 
 
 class _Run:
