@@ -3,6 +3,7 @@ agenda; each bounded in time and never an error because of a report."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from roadmap_bot.config import load_settings
 from roadmap_bot.reports import command
 from roadmap_bot.reports.outline import parse_report
 from roadmap_bot.reports.service import Reports
+from roadmap_bot.store.reports import ReportRow
 from roadmap_bot.store.sql import SqlStore
 
 from .conftest import ReportHost, eventually, fixture, make_reports, warnings
@@ -230,6 +232,29 @@ async def test_agenda_gives_up_within_its_timeout_and_says_why(
     fetch = reports._inflight.get("kafka")
     assert fetch is not None and not fetch.done()
     assert "no agenda for kafka: the report did not arrive within 0.1 s" in warnings(caplog)
+    await eventually(lambda: host.in_flight == 1, within=30)  # a safety net for a busy machine
+
+
+async def test_agenda_on_a_slow_store_gives_up_in_time_and_still_fetches_the_report(
+    reports: Reports, host: ReportHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    host.serve("kafka", TIDEPOOL)
+    read_the_store = reports.cache.get
+    unblocked = asyncio.Event()
+
+    async def busy_database(slug: str) -> ReportRow | None:
+        await unblocked.wait()
+        return await read_the_store(slug)
+
+    reports.cache.get = busy_database  # type: ignore[method-assign]
+    assert await reports.agenda("kafka", timeout=0.1) is None
+    assert "no agenda for kafka: the report did not arrive within 0.1 s" in warnings(caplog)
+    unblocked.set()
+    # the fetch the read would have led to still happens: the next digest has the agenda
+    await eventually(lambda: len(host.requests_for("kafka")) == 1, within=30)
+    await eventually(lambda: "kafka" not in reports._inflight, within=30)
+    outline = await reports.agenda("kafka", timeout=0.1)
+    assert outline is not None and list(outline.decision_titles) == DECISIONS
 
 
 async def test_agenda_serves_a_stale_outline_when_the_source_is_down(

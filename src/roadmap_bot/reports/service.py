@@ -186,6 +186,12 @@ class Reports:
             async with asyncio.timeout(timeout):
                 state = await self.state(slug, wait=timeout)
         except TimeoutError:
+            # The fetch starts only after the store read: when the read alone outlasts
+            # the wait (a busy database in a fan-out), start it anyway, or no digest of
+            # the fan-out ever gets this report. An entry known to be fresh, or one whose
+            # source failed just now, is not asked for again.
+            if self._due(self._entries.get(slug)):
+                self._revalidate(slug)
             log.warning("no agenda for %s: the report did not arrive within %.1f s", slug, timeout)
             return None
         except Exception:
