@@ -12,19 +12,10 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from fakes.discord_server import (
-    MANAGE_CHANNELS,
-    MEMBER_PERMISSIONS,
-    FakeDiscord,
-    FakeUser,
-    snowflake,
-)
+from fakes.discord_people import ALICE, BOB, MODERATOR
+from fakes.discord_server import FakeDiscord
 from roadmap_bot.adapters.discord.client import RoadmapClient, use_endpoints
 from roadmap_bot.chat.core import Roadmap
-
-ALICE = FakeUser(snowflake(), "alice")
-BOB = FakeUser(snowflake(), "bob")
-MODERATOR = FakeUser(snowflake(), "mod", permissions=MEMBER_PERMISSIONS | MANAGE_CHANNELS)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from test_discord_digests import groups as groups
 from test_discord_digests import poster as poster
 from test_discord_digests import sleeps as sleeps
 
-from conftest import BOB, MODERATOR
+from fakes.discord_people import BOB, MODERATOR
 from fakes.discord_server import (
     ANNOUNCEMENT_THREAD,
     GUILD_ANNOUNCEMENT,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ALICE, BOB, MODERATOR
+from fakes.discord_people import ALICE, BOB, MODERATOR
 from fakes.discord_server import (
     AUTOCOMPLETE_RESULT,
     CHANNEL_MESSAGE,

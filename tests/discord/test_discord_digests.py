@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import ALICE, BOB, MODERATOR
+from fakes.discord_people import ALICE, BOB, MODERATOR
 from fakes.discord_server import CHANNEL_MESSAGE, FakeChannel, FakeDiscord, Shown
 from roadmap_bot.adapters.discord.client import RoadmapClient
 from roadmap_bot.adapters.discord.embeds import escape

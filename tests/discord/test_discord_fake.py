@@ -11,7 +11,7 @@ import time
 import discord
 import pytest
 
-from conftest import ALICE
+from fakes.discord_people import ALICE
 from fakes.discord_server import FakeDiscord
 from roadmap_bot.adapters.discord.client import RoadmapClient
 

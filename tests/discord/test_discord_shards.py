@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ALICE, BOB
+from fakes.discord_people import ALICE, BOB
 from fakes.discord_server import FakeDiscord, make_guild, shard_of
 from roadmap_bot.adapters.discord.client import (
     RoadmapClient,
