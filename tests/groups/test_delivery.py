@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from fakes.sleeps import Sleeps
 from roadmap_bot.chat.core import Roadmap
@@ -15,6 +16,7 @@ from roadmap_bot.groups.delivery import Deliverer, DeliveryError
 from roadmap_bot.groups.digest import plan
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.digests import DeliveryState
+from roadmap_bot.store.schema import deliveries
 from roadmap_bot.store.sql import SqlStore
 
 from .conftest import RecordingPoster, member
@@ -280,7 +282,7 @@ async def test_a_run_renews_its_leases_while_a_post_is_slow(
     running = asyncio.create_task(worker.run_due())
     await slow.waiting.wait()
     clock.advance(timedelta(minutes=10))  # far past the 2-minute lease...
-    await asyncio.sleep(0.1)  # ... which the run keeps renewing
+    await _lease_reaches_past(deliverer_store(groups), clock.now())  # ... which the run renews
     other = RecordingPoster()
     twin = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": other})
     busy = await twin.run_due()
@@ -313,6 +315,20 @@ async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once
 
 def deliverer_store(groups: StudyGroups) -> SqlStore:
     return groups.deliverer.store
+
+
+async def _lease_reaches_past(store: SqlStore, instant: datetime) -> None:
+    """Wait for the run's renewer to move the lease past ``instant``: a fixed sleep
+    lost that race on a busy machine (the renewal is a write on another thread)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30  # a safety net only
+    while True:
+        async with store.db.read() as conn:
+            until = (await conn.execute(sa.select(deliveries.c.lease_until))).scalar_one()
+        if until is not None and until > instant:
+            return
+        assert loop.time() < deadline, f"the lease was not renewed (until {until})"
+        await asyncio.sleep(0.01)
 
 
 async def test_the_lease_outlives_a_retry_after_it_waits(
