@@ -170,22 +170,35 @@ async def test_channels_do_not_wait_for_another_channels_retry_after(
     slack_settings: Settings,
     fake_slack: FakeSlack,
 ) -> None:
-    # Real waiting here: C1's one-second Retry-After must hold up C1 only.
+    # C1's one-second Retry-After must hold up C1 only. Its wait ends when C2's post is
+    # out (not after a real second, which a busy machine may stretch): were C2 queued
+    # behind C1's wait, that would never happen and C1's delivery would fail.
     fake_slack.now = lambda: clock.now().timestamp()
     poster = SlackPoster(web_client(slack_settings, handlers=[]))
-    deliverer = Deliverer(roadmap.catalog, store, clock, {"slack": poster})
+    waits: list[float] = []
+    c2_posted = in_channel("C2", thread=False)
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+        await fake_slack.wait_for(
+            "chat.postMessage", where=lambda c: c2_posted(c.params) and c.status == 200, timeout=30
+        )
+
+    deliverer = Deliverer(roadmap.catalog, store, clock, {"slack": poster}, sleep=wait)
     await subscribe_channels(Path(store.path), ["slack:T1:C1", "slack:T1:C2"], CREATED)
     ratelimited = {"ok": False, "error": "ratelimited"}
     fake_slack.script_channel(
         "chat.postMessage", "C1", Answer(429, ratelimited, headers={"Retry-After": "1"})
     )
     summary = await deliverer.run_due(DUE)
-    assert summary.delivered == 2
+    assert summary.line() == "delivered 2, already delivered 0, failed 0"
+    # C1 waited as long as Slack asked (the others: the pause before each thread reply)
+    assert waits.count(1.0) == 1 and max(waits) == 1.0
     top = [c for c in fake_slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]
-    limited = next(c for c in top if c.params["channel"] == "C1" and c.status == 429)
-    c2 = next(c for c in top if c.params["channel"] == "C2")
-    retried = next(c for c in top if c.params["channel"] == "C1" and c.status == 200)
-    assert c2.at < limited.at + 1.0 <= retried.at + 0.05  # C2 went out inside C1's wait
+    assert [(c.params["channel"], c.status) for c in top if c.params["channel"] == "C1"] == [
+        ("C1", 429),
+        ("C1", 200),
+    ]
     one_post_and_one_thread_each(fake_slack, ["C1", "C2"])
 
 
