@@ -433,7 +433,7 @@ class SentInteraction:
             self.answered_at = time.perf_counter()
         self._done.set()
 
-    async def answer(self, timeout: float = 5.0) -> Shown:
+    async def answer(self, timeout: float = 30.0) -> Shown:  # a safety net: busy machines
         """Wait until the user sees the answer (after a defer: the follow-up)."""
         try:
             await asyncio.wait_for(self._done.wait(), timeout)

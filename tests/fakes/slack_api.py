@@ -253,10 +253,12 @@ class FakeSlack:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,
+        timeout: float = 30.0,
         where: Callable[[Call], bool] | None = None,
     ) -> list[Call]:
-        """Wait until ``count`` calls to ``method`` (matching ``where``) have arrived."""
+        """Wait until ``count`` calls to ``method`` (matching ``where``) have arrived.
+        ``timeout`` is a safety net only: a busy machine (a replica process answering a
+        click, say) may take seconds, and a passing test never waits for it."""
 
         def matching() -> list[Call]:
             return [c for c in self.calls_to(method) if where is None or where(c)]
@@ -274,7 +276,7 @@ class FakeSlack:
         kind: str,
         payload: JSON,
         *,
-        timeout: float = 5.0,
+        timeout: float = 30.0,  # a safety net only, as in wait_for
         accepts_response_payload: bool = False,
     ) -> JSON:
         """Send an envelope (``slash_commands``, ``interactive``, ``events_api``); return the ack."""
