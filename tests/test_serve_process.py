@@ -28,6 +28,7 @@ from fakes.slack_requests import (
     button_labeled,
     form,
     interactive_form,
+    post_to_serve,
     signed_headers,
     slash_command,
 )
@@ -111,15 +112,9 @@ async def start_serve(tmp_path: Path, env: dict[str, str]) -> Served:
 
 
 async def slash(port: int, fake: FakeSlack, text: str) -> dict[str, object]:
-    body = form(slash_command(text, response_url=fake.response_url("r1")))
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"http://127.0.0.1:{port}/slack/events", data=body, headers=signed_headers(body)
-        ) as answer,
-    ):
-        assert answer.status == 200
-        return dict(await answer.json())
+    return await post_to_serve(
+        port, form(slash_command(text, response_url=fake.response_url("r1")))
+    )
 
 
 # -- signals --------------------------------------------------------------------------------

@@ -168,3 +168,18 @@ def visible_text(message: dict[str, Any]) -> str:
 
     walk(message.get("blocks", []))
     return "\n".join(out)
+
+
+async def post_to_serve(port: int, body: str) -> dict[str, Any]:
+    """Send one signed request, as Slack would, to a `serve` process on ``port``; its
+    answer (the ack's JSON body) after checking it was a 200."""
+    import aiohttp  # only the process tests need a client
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{port}/slack/events", data=body, headers=signed_headers(body)
+        ) as answer,
+    ):
+        assert answer.status == 200
+        return dict(json.loads(await answer.text()))

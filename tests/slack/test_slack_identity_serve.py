@@ -4,18 +4,16 @@ auth.test has named the installation, and the other organization's admin is refu
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from fakes.slack_api import FakeSlack
 from fakes.slack_fixtures import load, users
-from fakes.slack_requests import BOT_TOKEN, form, signed_headers, visible_text
+from fakes.slack_requests import BOT_TOKEN, form, post_to_serve, visible_text
 from roadmap_bot.store import schema as t
 from store.test_slack_identity_migration import add_rows, database_at_0004, subscription_row
 from test_serve_process import SERVING, slack_env, start_serve
@@ -32,14 +30,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 async def _send(port: int, fake: FakeSlack, text: str) -> dict[str, object]:
     body = form(load("command_connect_external", text=text, response_url=fake.response_url()))
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"http://127.0.0.1:{port}/slack/events", data=body, headers=signed_headers(body)
-        ) as answer,
-    ):
-        assert answer.status == 200
-        return dict(json.loads(await answer.text()))
+    return await post_to_serve(port, body)
 
 
 async def test_serve_adopts_its_installation_and_the_shared_channel_has_one_digest(

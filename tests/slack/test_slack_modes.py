@@ -24,7 +24,7 @@ from fakes.slack_requests import (
     button_click,
     button_labeled,
     form,
-    signed_headers,
+    post_to_serve,
     slash_command,
     visible_text,
 )
@@ -184,14 +184,7 @@ async def test_serve_answers_slack_over_http(tmp_path: Path, fake_slack: FakeSla
             found = re.search(r"POST /slack/events on 127\.0\.0\.1:(\d+)", line)
             port = int(found.group(1)) if found else None
         body = form(slash_command("next", response_url=fake_slack.response_url("serve")))
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"http://127.0.0.1:{port}/slack/events", data=body, headers=signed_headers(body)
-            ) as response,
-        ):
-            assert response.status == 200
-            answer = await response.json()
+        answer = await post_to_serve(port, body)
         assert_valid(answer)
         assert visible_text(answer).startswith("Read next:")
         assert [c.token for c in fake_slack.calls_to("auth.test")] == [BOT_TOKEN]

@@ -126,31 +126,32 @@ def plan(
 
 def slack_user_ids(conn: Connection) -> set[str]:
     """Every Slack person id the store holds, wherever it is kept."""
-    found: set[str] = set()
-    for column in (
+    return _slack_values(
+        conn,
         t.users.c.id,
         t.progress.c.user_id,
         t.mark_events.c.user_id,
         t.follows.c.user_id,
         t.channel_members.c.user_id,
         t.subscriptions.c.created_by,
-    ):
-        found.update(
-            conn.execute(select(column).distinct().where(column.like("slack:%"))).scalars()
-        )
-    return found
+    )
 
 
 def slack_channel_ids(conn: Connection) -> set[str]:
     """Every Slack channel id the store holds, wherever it is kept."""
-    found: set[str] = set()
-    for column in (
+    return _slack_values(
+        conn,
         t.subscriptions.c.channel,
         t.deliveries.c.channel,
         t.channel_covered.c.channel,
         t.channel_members.c.channel,
         t.dashboard_links.c.channel,
-    ):
+    )
+
+
+def _slack_values(conn: Connection, *columns: Any) -> set[str]:
+    found: set[str] = set()
+    for column in columns:
         found.update(
             conn.execute(select(column).distinct().where(column.like("slack:%"))).scalars()
         )
