@@ -257,6 +257,19 @@ async def test_agenda_on_a_slow_store_gives_up_in_time_and_still_fetches_the_rep
     assert outline is not None and list(outline.decision_titles) == DECISIONS
 
 
+async def test_a_fan_out_without_an_agenda_says_so_once_per_report(
+    reports: Reports, host: ReportHost, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    host.serve("kafka", "# Just a title\n")
+    for _ in range(50):  # one digest per channel, all wanting the same report
+        assert await reports.agenda("kafka", timeout=1) is None
+    said = [w for w in warnings(caplog) if w.startswith("no agenda for kafka")]
+    assert said == ["no agenda for kafka: no 'Key Design Decisions' section"]
+    clock.advance(timedelta(minutes=11))  # a later run says it again
+    assert await reports.agenda("kafka", timeout=1) is None
+    assert len([w for w in warnings(caplog) if w.startswith("no agenda for kafka")]) == 2
+
+
 async def test_agenda_serves_a_stale_outline_when_the_source_is_down(
     reports: Reports, host: ReportHost, clock: FixedClock
 ) -> None:

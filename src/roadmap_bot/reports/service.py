@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 REVALIDATE_EVERY = timedelta(days=1)
 RETRY_AFTER = timedelta(minutes=10)  # after the source did not answer
+NO_AGENDA_REPEAT = timedelta(minutes=10)  # a "no agenda" line repeats at most this often
 CARD_WAIT = 1.0  # seconds a project card waits when nothing is cached
 REPORT_WAIT = 3.0  # seconds 'report NAME' waits when nothing is cached
 
@@ -146,6 +147,7 @@ class Reports:
         self.card_wait = card_wait
         self.report_wait = report_wait
         self._entries: dict[str, CachedReport] = {}  # a memory copy of the cache
+        self._said_no_agenda: dict[str, tuple[str, datetime]] = {}  # slug: (why, when)
         self._inflight: dict[str, asyncio.Task[Refreshed]] = {}
         self._loading: dict[str, asyncio.Task[CachedReport | None]] = {}  # store reads
 
@@ -192,7 +194,7 @@ class Reports:
             # source failed just now, is not asked for again.
             if self._due(self._entries.get(slug)):
                 self._revalidate(slug)
-            log.warning("no agenda for %s: the report did not arrive within %.1f s", slug, timeout)
+            self._no_agenda(slug, f"the report did not arrive within {timeout:.1f} s")
             return None
         except Exception:
             log.exception("no agenda for %s: reading its outline failed", slug)
@@ -203,9 +205,19 @@ class Reports:
                 or (f"the report did not arrive within {timeout:.1f} s" if state.pending else None)
                 or ("the source is not answering" if state.source_down else "no outline yet")
             )
-            log.warning("no agenda for %s: %s", slug, why)
+            self._no_agenda(slug, why)
             return None
         return state.outline
+
+    def _no_agenda(self, slug: str, why: str) -> None:
+        # A fan-out asks once per channel: thousands of digests would repeat the same
+        # line. Said once per report and reason, again after NO_AGENDA_REPEAT.
+        now = self.clock.now()
+        said = self._said_no_agenda.get(slug)
+        if said is not None and said[0] == why and now - said[1] < NO_AGENDA_REPEAT:
+            return
+        self._said_no_agenda[slug] = (why, now)
+        log.warning("no agenda for %s: %s", slug, why)
 
     # -- refreshing ----------------------------------------------------------------------
 
