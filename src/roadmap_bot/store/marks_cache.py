@@ -352,7 +352,7 @@ class PostgresMarksCache(MarksCache):
             heard = self._heard_sync.get(int(rest))
             if heard is not None and not heard.done():
                 heard.set_result(None)
-        elif writer != self._writer:
+        elif writer != self._writer and not writer.endswith("/sync"):  # others' syncs
             self.forget(rest)
 
     async def start(self) -> None:

@@ -177,7 +177,10 @@ class SqlStore:
                         user_id=user, project=project, status=status.value, at=at
                     )
                 )
-                change.marks[project] = Mark(Status(now[0]), now[1])
+            # Told as a change even when ``previous`` says it is the same mark: on
+            # PostgreSQL another process may have cleared it after that read, and then
+            # this statement made the row again (seen as a stale cache on the other side).
+            change.marks[project] = Mark(Status(now[0]), now[1])
         return previous
 
     async def clear_mark(self, user: str, project: str, at: datetime | None = None) -> Mark | None:
