@@ -308,3 +308,47 @@ def test_a_fetch_that_began_before_a_change_is_not_kept() -> None:
     assert cache.get_many(["console:carol"]) == {}
     cache.put_many({"console:carol": mark}, cache.ticket())
     assert cache.get_many(["console:carol"]) == {"console:carol": mark}
+
+
+async def test_a_mark_made_again_after_another_replica_cleared_it_is_told(
+    postgres_url: str,
+) -> None:
+    """Replica A clears alice's fzf while replica B marks it done again; B's first read
+    still saw it done, so B's statement made the row anew after A's delete. A must hear
+    of that, or its cache keeps 'cleared' while the database says 'done'."""
+    a, b = await SqlStore.open(postgres_url), await SqlStore.open(postgres_url)
+    holder = await asyncpg.connect(postgres_url)
+    try:
+        await b.set_mark("console:alice", "fzf", Status.DONE, T0)
+        assert set(await a.progress("console:alice")) == {"fzf"}  # cached in A
+
+        async def waiting_on_locks(count: int) -> None:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            for _ in range(600):
+                if await holder.fetchval(query) >= count:
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"{count} writers never queued on the row lock")
+
+        # Order the two writes with a row lock: A queues first, B reads fzf as done and
+        # queues second; when the lock goes, A deletes and commits, then B inserts anew.
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(
+            "SELECT 1 FROM progress WHERE user_id = 'console:alice' AND project = 'fzf' FOR UPDATE"
+        )
+        clearing = asyncio.create_task(a.clear_mark("console:alice", "fzf"))
+        await waiting_on_locks(1)
+        marking = asyncio.create_task(b.set_mark("console:alice", "fzf", Status.DONE, T0))
+        await waiting_on_locks(2)
+        await tx.commit()
+        await asyncio.gather(clearing, marking)
+
+        truth = await _uncached(postgres_url, ["console:alice"])
+        assert set(truth["console:alice"]) == {"fzf"}  # B's statement made it again
+        assert await a.progress("console:alice") == truth["console:alice"]
+        assert await b.progress("console:alice") == truth["console:alice"]
+    finally:
+        await holder.close()
+        await a.close()
+        await b.close()
