@@ -15,6 +15,7 @@ Not measured here: the digest fan-out at 16,000 channels (bench_slack_digests.py
 measures fan-out at smaller sizes) and the marks cache hit rate (no counter yet).
 
 Run: .venv/bin/python bench/bench_targets.py  [--requests N] [--starts N] [--subscriptions N]
+     [--only slack|start|due ...]
 """
 
 from __future__ import annotations
@@ -196,11 +197,22 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="1-in-flight requests per app")
     parser.add_argument("--starts", type=int, default=10, help="start-up runs per command")
     parser.add_argument("--subscriptions", type=int, default=100_000, help="popular-slot size")
+    parser.add_argument(
+        "--only",
+        choices=["slack", "start", "due"],
+        action="append",
+        help="measure only these rows (repeatable; default: all)",
+    )
     args = parser.parse_args()
+    only = set(args.only or ("slack", "start", "due"))
     began = time.perf_counter()
-    rows = asyncio.run(slack_rows(args.requests))
-    rows.append(start_row(args.starts))
-    rows += asyncio.run(due_rows(args.subscriptions))
+    rows: list[Row] = []
+    if "slack" in only:
+        rows += asyncio.run(slack_rows(args.requests))
+    if "start" in only:
+        rows.append(start_row(args.starts))
+    if "due" in only:
+        rows += asyncio.run(due_rows(args.subscriptions))
     width = max(len(row[0]) for row in rows)
     figure_width = max(len(row[1]) for row in rows)
     for what, figure, target, ok in rows:

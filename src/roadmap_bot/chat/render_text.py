@@ -43,7 +43,14 @@ def pages_by_grammar(reply: Reply, parse_command: Callable[[str], Any] = parse) 
     """Whether the reply's command takes 'page N' (then its list is paged, not trimmed)."""
     if not reply.command:
         return False
-    return getattr(parse_command(reply.page_command(2)), "page", None) == 2
+    return _takes_page(parse_command, reply.page_command(2))
+
+
+@lru_cache(maxsize=4096)
+def _takes_page(parse_command: Callable[[str], Any], second_page: str) -> bool:
+    # Every list reply asks this; the answer depends only on the words (a grammar is
+    # complete once the bot is composed), so a rendered reply does not parse twice.
+    return getattr(parse_command(second_page), "page", None) == 2
 
 
 def page_note(reply: Reply, page: int, pages: int) -> str:

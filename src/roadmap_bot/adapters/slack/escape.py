@@ -14,12 +14,13 @@ from urllib.parse import quote
 
 ELLIPSIS = "…"
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_TABLE = str.maketrans(_ENTITIES)
 
 
 def escape(text: str) -> str:
     """``& < >`` as entities, so no mention, broadcast or link can be formed."""
-    return text.translate(_TABLE)
+    # Three replaces beat str.translate with a table of multi-character entities ~8x
+    # (a card escapes dozens of strings); '&' goes first so no entity is escaped twice.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def fit(text: str, limit: int) -> str:
