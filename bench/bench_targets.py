@@ -9,13 +9,15 @@ the same run on the same machine, so the ratios hold while the machine's speed d
 - start-up: ``roadmap-bot ask beginner`` against ``python -c 'import pydantic'``, each run
   N times alternately (hyperfine-like), medians compared;
 - due selection through bench_due.py's store and timing (SQLite): 100,000 subscriptions at
-  the popular slot (a fifth due) and 10,000 all due after a week down.
-
-Not measured here: the digest fan-out at 16,000 channels (bench_slack_digests.py
-measures fan-out at smaller sizes) and the marks cache hit rate (no counter yet).
+  the popular slot (a fifth due) and 10,000 all due after a week down;
+- the digest fan-out of 16,000 channels in one process through the fake Slack
+  (bench_fanout.py's child: wall, CPU, peak memory; bench_fanout.py prints the growth
+  from 500 to 16,000);
+- marks read from memory under 45% done/undo traffic (bench_marks.py's counters, SQLite,
+  one store).
 
 Run: .venv/bin/python bench/bench_targets.py  [--requests N] [--starts N] [--subscriptions N]
-     [--only slack|start|due ...]
+     [--channels N] [--only slack|start|due|fanout|marks ...]
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_due
+import bench_fanout
+import bench_marks
 import bench_slack
 
 ROUNDS = 10
@@ -192,19 +196,54 @@ async def due_rows(subscriptions: int) -> list[Row]:
     return rows
 
 
+def fanout_rows(channels: int) -> list[Row]:
+    """bench_fanout's child process at the issue's size."""
+    r = bench_fanout.run_child(channels)
+    exact = r["duplicates"] == 0 and r["lost"] == 0
+    return [
+        (
+            f"digest fan-out, {channels:,} channels, one process, fake Slack",
+            f"{r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU ({r['gc'] / r['cpu']:.0%} GC), "
+            f"{r['duplicates']} dup / {r['lost']} lost",
+            f"<= {bench_fanout.TARGET_SECONDS:.0f} s",
+            r["wall"] <= bench_fanout.TARGET_SECONDS and exact,
+        ),
+        (
+            f"digest fan-out, {channels:,} channels, peak memory",
+            f"{r['peak']:.0f} MiB (before the run {r['before']:.0f})",
+            f"<= {bench_fanout.TARGET_MIB:.0f} MiB",
+            r["peak"] <= bench_fanout.TARGET_MIB,
+        ),
+    ]
+
+
+async def marks_row() -> Row:
+    """bench_marks' traffic on one SQLite store."""
+    catalog = bench_marks.load_catalog()
+    with tempfile.TemporaryDirectory() as folder:
+        hit_rate, rate = await bench_marks.run(catalog, str(Path(folder) / "marks.db"), 1)
+    return (
+        f"marks reads from memory, {bench_marks.WRITES:.0%} done/undo, SQLite",
+        f"{hit_rate:.1%} ({rate:,.0f} commands/s)",
+        f">= {bench_marks.TARGET:.0%}",
+        hit_rate >= bench_marks.TARGET,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="1-in-flight requests per app")
     parser.add_argument("--starts", type=int, default=10, help="start-up runs per command")
     parser.add_argument("--subscriptions", type=int, default=100_000, help="popular-slot size")
+    parser.add_argument("--channels", type=int, default=16_000, help="fan-out size")
     parser.add_argument(
         "--only",
-        choices=["slack", "start", "due"],
+        choices=["slack", "start", "due", "fanout", "marks"],
         action="append",
         help="measure only these rows (repeatable; default: all)",
     )
     args = parser.parse_args()
-    only = set(args.only or ("slack", "start", "due"))
+    only = set(args.only or ("slack", "start", "due", "fanout", "marks"))
     began = time.perf_counter()
     rows: list[Row] = []
     if "slack" in only:
@@ -213,6 +252,10 @@ def main() -> None:
         rows.append(start_row(args.starts))
     if "due" in only:
         rows += asyncio.run(due_rows(args.subscriptions))
+    if "fanout" in only:
+        rows += fanout_rows(args.channels)
+    if "marks" in only:
+        rows.append(asyncio.run(marks_row()))
     width = max(len(row[0]) for row in rows)
     figure_width = max(len(row[1]) for row in rows)
     for what, figure, target, ok in rows:
