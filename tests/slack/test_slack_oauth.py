@@ -185,6 +185,40 @@ async def test_two_workspaces_install_use_their_own_tokens_and_one_uninstalls(
     assert UNINSTALLED not in str(schedule.model_dump())
 
 
+async def test_a_workspace_token_is_checked_with_slack_once_not_per_command(
+    oauth: Installed,
+) -> None:
+    """Bolt asks Slack's auth.test about the workspace's token before a command runs; a
+    round trip to Slack in every ack unless the answer is kept. It is kept per token:
+    an uninstalled workspace is refused all the same, and its next install's new token
+    is asked about once again."""
+    fake, slack = oauth.fake, oauth.slack
+    assert (await oauth.install("T1"))[0] == 200
+    one = oauth.token_of("T1")
+    installed = len(fake.calls_to("auth.test"))  # the install itself asks once
+    for words in ("next", "beginner", "project redis"):
+        reply = await slack.command(words, team="T1", channel="C1")
+        assert reply["text"]
+    assert [c.token for c in fake.calls_to("auth.test")[installed:]] == [one]
+
+    fake.uninstall("T1")
+    await oauth.event(uninstalled("T1"))
+    url = slack.new_response_url()
+    response = await slack.post(form(slash_command("next", response_url=url, team="T1")))
+    assert response.status == 200
+    name = url.rsplit("/", 1)[-1]
+    [told] = await fake.wait_for("response_url", where=lambda c: c.path.endswith(f"/{name}"))
+    assert "reinstall" in str(told.params).lower()
+
+    assert (await oauth.install("T1"))[0] == 200
+    again = oauth.token_of("T1")
+    installed = len(fake.calls_to("auth.test"))
+    for words in ("next", "beginner"):
+        reply = await slack.command(words, team="T1", channel="C1")
+        assert reply["text"]
+    assert [c.token for c in fake.calls_to("auth.test")[installed:]] == [again]
+
+
 async def test_the_redirect_without_the_installers_cookie_installs_nothing(
     oauth: Installed,
 ) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
@@ -127,6 +128,8 @@ class SlackInstalls:
     installations: AsyncSQLAlchemyInstallationStore
     states: AsyncSQLAlchemyOAuthStateStore
     tokens: InstalledTokens
+    # Bolt's per-request authorization, once oauth_settings made it (see there).
+    authorize: AsyncInstallationStoreAuthorize | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> SlackInstalls:
@@ -209,6 +212,11 @@ class SlackInstalls:
                     )
                 )
         self.tokens.forget(team)
+        if self.authorize is not None:
+            cache = self.authorize.authorize_result_cache
+            for token, result in list(cache.items()):
+                if team in (result.team_id, result.enterprise_id):
+                    del cache[token]
 
     def oauth_settings(self, settings: Settings, on_installed: Installed) -> AsyncOAuthSettings:
         """Bolt's OAuth flow on our stores; ``on_installed`` hears of each new install."""
@@ -227,7 +235,7 @@ class SlackInstalls:
             log.warning("a Slack install failed: %s", args.reason)
             return await args.default.failure(args)  # type: ignore[no-any-return]
 
-        return AsyncOAuthSettings(
+        oauth = AsyncOAuthSettings(
             client_id=settings.slack_client_id,
             client_secret=settings.slack_client_secret.get_secret_value(),
             scopes=list(BOT_SCOPES),
@@ -242,3 +250,13 @@ class SlackInstalls:
             callback_options=AsyncCallbackOptions(success=success, failure=failure),
             logger=logging.getLogger("roadmap_bot.slack.installs"),
         )
+        if isinstance(oauth.authorize, AsyncInstallationStoreAuthorize):
+            # Bolt authorizes every request: it finds the installation in the database,
+            # then asks Slack's auth.test about its token, a round trip to Slack inside
+            # every command's 3-second ack. A token's answer never changes, so it is kept
+            # per token. A removed installation is still refused (the database lookup runs
+            # every time and finds none); a new install brings a new token; remove()
+            # drops the removed team's answers.
+            oauth.authorize.cache_enabled = True
+            self.authorize = oauth.authorize
+        return oauth
