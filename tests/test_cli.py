@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,23 @@ def test_console_reads_a_pipe_until_eof(tmp_path: Path) -> None:
     assert "Marked fzf as done." in done.stdout
     assert "Read next:" in done.stdout
     assert "Did you mean: beginner" in done.stdout
+
+
+def test_a_failing_console_command_is_answered_and_the_console_goes_on(tmp_path: Path) -> None:
+    """A bug in one command (here a table someone dropped by hand) gets the same apology
+    as on Slack and Discord, the traceback goes to the log, and the next command works."""
+    assert run("ask", "help", tmp_path=tmp_path).returncode == 0  # the database, migrated
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("DROP TABLE progress")
+    done = run("console", "--user", "carol", tmp_path=tmp_path, stdin="beginner\nhelp\n")
+    assert done.returncode == 0, done.stderr
+    apology, rest = done.stdout.split("\n\n", 1)
+    assert apology.startswith("Sorry, something went wrong on my side.")
+    assert "tell whoever runs roadmap-bot" in apology
+    assert "Commands" in rest  # 'help' was answered after the failure
+    assert "answering a console command failed" in done.stderr
+    assert "Traceback" in done.stderr  # for whoever runs it, not in the answer
+    assert "Traceback" not in done.stdout
 
 
 def test_catalog_check_ok_and_broken(tmp_path: Path) -> None:

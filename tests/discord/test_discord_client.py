@@ -378,7 +378,7 @@ async def test_a_failure_inside_still_answers(
     await roadmap.store.close()  # the database is gone
     shown = await (await fake.slash("next", {}, user=ALICE)).answer()
     assert shown.ephemeral
-    assert shown.title == "Something went wrong on my side."
+    assert shown.title == "Sorry, something went wrong on my side."
 
 
 async def test_a_busy_database_is_told_as_such(

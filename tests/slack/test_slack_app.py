@@ -305,7 +305,7 @@ async def test_web_api_429_and_5xx_are_retried(slack: SlackDriver, sleeps: Sleep
 async def test_a_failure_inside_is_told_to_the_user(slack: SlackDriver, store: SqlStore) -> None:
     await store.close()  # the database is gone: the core cannot answer
     message = await slack.command("progress")
-    assert message["blocks"][0]["text"]["text"] == "Sorry, something went wrong on our side."
+    assert message["blocks"][0]["text"]["text"] == "Sorry, something went wrong on my side."
 
 
 async def test_a_busy_database_is_told_as_such_and_nothing_is_lost(

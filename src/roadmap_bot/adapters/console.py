@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from roadmap_bot.chat.core import Asker, Roadmap
+from roadmap_bot.chat.failures import failure_reply
 from roadmap_bot.chat.render_text import render_text
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.groups.digest import Digest
@@ -109,13 +110,15 @@ async def run_console(
         try:
             reply = await roadmap.ask(text, asker)
         except Exception as exc:
-            # A busy or corrupt database ends this command, not the console.
+            # A failure ends this command, not the console. Here the person is also the
+            # operator: a database problem is told with its detail.
             problem = database_problem(exc)
             if problem is None:
-                raise
-            stdout.write(f"Sorry: {problem.line('the database')}.\n\n")
-            stdout.flush()
-            continue
+                reply = failure_reply(exc, "a console command")
+            else:
+                stdout.write(f"Sorry: {problem.line('the database')}.\n\n")
+                stdout.flush()
+                continue
         stdout.write(render_text(reply, roadmap.parse) + "\n\n")
         stdout.flush()
 

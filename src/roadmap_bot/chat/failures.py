@@ -4,7 +4,8 @@ An adapter catches what escapes the core while answering. A database that is bus
 broken or unreachable is a condition of the deployment, not a bug: the person is told
 what happened and whether trying again will help, and the operator gets one WARNING
 line naming the problem (no traceback, it would only say where the query was). Anything
-else is a bug and is logged with its traceback.
+else is a bug and is logged with its traceback; the person gets the same apology on
+every platform.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ _WAIT = Reply(
     title="The database is busy right now, so I could not answer.",
     text="Nothing was lost: please try the same command again in a minute.",
 )
+_BUG = Reply(
+    kind=ReplyKind.ERROR,
+    ok=False,
+    title="Sorry, something went wrong on my side.",
+    text="Please try again in a moment. If it keeps happening, tell whoever runs roadmap-bot:"
+    " the details are in its logs.",
+)
 _BROKEN = Reply(
     kind=ReplyKind.ERROR,
     ok=False,
@@ -30,13 +38,13 @@ _BROKEN = Reply(
 )
 
 
-def failure_reply(exc: BaseException, what: str, sorry: Reply) -> Reply:
+def failure_reply(exc: BaseException, what: str) -> Reply:
     """What to tell the person whose ``what`` (e.g. 'a Slack command') failed with
-    ``exc``; ``sorry`` is the platform's answer to a bug."""
+    ``exc``."""
     problem = database_problem(exc)
     if problem is None:
         log.error("answering %s failed", what, exc_info=exc)
-        return sorry
+        return _BUG
     log.warning(
         "answering %s: the database is %s (%s); the person was asked to try again",
         what,

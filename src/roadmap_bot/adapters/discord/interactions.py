@@ -115,14 +115,6 @@ def digest_refusal(interaction: AnyInteraction) -> Reply | None:
     )
 
 
-def _failure() -> Reply:
-    return error(
-        "Something went wrong on my side.",
-        "Please try again in a moment. '/roadmap help' lists every command.",
-        ("help",),
-    )
-
-
 class Responder:
     """Runs interactions through the core and sends the rendered replies."""
 
@@ -220,4 +212,4 @@ async def _safely(work: Awaitable[Reply]) -> Reply:
     try:
         return await work
     except Exception as exc:
-        return failure_reply(exc, "a Discord interaction", _failure())
+        return failure_reply(exc, "a Discord interaction")

@@ -58,7 +58,7 @@ from roadmap_bot.adapters.slack.tokens import (
 from roadmap_bot.chat.core import Asker, Roadmap
 from roadmap_bot.chat.failures import failure_reply
 from roadmap_bot.chat.render_text import pages_by_grammar
-from roadmap_bot.chat.replies import STALE_BUTTON, Reply, ReplyKind
+from roadmap_bot.chat.replies import STALE_BUTTON, Reply
 from roadmap_bot.chat.shared import for_everyone
 from roadmap_bot.config import ConfigError, Settings
 
@@ -93,14 +93,6 @@ class Click:
     origin: Origin
     name: str
     channel: str | None
-
-
-SORRY = Reply(
-    kind=ReplyKind.ERROR,
-    ok=False,
-    title="Sorry, something went wrong on our side.",
-    text="Please try again in a moment. If it keeps happening, tell whoever runs roadmap-bot.",
-)
 
 
 class SlackAdapter:
@@ -276,7 +268,7 @@ class SlackAdapter:
         try:
             reply = work.result()
         except Exception as exc:
-            reply = failure_reply(exc, "a Slack command", SORRY)
+            reply = failure_reply(exc, "a Slack command")
         # Returned, Bolt sends it as the ack (see acks.py: the same body, made faster).
         return answer_ack(
             render_message(reply, pageable=self._pageable),
@@ -355,7 +347,7 @@ class SlackAdapter:
         try:
             await answer(body)
         except Exception as exc:
-            reply = failure_reply(exc, f"a Slack {body.get('type') or 'command'}", SORRY)
+            reply = failure_reply(exc, f"a Slack {body.get('type') or 'command'}")
             url = body.get("response_url")
             if url:
                 try:
