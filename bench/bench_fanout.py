@@ -10,9 +10,15 @@ channel, 2% random 429s). The child prints, for the first run:
 - peak resident memory (ru_maxrss) and what the process held before the run began,
   so growth with the channel count is visible,
 - time spent in garbage collections (gc.callbacks), all and full ones (generation 2),
-- what the fake saw: each channel posted once, no duplicate, no loss.
+- what the fake saw: each channel posted once, no duplicate, no loss, and the fake's own
+  CPU time (it shares the machine's cores with the deliverer).
 
-Run: .venv/bin/python bench/bench_fanout.py [--sizes 500,2000,8000,16000]
+Before the run the child settles its garbage collector as ``serve`` and ``digest
+run-due`` do once started (``pauses.settle_after_start``: one collection, start-up
+objects frozen, young collections every 10,000 allocations); ``--gc-defaults`` leaves
+CPython's defaults, for comparison.
+
+Run: .venv/bin/python bench/bench_fanout.py [--sizes 500,2000,8000,16000] [--gc-defaults]
 """
 
 from __future__ import annotations
@@ -107,7 +113,7 @@ async def subscribe_all(store: Any, channels: int, targets: list[str]) -> None:
             await conn.execute(subscriptions.insert(), rows[start : start + 2000])
 
 
-async def one_size(channels: int) -> dict[str, Any]:
+async def one_size(channels: int, settle: bool = True) -> dict[str, Any]:
     """The child: one fan-out of ``channels`` digests, measured."""
     from roadmap_bot.adapters.slack.poster import slack_poster
     from roadmap_bot.clock import FixedClock
@@ -132,7 +138,12 @@ async def one_size(channels: int) -> dict[str, Any]:
                 deliverer = Deliverer(
                     catalog, store, FixedClock(DUE), {"slack": poster}, catchup=timedelta(hours=24)
                 )
-                gc.collect()
+                if settle:
+                    from roadmap_bot.pauses import settle_after_start
+
+                    settle_after_start()
+                else:
+                    gc.collect()
                 before = rss_mib()
                 timer = GcTimer()
                 gc.callbacks.append(timer)
@@ -165,13 +176,15 @@ async def one_size(channels: int) -> dict[str, Any]:
         "duplicates": sum(1 for c in expected if counts.get(c, [0, 0])[0] > 1),
         "lost": sum(1 for c in expected if counts.get(c, [0, 0])[0] == 0),
         "threads": sum(1 for c in expected if counts.get(c, [0, 0])[1] == 1),
+        "fake_cpu": report["cpu"],
     }
 
 
-def run_child(channels: int) -> dict[str, Any]:
+def run_child(channels: int, settle: bool) -> dict[str, Any]:
     env = dict(os.environ, ROADMAP_LOG_LEVEL="WARNING")
+    gc_mode = [] if settle else ["--gc-defaults"]
     done = subprocess.run(
-        [sys.executable, __file__, "--child", str(channels)],
+        [sys.executable, __file__, "--child", str(channels), *gc_mode],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -184,28 +197,38 @@ def run_child(channels: int) -> dict[str, Any]:
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         os.environ.setdefault("ROADMAP_LOG_LEVEL", "WARNING")
-        print(json.dumps(asyncio.run(one_size(int(sys.argv[2])))), flush=True)
+        settle = "--gc-defaults" not in sys.argv
+        print(json.dumps(asyncio.run(one_size(int(sys.argv[2]), settle))), flush=True)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
-    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    parser.add_argument(
+        "--gc-defaults",
+        action="store_true",
+        help="keep CPython's collector settings (no freeze after start-up), for comparison",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     print(
         f"one week's digests through the fake Slack ({bench_slack_digests.LATENCY * 1000:.0f} ms "
         f"per call, 1 msg/s per channel, {bench_slack_digests.RATE_LIMITED:.0%} random 429s), "
-        "a fresh process per size"
+        "a fresh process per size; "
+        + ("CPython's default collector" if args.gc_defaults else "collector settled as serve's")
     )
     print(
         f"{'channels':>8} {'wall s':>7} {'CPU s':>6} {'us CPU/ch':>9} {'peak MiB':>8} "
-        f"{'before':>6} {'GC s':>5} {'full GC s':>9} {'GC % CPU':>8}  posted once / dup / lost"
+        f"{'before':>6} {'GC s':>5} {'full GC s':>9} {'GC % CPU':>8} {'fake CPU s':>10}  "
+        "posted once / dup / lost"
     )
     results = []
     for channels in sizes:
-        r = run_child(channels)
+        r = run_child(channels, not args.gc_defaults)
         results.append(r)
         print(
             f"{channels:>8} {r['wall']:7.2f} {r['cpu']:6.2f} "
             f"{r['cpu'] / channels * 1e6:9.0f} {r['peak']:8.1f} {r['before']:6.1f} "
-            f"{r['gc']:5.2f} {r['gc_full']:9.2f} {r['gc'] / r['cpu'] * 100:7.0f}%  "
+            f"{r['gc']:5.2f} {r['gc_full']:9.2f} {r['gc'] / r['cpu'] * 100:7.0f}% "
+            f"{r['fake_cpu']:10.2f}  "
             f"{r['once']} / {r['duplicates']} / {r['lost']}  ({r['summary']})"
         )
     largest = results[-1]

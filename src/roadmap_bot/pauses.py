@@ -1,4 +1,5 @@
-"""Short garbage-collection pauses in a long-running ``serve``.
+"""Short garbage-collection pauses in a long-running ``serve`` (and less collector work
+in a ``digest run-due`` fan-out, which settles the same way before it starts).
 
 What is alive once ``serve`` has started (modules, classes, functions, the catalog,
 pydantic's compiled schemas: tens of thousands of objects) lives as long as the process,
