@@ -376,3 +376,17 @@ def test_a_features_paged_list_pages_with_the_apps_grammar() -> None:
         reply, pageable=partial(pages_by_grammar, parse_command=language.parse)
     )
     assert button_labeled(with_app, "Next ▶")["value"] == "members page 2"
+
+
+def test_each_message_shows_its_own_sections_when_many_share_some() -> None:
+    """A fan-out's digests share a step's sections (rendered once for all of them); a
+    section made anew, even one taking the place in memory of a freed one, is its own."""
+    shared = Section(heading="To discuss", items=(Item(title="What does it cost?"),))
+    for week in range(50):
+        own = Section(heading="The group so far", text=f"{week} of 3 members have read it.")
+        shown = visible_text(
+            render_message(Reply(kind=ReplyKind.DIGEST, title="Digest", sections=(shared, own)))
+        )
+        assert "What does it cost?" in shown
+        assert f"{week} of 3 members have read it." in shown
+        del own  # the next week's section may well be made where this one was

@@ -14,7 +14,8 @@ subscription.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from roadmap_bot.chat.cards import report_links
@@ -186,10 +187,92 @@ def compose_digest(
     may be missing (the source was down): the digest then goes without them.
     """
     agendas = agendas or {}
-    steps = plan(catalog, sub.target)
     index, slug = upcoming(catalog, sub.target, state.covered)
     if slug is None:
         return compose_completion(catalog, sub, state)
+    week = _week(catalog, sub, state, index, agendas)
+    own: list[Section] = []
+    if week.last is not None:
+        recap = " ".join(t for t in (_recap(week.last, state), state.news.streaks) if t)
+        own.append(Section(heading=f"Last week: {week.last.name}", text=recap))
+    own.append(_so_far(catalog, sub, state))
+    message = Reply(
+        kind=ReplyKind.DIGEST,
+        title=week.title,
+        text=week.project.summary,
+        facts=week.facts,
+        sections=(*week.sections, *own),
+        actions=week.actions,
+        footer=week.footer,
+        command=f"project {slug}",
+        public=True,
+    )
+    return Digest(
+        "digest", slug, message, week.discussion, f"Discuss: {week.project.name}", week.prompts
+    )
+
+
+WEEKS_KEPT = 256  # shared week parts kept per catalog; a fan-out needs one per target and step
+
+
+@dataclass(frozen=True)
+class _Week:
+    """The part of a weekly post that every channel at the same point of the same target
+    gets alike: all but the recap and the group's progress. A fan-out of thousands of
+    channels composes it once per (target, step) instead of once per channel, and the
+    channels share these very objects (Slack's renderer builds a shared section once)."""
+
+    project: Project
+    last: Project | None
+    title: str
+    facts: tuple[Fact, ...]
+    sections: tuple[Section, ...]  # why this one, what to read, to discuss
+    actions: tuple[Action, ...]
+    footer: str
+    discussion: Reply
+    prompts: tuple[str, ...]
+
+
+def _week(
+    catalog: Catalog,
+    sub: Subscription,
+    state: GroupState,
+    index: int,
+    agendas: Mapping[str, ReadingAgenda],
+) -> _Week:
+    """The shared part, from the catalog's cache. It depends on the target, how the
+    channel covered the target's steps (posted, skipped or not yet), last week's pick and
+    the outlines of this week's project and of the step it builds on: that is the key."""
+    steps = plan(catalog, sub.target)
+    bases = foundations(catalog, sub.target, index)
+    slug = steps[index]
+    key = (
+        sub.target,
+        tuple(state.covered.get(s) for s in steps),
+        state.posted[-1] if state.posted else None,
+        agendas.get(slug),
+        agendas.get(bases[0].slug) if bases else None,
+    )
+    weeks: OrderedDict[Hashable, _Week] = catalog.memo("digest weeks", OrderedDict)
+    week = weeks.get(key)
+    if week is None:
+        week = weeks[key] = _build_week(catalog, sub, state, index, agendas)
+        if len(weeks) > WEEKS_KEPT:
+            weeks.popitem(last=False)  # the least recently used
+    else:
+        weeks.move_to_end(key)
+    return week
+
+
+def _build_week(
+    catalog: Catalog,
+    sub: Subscription,
+    state: GroupState,
+    index: int,
+    agendas: Mapping[str, ReadingAgenda],
+) -> _Week:
+    steps = plan(catalog, sub.target)
+    slug = steps[index]
     project = catalog.project(slug)
     title = target_title(catalog, sub.target)
     last = catalog.get(state.posted[-1]) if state.posted else None
@@ -198,8 +281,8 @@ def compose_digest(
     agenda = agendas.get(slug)
 
     prompts = discussion_prompts(catalog, project, index, bases, last, agendas)
-    sections = [Section(heading="Why this one", text=why_this_one(catalog, sub, state, index))]
-    sections.append(
+    sections = (
+        Section(heading="Why this one", text=why_this_one(catalog, sub, state, index)),
         Section(
             heading="What to read",
             text="Read the report, closely the Key Design Decisions and Key Takeaways.",
@@ -210,37 +293,13 @@ def compose_digest(
             if agenda
             else (),
             links=report_links(project),
-        )
+        ),
+        Section(heading="To discuss", items=tuple(Item(title=p) for p in prompts)),
     )
-    sections.append(Section(heading="To discuss", items=tuple(Item(title=p) for p in prompts)))
-    if last is not None:
-        recap = " ".join(t for t in (_recap(last, state), state.news.streaks) if t)
-        sections.append(Section(heading=f"Last week: {last.name}", text=recap))
-    sections.append(_so_far(catalog, sub, state))
     footer = (
         f"Next week: {catalog.project(following).name}."
         if following
         else "This is the last step: next week the group gets its completion post."
-    )
-    message = Reply(
-        kind=ReplyKind.DIGEST,
-        title=f"Project of the week: {project.name}",
-        text=project.summary,
-        facts=(
-            Fact(label="Level", value=project.level_label),
-            Fact(label="Step", value=f"{index + 1} of {len(steps)} in {title}"),
-            Fact(label="Language", value=project.language),
-        ),
-        sections=tuple(sections),
-        actions=(
-            Action(label="Done", command=f"done {slug}", style=Style.PRIMARY),
-            Action(label="Reading", command=f"reading {slug}"),
-            Action(label="Skip for me", command=f"pass {slug}"),
-            Action(label="Open report", url=project.report_url),
-        ),
-        footer=footer,
-        command=f"project {slug}",
-        public=True,
     )
     discussion = Reply(
         kind=ReplyKind.DIGEST,
@@ -250,7 +309,26 @@ def compose_digest(
         links=report_links(project),
         public=True,
     )
-    return Digest("digest", slug, message, discussion, f"Discuss: {project.name}", prompts)
+    return _Week(
+        project,
+        last,
+        f"Project of the week: {project.name}",
+        (
+            Fact(label="Level", value=project.level_label),
+            Fact(label="Step", value=f"{index + 1} of {len(steps)} in {title}"),
+            Fact(label="Language", value=project.language),
+        ),
+        sections,
+        (
+            Action(label="Done", command=f"done {slug}", style=Style.PRIMARY),
+            Action(label="Reading", command=f"reading {slug}"),
+            Action(label="Skip for me", command=f"pass {slug}"),
+            Action(label="Open report", url=project.report_url),
+        ),
+        footer,
+        discussion,
+        prompts,
+    )
 
 
 def why_this_one(catalog: Catalog, sub: Subscription, state: GroupState, index: int) -> str:

@@ -13,10 +13,11 @@ are numbered (``roadmap:cmd:3``) so each is unique within a message or view.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from roadmap_bot.adapters.slack.escape import ELLIPSIS, escape, fit, link, trim
 from roadmap_bot.chat.render_text import (
@@ -79,6 +80,32 @@ ITEM_COMMAND: dict[ReplyKind, str] = {
 }
 
 Block = dict[str, Any]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ByIdentity(Generic[K, V]):
+    """What was built from an object, kept for that very object (the last ``size`` ones).
+
+    A fan-out's digests of one step share their common parts as the same objects (see
+    ``groups/digest.py``): their Block Kit is built once, not once per channel. Keyed by
+    identity, not value: hashing a reply model costs about what rendering it does. Each
+    entry holds its object, so an id is never reused while it is cached."""
+
+    def __init__(self, build: Callable[[K], V], size: int = 512) -> None:
+        self.build = build
+        self.size = size
+        self._entries: OrderedDict[int, tuple[K, V]] = OrderedDict()
+
+    def __call__(self, obj: K) -> V:
+        entry = self._entries.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            return entry[1]
+        value = self.build(obj)
+        self._entries[id(obj)] = (obj, value)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return value
 
 
 @dataclass
@@ -336,7 +363,7 @@ def meter_markup(meter: Meter) -> str:
     return f"`{drawn}` {count}  {escape(meter.label)}"
 
 
-def _section_markup(section: Section) -> str:
+def _markup_of_section(section: Section) -> str:
     lines = [f"*{escape(section.heading)}*"]
     if section.text:
         lines.append(escape(section.text))
@@ -345,6 +372,9 @@ def _section_markup(section: Section) -> str:
     if section.links:
         lines.append(" · ".join(link(x.url, x.label) for x in section.links))
     return "\n".join(lines)
+
+
+_section_markup = ByIdentity(_markup_of_section)  # a step's shared sections: built once
 
 
 def _buttons(reply: Reply, page_info: _PageInfo | None, share: bool, ids: ActionIds) -> list[Block]:

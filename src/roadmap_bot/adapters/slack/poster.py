@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.internal_utils import get_user_agent
 
 from roadmap_bot.adapters.slack.api import web_client
-from roadmap_bot.adapters.slack.blocks import render_message
+from roadmap_bot.adapters.slack.blocks import ByIdentity, render_message
 from roadmap_bot.adapters.slack.tokens import NotInstalled, OneToken, Tokens, with_token
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.config import Settings
@@ -108,6 +108,8 @@ class SlackPoster:
     def __init__(self, client: AsyncWebClient, tokens: Tokens | None = None) -> None:
         self.client = client
         self.tokens: Tokens = tokens or OneToken()
+        # every channel at the same step of a target gets the same prompts (one object)
+        self._discussion = ByIdentity(render_message, size=256)
 
     async def post(self, channel: str, message: Reply, delivery_id: str) -> str:
         payload = render_message(message)
@@ -127,7 +129,7 @@ class SlackPoster:
     ) -> None:
         if digest.discussion is None:
             return
-        payload = render_message(digest.discussion)
+        payload = self._discussion(digest.discussion)
         await self._call(
             "chat_postMessage",
             channel,
