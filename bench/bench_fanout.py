@@ -180,7 +180,7 @@ async def one_size(channels: int, settle: bool = True) -> dict[str, Any]:
     }
 
 
-def run_child(channels: int, settle: bool) -> dict[str, Any]:
+def run_child(channels: int, settle: bool = True) -> dict[str, Any]:
     env = dict(os.environ, ROADMAP_LOG_LEVEL="WARNING")
     gc_mode = [] if settle else ["--gc-defaults"]
     done = subprocess.run(
