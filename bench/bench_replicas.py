@@ -18,7 +18,12 @@ included). Each process prints what it did, so the split between them shows.
 
 Exit 1 when any digest or thread is missing or posted twice (the time is only reported).
 
-Run: .venv/bin/python bench/bench_replicas.py [--channels N] [--replicas R]
+``--replicas 1,3`` runs one replica and then three at the same load, each on a database
+and a fake Slack of its own, and prints them side by side: wall time, and CPU per digest
+of each kind of process (the replicas, PostgreSQL, the fake Slack), with what those
+imply for 20,000 digests. On a 2-core machine all of them share the same two cores.
+
+Run: .venv/bin/python bench/bench_replicas.py [--channels N] [--replicas 1,3]
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from sqlalchemy import text
 
@@ -158,11 +164,20 @@ async def _peak_connections(url: str, done: asyncio.Event) -> int:
     return peak
 
 
-async def bench(server: PostgresServer, channels: int, replicas: int) -> bool:
-    url = server.url()
+async def one_run(
+    server: PostgresServer, reports: str, database: str, channels: int, replicas: int
+) -> dict[str, Any]:
+    """``replicas`` run-due processes over ``channels`` due subscriptions, in a database
+    of their own and with a fake Slack of their own; then a run after them."""
+    admin = await asyncpg.connect(server.url())
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    url = server.url(database)
     await subscribe(url, channels)
     cwd = Path(tempfile.mkdtemp())  # an empty folder: no developer's .env is read
-    async with report_server() as reports, fake_process() as (api_url, fake):
+    async with fake_process() as (api_url, fake):
         env = clean_env(
             ROADMAP_DATABASE_URL=url,
             ROADMAP_LOG_LEVEL="WARNING",
@@ -187,49 +202,115 @@ async def bench(server: PostgresServer, channels: int, replicas: int) -> bool:
         cpu = _children_cpu() - cpu_before  # the run-due processes' own CPU, start-up included
         pg_after = _postgres_cpu(server)
         commits = await _commits(url) - commits_before - 1  # not counting our own read
+        idle_before = _children_cpu()
         again = await run_due(cwd, env, DUE + timedelta(minutes=5))
         again_code, again_out, again_err = await again.finish(PROCESS_TIMEOUT)
+        # a process that finds everything done: about what start-up alone costs
+        startup = _children_cpu() - idle_before
         assert fake.stdin is not None and fake.stdout is not None
         fake.stdin.close()
         report: dict[str, Any] = json.loads(
             await asyncio.get_running_loop().run_in_executor(None, fake.stdout.readline)
         )
-
     counts = report["counts"]
     expected = [f"C{i:05d}" for i in range(channels)]
     duplicates = sum(1 for c in expected if counts.get(c, [0, 0])[0] > 1)
     lost = sum(1 for c in expected if counts.get(c, [0, 0])[0] == 0)
     threads = sum(1 for c in expected if counts.get(c, [0, 0])[1] == 1)
     failed = [code for code, _, _ in results if code != 0] + ([again_code] if again_code else [])
-    # exactly once is a must (exit 1 otherwise, as for the fault run); the time is a target
-    correct = duplicates == 0 and lost == 0 and threads == channels and not failed
+    return {
+        "replicas": replicas,
+        "channels": channels,
+        "wall": took,
+        "cpu": cpu,
+        "startup": startup,
+        "pg_cpu": pg_after - pg_before if pg_after is not None and pg_before else None,
+        "fake_cpu": report["cpu"],
+        "calls": report["calls"],
+        "rate_limited": report["rate_limited"],
+        "commits": commits,
+        "connections": connections,
+        "duplicates": duplicates,
+        "lost": lost,
+        "threads": threads,
+        # exactly once is a must (exit 1 otherwise, as for the fault run); the time a target
+        "correct": duplicates == 0 and lost == 0 and threads == channels and not failed,
+        "processes": [out.strip() or err.strip()[-300:] for _, out, err in results],
+        "again": again_out.strip() or again_err.strip()[-300:],
+    }
+
+
+def show(r: dict[str, Any]) -> None:
+    channels, replicas, took = r["channels"], r["replicas"], r["wall"]
+    print(f"-- {channels} channels over {replicas} run-due process(es) on one PostgreSQL")
+    for i, line in enumerate(r["processes"], 1):
+        print(f"process {i}: {line}")
+    print(f"a run after them: {r['again']}")
     print(
-        f"{channels} channels over {replicas} run-due processes on one PostgreSQL; fake Slack: "
-        f"20 ms per call, 1 msg/s per channel, 2% random 429s"
+        f"Slack saw {r['calls']} calls, {r['rate_limited']} answered 429; digests posted once: "
+        f"{channels - r['duplicates'] - r['lost']}, duplicates: {r['duplicates']}, lost: "
+        f"{r['lost']}; discussion threads: {r['threads']}"
     )
-    for i, (code, out, err) in enumerate(results, 1):
-        print(f"process {i}: exit {code}: {out.strip() or err.strip()[-300:]}")
-    print(f"a run after them: {again_out.strip() or again_err.strip()[-300:]}")
+    pg = f"{r['pg_cpu']:.1f} s" if r["pg_cpu"] is not None else "unknown"
     print(
-        f"Slack saw {report['calls']} calls, {report['rate_limited']} answered 429; digests "
-        f"posted once: {channels - duplicates - lost}, duplicates: {duplicates}, lost: {lost}; "
-        f"discussion threads: {threads}"
-    )
-    print(
-        f"CPU: the {replicas} processes {cpu:.1f} s ({cpu / channels * 1000:.2f} ms per digest), "
-        f"the fake Slack {report['cpu']:.1f} s, on {os.cpu_count()} cores; load average "
-        f"{os.getloadavg()[0]:.1f} at the end"
-    )
-    pg = f"{pg_after - pg_before:.1f} s" if pg_after is not None and pg_before else "unknown"
-    print(
-        f"PostgreSQL: {commits} transactions committed ({commits / channels:.2f} per digest, "
-        f"{commits / took:.0f}/s), server CPU {pg}, at most {connections} connections at once"
+        f"PostgreSQL: {r['commits']} transactions committed ({r['commits'] / channels:.2f} per "
+        f"digest, {r['commits'] / took:.0f}/s), server CPU {pg}, at most {r['connections']} "
+        "connections at once"
     )
     print(
-        f"wall time {took:.1f} s (target <= {TARGET:g} s), {channels / took:.0f} digests/s  "
-        f"{'ok' if took <= TARGET else 'MISSED TARGET'}{'' if correct else ', NOT EXACTLY ONCE'}"
+        f"wall time {took:.1f} s (target <= {TARGET:g} s at 20,000 over 3), "
+        f"{channels / took:.0f} digests/s  {'' if r['correct'] else 'NOT EXACTLY ONCE'}"
     )
-    return correct
+
+
+def per_digest(r: dict[str, Any]) -> dict[str, float | None]:
+    """CPU milliseconds per digest of each kind of process; the replicas' without their
+    start-up (the CPU of a run that found everything done, once per process)."""
+    n = r["channels"]
+    return {
+        "replicas": (r["cpu"] - r["replicas"] * r["startup"]) / n * 1000,
+        "postgres": r["pg_cpu"] / n * 1000 if r["pg_cpu"] is not None else None,
+        "fake": r["fake_cpu"] / n * 1000,
+    }
+
+
+def summary(runs: list[dict[str, Any]]) -> None:
+    """Side by side, and what the CPU per digest implies for 20,000 digests."""
+    cores = os.cpu_count() or 1
+    print(
+        f"-- side by side (same run, {cores} cores shared by every process below; load "
+        f"average {os.getloadavg()[0]:.1f} at the end)"
+    )
+    print(
+        f"{'replicas':>8} {'channels':>8} {'wall s':>7} {'digests/s':>9} {'start-up s':>10} "
+        f"{'ms CPU/digest: replicas':>23} {'PostgreSQL':>10} {'fake Slack':>10}"
+    )
+    for r in runs:
+        cpu = per_digest(r)
+        pg = f"{cpu['postgres']:10.2f}" if cpu["postgres"] is not None else f"{'?':>10}"
+        print(
+            f"{r['replicas']:>8} {r['channels']:>8} {r['wall']:7.1f} "
+            f"{r['channels'] / r['wall']:9.0f} {r['startup']:10.2f} {cpu['replicas']:23.2f} "
+            f"{pg} {cpu['fake']:10.2f}"
+        )
+    first, last = runs[0], runs[-1]
+    if len(runs) > 1:
+        print(
+            f"{last['replicas']} replicas / {first['replicas']}: wall "
+            f"{last['wall'] / first['wall']:.2f}x, replica CPU per digest "
+            f"{per_digest(last)['replicas'] / per_digest(first)['replicas']:.2f}x"
+        )
+    cpu = per_digest(last)
+    ours = cpu["replicas"] + (cpu["postgres"] or 0.0)
+    alone = 20_000 * ours / 1000 + last["replicas"] * last["startup"]
+    print(
+        f"20,000 digests over {last['replicas']} at these figures: {alone:.0f} s of CPU in "
+        "replicas (start-up included) and PostgreSQL "
+        f"({alone / cores:.0f} s on these {cores} cores with nothing else running; "
+        f"{alone / TARGET:.1f} cores for {TARGET:g} s); the fake Slack here adds "
+        f"{20_000 * cpu['fake'] / 1000:.0f} s of CPU on the same cores, which real Slack "
+        "would not"
+    )
 
 
 def _children_cpu() -> float:
@@ -238,24 +319,38 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def main(channels: int, replicas: int) -> bool:
+async def main(channels: int, counts: list[int]) -> bool:
     reason = missing_reason()
     if reason is not None:
         print(f"skipped: {reason}")
         return True
+    print(
+        f"{channels} channels, all due at once; fake Slack: 20 ms per call, 1 msg/s per "
+        f"channel, 2% random 429s; replica counts in turn: {', '.join(map(str, counts))}"
+    )
     server = PostgresServer()
     server.start()
+    runs = []
     try:
-        return await bench(server, channels, replicas)
+        async with report_server() as reports:
+            for i, replicas in enumerate(counts):
+                runs.append(await one_run(server, reports, f"run{i}", channels, replicas))
+                show(runs[-1])
     finally:
         server.stop()
+    summary(runs)
+    return all(r["correct"] for r in runs)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--channels", type=int, default=20_000)
-    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument(
+        "--replicas",
+        default="3",
+        help="replica counts to run in turn at the same load, e.g. 1,3 (default 3)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("ROADMAP_LOG_LEVEL", "WARNING")
-    ok = asyncio.run(main(args.channels, args.replicas))
+    ok = asyncio.run(main(args.channels, [int(n) for n in args.replicas.split(",")]))
     sys.exit(0 if ok else 1)
