@@ -167,6 +167,22 @@ async def test_the_digest_fetches_the_outlines_it_quotes_and_no_others(
     assert asked.count("grafana") == 1
 
 
+async def test_a_run_asks_for_each_outline_once_however_many_channels_quote_it(
+    roadmap: Roadmap, teaching: Deliverer, poster: RecordingPoster, asked: list[str]
+) -> None:
+    channels = [f"console:group{i}" for i in range(6)]
+    for channel in channels:
+        assert (await roadmap.ask("subscribe observability-stack", member("ann", channel))).ok
+    await run_weeks(teaching, 1)
+    assert sorted(p.channel for p in poster.posts) == channels
+    first = {prompts_of(p.message)[1] for p in poster.posts}  # each quotes the outline
+    assert len(first) == 1 and QUOTED.findall(first.pop())
+    assert asked == ["prometheus"]  # once for the six digests of the run
+    # a new run asks again (the report may be newer): Grafana's, and Prometheus's it builds on
+    await run_weeks(teaching, 1, start=1)
+    assert asked == ["prometheus", "grafana", "prometheus"]
+
+
 # -- five weeks of a level ------------------------------------------------------------------------
 
 

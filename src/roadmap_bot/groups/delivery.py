@@ -393,10 +393,10 @@ class Deliverer:
         try:
             if job.discussion_only:
                 assert delivery.message_id is not None
-                digest = await self._compose(sub, _before(state, delivery.project), run.no_agenda)
+                digest = await self._compose(sub, _before(state, delivery.project), run)
                 await self._discuss(poster, job, digest, delivery.message_id, run, check=True)
                 return
-            digest = await self._compose(sub, state, run.no_agenda)
+            digest = await self._compose(sub, state, run)
             sent = await self._send(job, digest, poster, run)
             if sent is None:
                 return
@@ -588,17 +588,37 @@ class Deliverer:
         return await self._compose(sub, states[sub.channel])
 
     async def _compose(
-        self, sub: Subscription, state: GroupState, no_agenda: set[str] | None = None
+        self, sub: Subscription, state: GroupState, run: _Run | None = None
     ) -> Digest:
-        """The digest for ``sub``; ``no_agenda``: the reports a run already said it could
-        not read (said once per run, not once per channel: thousands of channels share a
-        handful of reports)."""
+        """The digest for ``sub``; in a run, each report's outline is asked for once."""
         agendas: dict[str, ReadingAgenda] = {}
         if self.agenda is not None:
             slugs = agenda_slugs(self.catalog, sub.target, state)
-            found = await asyncio.gather(*(self._agenda(s, no_agenda) for s in slugs))
+            if run is None:
+                found = await asyncio.gather(*(self._agenda(s) for s in slugs))
+            else:
+                found = [await self._run_agenda(s, run) for s in slugs]
             agendas = {s: a for s, a in zip(slugs, found, strict=True) if a is not None}
         return compose_digest(self.catalog, sub, state, agendas)
+
+    async def _run_agenda(self, slug: str, run: _Run) -> ReadingAgenda | None:
+        """A report's outline for a run's digest. Thousands of channels share a handful of
+        reports: the run's first digest quoting one asks, the others share its answer
+        (asking again cost four tasks a digest). An outline not found is asked for again
+        by later digests (it may have arrived), and said once per run."""
+        asking = run.agendas.get(slug)
+        if asking is None:
+            asking = run.agendas[slug] = asyncio.ensure_future(self._agenda(slug, run.no_agenda))
+
+            def forget_if_missing(done: asyncio.Future[ReadingAgenda | None]) -> None:
+                if done.cancelled() or done.result() is None:
+                    run.agendas.pop(slug, None)
+
+            asking.add_done_callback(forget_if_missing)
+        if asking.done():
+            return asking.result()
+        # shielded: a digest cancelled while waiting (shutdown) leaves the others theirs
+        return await asyncio.shield(asking)
 
     async def _agenda(self, slug: str, said: set[str] | None = None) -> ReadingAgenda | None:
         assert self.agenda is not None
@@ -769,6 +789,8 @@ class _Run:
         self._clock_start = deliverer.clock.now()
         self.held: set[str] = set()
         self.no_agenda: set[str] = set()  # reports whose outline this run could not read
+        # outlines this run found (or is asking for), by report
+        self.agendas: dict[str, asyncio.Future[ReadingAgenda | None]] = {}
         self.room = _Room(deliverer.window)
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = 0
