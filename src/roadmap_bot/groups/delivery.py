@@ -228,7 +228,12 @@ class Deliverer:
         summary.already = await self.digests.sent_between(now - self.catchup, now)
         selected = False
         try:
-            async for batch in self.digests.due_batches(now):
+            # Posts within the catch-up window first: after downtime the older rows are
+            # mostly weeks to record as missed, and the first digest need not wait for them.
+            batches = self.digests.due_batches(
+                now, recent_after=now - self.catchup, first=self.claim_batch
+            )
+            async for batch in batches:
                 if self._closing:
                     break
                 # a subscription whose schedule this run moved to a week still due may be

@@ -33,8 +33,10 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Text,
     bindparam,
+    cast,
     func,
     literal,
     or_,
@@ -132,7 +134,9 @@ class Claim:
 
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
-DUE_BATCH = 1000  # due subscriptions per read: a few milliseconds of the event loop each
+_SELECT_GROUPS = 8  # at most this many (week, instant) groups claimed by INSERT ... SELECT
+DUE_BATCH = 1000  # due subscriptions per read at most: a few milliseconds of the event loop
+FIRST_DUE_BATCH = 128  # the first read of a run: enough for its first claim
 
 
 @dataclass(frozen=True)
@@ -176,11 +180,13 @@ class Lease:
     until: datetime
 
 
-def _claimed(key: str, want: ClaimRequest, now: datetime, worker: str, until: datetime) -> Delivery:
+def _claimed(
+    key: str, want: ClaimRequest, channel: str, now: datetime, worker: str, until: datetime
+) -> Delivery:
     return Delivery(
         id=key,
         subscription_id=want.sub.id,
-        channel=want.sub.channel,
+        channel=channel,
         week=want.week,
         due_at=want.due_at,
         kind="digest",
@@ -237,6 +243,20 @@ _DELIVERY_COLUMNS = (
     _d.c.lease_until,
     _d.c.discussion,
 )
+# what a claim's INSERT ... SELECT fills, in its SELECT's order
+_CLAIM_COLUMNS = [
+    _d.c.id,
+    _d.c.subscription_id,
+    _d.c.channel,
+    _d.c.week,
+    _d.c.due_at,
+    _d.c.kind,
+    _d.c.state,
+    _d.c.attempts,
+    _d.c.claimed_at,
+    _d.c.claimed_by,
+    _d.c.lease_until,
+]
 _FINISHED = (DeliveryState.SENT, DeliveryState.MISSED, DeliveryState.PAUSED)
 _CLAIMED = DeliveryState.CLAIMED.value
 # A row someone must still act on (send it, or finish its thread): a claim, or an owed reply.
@@ -398,36 +418,71 @@ class DigestStore:
         return found
 
     async def due_batches(
-        self, now: datetime, *, batch: int = DUE_BATCH
+        self,
+        now: datetime,
+        *,
+        recent_after: datetime | None = None,
+        first: int = FIRST_DUE_BATCH,
+        batch: int = DUE_BATCH,
     ) -> AsyncIterator[list[DueSubscription]]:
         """Active, unblocked subscriptions with an occurrence at or before ``now``, oldest
-        first, ``batch`` at a time. Each batch is one short read (keyset on (next_due_at,
-        id), along the ``subscriptions_due`` index), and the event loop runs between them:
-        a popular slot of 20,000 never blocks it for long."""
+        first, a batch at a time: ``first`` rows, then twice as many each time up to
+        ``batch``. Each batch is one short read (keyset on (next_due_at, id), along the
+        ``subscriptions_due`` index) made only when the caller asks for it, and the event
+        loop runs between them: the caller can start on the first rows of a popular slot
+        at once, and 20,000 never block the loop for long.
+
+        ``recent_after``: those due after it come first, then the older ones. After
+        downtime the older ones are mostly weeks to record as missed; the recent ones
+        are posts to make, and need not wait behind them."""
         columns = _due_columns(self.db.dialect)
         reader = _DueReader()
-        after: tuple[datetime, int] | None = None
-        while True:
-            query = (
-                select(*columns)
-                .where(_s.c.ended_at.is_(None), _s.c.problem.is_(None), _s.c.next_due_at <= now)
-                .order_by(_s.c.next_due_at, _s.c.id)
-                .limit(batch)
-            )
-            if after is not None:
-                query = query.where(
-                    tuple_(_s.c.next_due_at, _s.c.id)
-                    > tuple_(literal(after[0], t.Timestamp()), literal(after[1]))
+        active = (_s.c.ended_at.is_(None), _s.c.problem.is_(None))
+        if recent_after is None or recent_after >= now:
+            passes: list[tuple[ColumnElement[bool], ...]] = [(_s.c.next_due_at <= now,)]
+        else:
+            passes = [
+                (_s.c.next_due_at <= now, _s.c.next_due_at > recent_after),
+                (_s.c.next_due_at <= recent_after,),
+            ]
+        size = min(first, batch)
+        for due in passes:
+            after: tuple[datetime, int] | None = None
+            while True:
+                query = (
+                    select(*columns)
+                    .where(*active, *due)
+                    .order_by(_s.c.next_due_at, _s.c.id)
+                    .limit(size)
                 )
-            async with self.db.read() as conn:
-                rows = (await conn.execute(query)).all()
-            found = reader.read(rows)
-            if found:
-                yield found
-            if len(rows) < batch:
-                return
-            after = (found[-1].next_due_at, found[-1].id)
-            await asyncio.sleep(0)  # whatever the reader does with a batch, others get a turn
+                if after is not None:
+                    query = query.where(
+                        tuple_(_s.c.next_due_at, _s.c.id)
+                        > tuple_(literal(after[0], t.Timestamp()), literal(after[1]))
+                    )
+                async with self.db.read() as conn:
+                    rows = (await conn.execute(query)).all()
+                found = reader.read(rows)
+                if found:
+                    yield found
+                if len(rows) < size:
+                    break
+                after = (found[-1].next_due_at, found[-1].id)
+                size = min(size * 2, batch)
+                await asyncio.sleep(0)  # whatever the reader does with a batch, others get a turn
+
+    async def next_due_after(self, now: datetime) -> datetime | None:
+        """The next instant after ``now`` at which an active, unblocked subscription falls
+        due (the first entry past ``now`` on the ``subscriptions_due`` index), if any."""
+        query = (
+            select(_s.c.next_due_at)
+            .where(_s.c.ended_at.is_(None), _s.c.problem.is_(None), _s.c.next_due_at > now)
+            .order_by(_s.c.next_due_at)
+            .limit(1)
+        )
+        async with self.db.read() as conn:
+            found: datetime | None = await conn.scalar(query)
+        return found
 
     async def subscribe(
         self,
@@ -523,33 +578,13 @@ class DigestStore:
         keys = [delivery_id(w.sub.id, w.week) for w in wanted]
         until = now + lease
         async with self.store.write() as conn:
-            # New rows first, in key order, before this transaction locks any existing row:
-            # an insert may wait for another replica's transaction on the same key (its
-            # claim, or its completion of that row), and holding a row it waits for would
-            # deadlock (PostgreSQL; SQLite's write lock is whole).
-            new_rows = [
-                {
-                    "id": key,
-                    "subscription_id": want.sub.id,
-                    "channel": want.sub.channel,
-                    "week": want.week,
-                    "due_at": want.due_at,
-                    "kind": "digest",
-                    "state": _CLAIMED,
-                    "attempts": 1,
-                    "claimed_at": now,
-                    "claimed_by": worker,
-                    "lease_until": until,
-                }
-                for key, want in sorted(zip(keys, wanted, strict=True), key=lambda kw: kw[0])
-            ]
-            inserted: set[str] = set()
-            if new_rows:
-                ids = await conn.execute(
-                    insert(self.db.dialect, _d).on_conflict_do_nothing().returning(_d.c.id),
-                    new_rows,
-                )
-                inserted = set(ids.scalars())
+            # New rows first, before this transaction locks any existing row: an insert may
+            # wait for another replica's transaction on the same key (its claim, or its
+            # completion of that row), and holding a row it waits for would deadlock
+            # (PostgreSQL; SQLite's write lock is whole). Two claims inserting overlapping
+            # rows insert them in one order, (week, due_at, subscription), so neither waits
+            # for a row the other inserts after one it waits for.
+            inserted = await self._insert_claims(conn, wanted, worker, now, until)
             existing = [k for k in keys if k not in inserted]
             # Rows another replica has locked this moment are skipped, not waited for: it is
             # claiming or settling them.
@@ -562,7 +597,8 @@ class DigestStore:
             retries: list[dict[str, Any]] = []
             for key, want in zip(keys, wanted, strict=True):
                 if key in inserted:
-                    claims.append(Claim(ClaimOutcome.NEW, _claimed(key, want, now, worker, until)))
+                    delivery = _claimed(key, want, inserted[key], now, worker, until)
+                    claims.append(Claim(ClaimOutcome.NEW, delivery))
                     continue
                 old = held.get(key) or theirs[key]
                 if old.state in _FINISHED:
@@ -599,6 +635,80 @@ class DigestStore:
                     retries,
                 )
         return claims
+
+    async def _insert_claims(
+        self,
+        conn: AsyncConnection,
+        wanted: Sequence[ClaimRequest],
+        worker: str,
+        now: datetime,
+        until: datetime,
+    ) -> dict[str, str]:
+        """Insert the claims that have no ledger row yet; return {key: channel} of those
+        inserted. Requests sharing a week and instant (a popular slot's whole batch) are
+        one INSERT ... SELECT from subscriptions: the rows are made by the database, not
+        built and bound here one by one (that was most of a claim's cost)."""
+        order = sorted(wanted, key=lambda w: (w.week, w.due_at, w.sub.id))
+        groups: dict[tuple[date, datetime], list[int]] = {}
+        for want in order:
+            groups.setdefault((want.week, want.due_at), []).append(want.sub.id)
+        if len(groups) > _SELECT_GROUPS:  # many schedules in one batch (after downtime)
+            return await self._insert_rows(conn, order, worker, now, until)
+        inserted: dict[str, str] = {}
+        for (week, due_at), ids in groups.items():
+            rows = select(
+                cast(_s.c.id, Text).concat(literal(f"-{week.isoformat()}", Text)),
+                _s.c.id,
+                _s.c.channel,
+                literal(week, t.Day()),
+                literal(due_at, t.Timestamp()),
+                literal("digest", Text),
+                literal(_CLAIMED, Text),
+                literal(1, Integer),
+                literal(now, t.Timestamp()),
+                literal(worker, Text),
+                literal(until, t.Timestamp()),
+            ).where(_s.c.id.in_(ids))
+            stmt = (
+                insert(self.db.dialect, _d)
+                .from_select(_CLAIM_COLUMNS, rows.order_by(_s.c.id))
+                .on_conflict_do_nothing()
+                .returning(_d.c.id, _d.c.channel)
+            )
+            inserted.update({key: channel for key, channel in await conn.execute(stmt)})
+        return inserted
+
+    async def _insert_rows(
+        self,
+        conn: AsyncConnection,
+        order: Sequence[ClaimRequest],
+        worker: str,
+        now: datetime,
+        until: datetime,
+    ) -> dict[str, str]:
+        new_rows = [
+            {
+                "id": delivery_id(want.sub.id, want.week),
+                "subscription_id": want.sub.id,
+                "channel": want.sub.channel,
+                "week": want.week,
+                "due_at": want.due_at,
+                "kind": "digest",
+                "state": _CLAIMED,
+                "attempts": 1,
+                "claimed_at": now,
+                "claimed_by": worker,
+                "lease_until": until,
+            }
+            for want in order
+        ]
+        if not new_rows:
+            return {}
+        found = await conn.execute(
+            insert(self.db.dialect, _d).on_conflict_do_nothing().returning(_d.c.id, _d.c.channel),
+            new_rows,
+        )
+        return {key: channel for key, channel in found}
 
     @staticmethod
     async def _deliveries_in(
