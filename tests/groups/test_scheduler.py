@@ -1,21 +1,26 @@
-"""APScheduler only wakes the deliverer: jobs follow the subscriptions table."""
+"""APScheduler only wakes the deliverer: one job, at the next instant a subscription falls
+due in its own zone, whatever the number of subscriptions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+from datetime import UTC, datetime, time, timedelta
 
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
 from roadmap_bot.groups.delivery import Deliverer
-from roadmap_bot.groups.scheduler import DigestScheduler, cron_for
+from roadmap_bot.groups.schedule import Schedule
+from roadmap_bot.groups.scheduler import DigestScheduler
 from roadmap_bot.groups.study_groups import StudyGroups
+from roadmap_bot.store.sql import SqlStore
 
 from .conftest import RecordingPoster, member
 
 
-async def test_one_job_per_subscription_in_its_own_zone(
-    roadmap: Roadmap, groups: StudyGroups, deliverer: Deliverer
+async def test_one_wake_job_at_the_next_instant_due_in_each_zone(
+    roadmap: Roadmap, groups: StudyGroups, deliverer: Deliverer, clock: FixedClock
 ) -> None:
+    clock.set(datetime(2026, 10, 30, 12, 0, tzinfo=UTC))  # New York leaves DST on Nov 1
     scheduler = DigestScheduler(deliverer)
     groups.on_change = scheduler.changed
     await roadmap.ask(
@@ -25,18 +30,56 @@ async def test_one_job_per_subscription_in_its_own_zone(
         "subscribe advanced on friday at 17:30 tz Europe/Berlin", member("b", "console:be")
     )
     await scheduler.start()
-    assert scheduler.job_ids() == ["digest:1", "digest:2", "sweep"]
-    ny = await deliverer.digests.subscription("console:ny")
-    assert ny is not None
-    trigger = cron_for(ny)
-    # the first Monday after New York leaves DST still fires at 09:00 local
-    fire = trigger.get_next_fire_time(None, datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
-    assert fire is not None
-    assert fire.astimezone(UTC) == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
-    await roadmap.ask("unsubscribe", member("a", "console:ny"))
-    await scheduler.rebuild()
-    assert scheduler.job_ids() == ["digest:2", "sweep"]
-    await scheduler.stop()
+    try:
+        assert scheduler.job_ids() == ["digest:next", "sweep"]
+        # Berlin's Friday 17:30 comes first (CET since Oct 25: 16:30 UTC)
+        assert scheduler.next_due == datetime(2026, 10, 30, 16, 30, tzinfo=UTC)
+        await roadmap.ask("unsubscribe", member("b", "console:be"))
+        while scheduler._rebuilding is not None and not scheduler._rebuilding.done():
+            await asyncio.sleep(0)  # changed() sets the job again in the background
+        # the first Monday after New York leaves DST is still 09:00 local: 14:00 UTC
+        assert scheduler.next_due == datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+        assert scheduler.job_ids() == ["digest:next", "sweep"]
+        await roadmap.ask("unsubscribe", member("a", "console:ny"))
+        await scheduler.rebuild()
+        assert scheduler.next_due is None
+        assert scheduler.job_ids() == ["sweep"]
+    finally:
+        await scheduler.stop()
+
+
+class _Shifted:
+    """The real clock moved by ``offset``: time passes, and a slot is moments away."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+async def test_the_wake_job_delivers_when_the_instant_comes_then_waits_for_the_next(
+    roadmap: Roadmap, store: SqlStore, poster: RecordingPoster
+) -> None:
+    due = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    clock = _Shifted(due - datetime.now(UTC) - timedelta(seconds=0.5))
+    deliverer = Deliverer(roadmap.catalog, store, clock, {"console": poster})
+    monday_nine = Schedule(0, time(9, 0), "UTC")
+    await deliverer.digests.subscribe(
+        "console:room", "level:beginner", monday_nine, "u", due - timedelta(days=2)
+    )
+    scheduler = DigestScheduler(deliverer)
+    await scheduler.start()
+    try:
+        assert scheduler.next_due == due
+        for _ in range(600):  # nothing is due before the job wakes; it wakes in 0.5 s
+            if poster.posts and scheduler.next_due != due:
+                break
+            await asyncio.sleep(0.05)
+        assert [p.channel for p in poster.posts] == ["console:room"]
+        assert scheduler.next_due == due + timedelta(days=7)
+    finally:
+        await scheduler.stop()
 
 
 async def test_start_catches_up_and_shutdown_stops(

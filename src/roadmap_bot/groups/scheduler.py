@@ -1,19 +1,21 @@
 """APScheduler wakes the deliverer; the ledger, not the scheduler, decides what is posted.
 
-Jobs live in memory and are rebuilt from our subscriptions table at start-up and after
-every change: one CronTrigger per subscription, in the subscription's own zone, plus a
-sweep every few minutes that catches what another process changed, retries failures
-within the catch-up window and covers any DST edge the cron arithmetic treats
-differently from ours. At start-up one run delivers what was missed while down
-(:meth:`DigestScheduler.catch_up`, which ``serve`` runs beside its adapters, never before
-them: /healthz and commands answer during it).
+One job wakes the deliverer at the next instant any subscription falls due, read from the
+``subscriptions_due`` index (whatever the number of subscriptions: nothing is built per
+subscription, and start-up with 100,000 reads one row). Each subscription's instants come
+from its own schedule, in its own zone (``weekly.Schedule``), the arithmetic the
+deliverer uses, DST edges included. After every run, every sweep and every change made in
+this process, the job is set again to the next instant. A sweep every few minutes also
+catches what another process changed, and retries failures within the catch-up window.
+At start-up one run delivers what was missed while down (:meth:`DigestScheduler.catch_up`,
+which ``serve`` runs beside its adapters, never before them: /healthz and commands answer
+during it).
 
-Runs are not serialised: each tick delivers on its own, and the ledger's leases keep two
+Runs are not serialised: each wake delivers on its own, and the ledger's leases keep two
 runs (here or in another process) from sending the same week, so a channel waiting out a
-Retry-After never holds up another's digest. Ticks of one minute share a run, though:
-every subscription on a popular slot fires its own job at the same instant, and a job
-whose minute an unfinished run already covers waits for that run instead of starting
-another (20,000 subscriptions at Monday 09:00 make one run, not 20,000).
+Retry-After never holds up another's digest. Runs of one minute are shared, though: a
+wake whose minute an unfinished run already covers waits for that run instead of
+starting another.
 """
 
 from __future__ import annotations
@@ -23,42 +25,32 @@ import logging
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from roadmap_bot.groups.delivery import SHUTDOWN_GRACE, Deliverer, RunSummary
-from roadmap_bot.store.digests import Subscription
 from roadmap_bot.store.problems import database_problem
 
 log = logging.getLogger(__name__)
 
 SWEEP_MINUTES = 5
-JOB_PREFIX = "digest:"
-
-
-def cron_for(sub: Subscription) -> CronTrigger:
-    """The subscription's weekly slot, evaluated in its own time zone."""
-    schedule = sub.schedule
-    return CronTrigger(
-        day_of_week=schedule.weekday,  # APScheduler: 0 = Monday, like ours
-        hour=schedule.at.hour,
-        minute=schedule.at.minute,
-        timezone=schedule.tz,
-    )
+WAKE_JOB = "digest:next"
 
 
 class DigestScheduler:
-    """Keeps one cron job per active subscription and a periodic sweep."""
+    """Keeps one job at the next due instant, and a periodic sweep."""
 
     def __init__(self, deliverer: Deliverer, sweep_minutes: float = SWEEP_MINUTES) -> None:
         self.deliverer = deliverer
         self.sweep_minutes = sweep_minutes
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.next_due: datetime | None = None  # the instant the wake job is set for
         self._rebuilding: asyncio.Task[None] | None = None
+        self._stale = False  # a change came after the rebuild under way read the table
         self._current: tuple[datetime, asyncio.Future[RunSummary]] | None = None  # timed run
 
     async def start(self) -> None:
-        """Build the jobs and start ticking (then call :meth:`catch_up`)."""
+        """Set the wake job and start ticking (then call :meth:`catch_up`)."""
         # Started first: before that APScheduler only queues jobs and would not
         # replace one queued under the same id. Callable again after a failed rebuild
         # (serve retries it while the database is busy).
@@ -66,7 +58,7 @@ class DigestScheduler:
             self.scheduler.start()
         await self.rebuild()
         self.scheduler.add_job(
-            self._job,
+            self._wake,
             IntervalTrigger(minutes=self.sweep_minutes, timezone=UTC),
             id="sweep",
             coalesce=True,
@@ -78,6 +70,7 @@ class DigestScheduler:
         """Deliver whatever is due right now (after downtime), and log what happened."""
         summary = await self.tick()
         log.info("start-up catch-up: %s", summary.line())
+        await self._rebuild_quietly()  # the run moved schedules on
         return summary
 
     async def tick(self) -> RunSummary:
@@ -87,7 +80,7 @@ class DigestScheduler:
         """A timed run. A database another process holds past the busy timeout is a
         warning, not a traceback: nothing was claimed, and the next run (the sweep within
         minutes) tries again."""
-        # Cron jobs fire on the minute (APScheduler's wall clock): a run begun at or after
+        # Wakes fire on the instant (APScheduler's wall clock): a run begun at or after
         # the start of this minute sees everything due by then.
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
         current = self._current
@@ -107,30 +100,56 @@ class DigestScheduler:
                 problem.detail,
             )
 
+    async def _wake(self) -> None:
+        """A due instant came, or the sweep's turn: run, then set the wake job again (the
+        run moved schedules on; another process may have added an earlier instant)."""
+        try:
+            await self._job()
+        finally:
+            await self._rebuild_quietly()
+
     async def rebuild(self) -> None:
-        subs = await self.deliverer.digests.active()
-        wanted = {f"{JOB_PREFIX}{sub.id}": sub for sub in subs}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
-                job.remove()
-        for job_id, sub in wanted.items():
-            self.scheduler.add_job(
-                self._job,
-                cron_for(sub),
-                id=job_id,
-                coalesce=True,  # several missed firings: one run
-                max_instances=1,
-                misfire_grace_time=3600,
-                replace_existing=True,
-            )
-        log.info("digest scheduler: %d subscription(s)", len(wanted))
+        """Set the wake job to the next instant a subscription falls due (none: no job)."""
+        now = self.deliverer.clock.now()
+        due = await self.deliverer.digests.next_due_after(now)
+        self.next_due = due
+        if due is None:
+            if self.scheduler.get_job(WAKE_JOB) is not None:
+                self.scheduler.remove_job(WAKE_JOB)
+            return
+        # APScheduler waits on the wall clock; the deliverer's clock says how far off the
+        # instant is (the same thing in production, a fixed instant in tests).
+        self.scheduler.add_job(
+            self._wake,
+            DateTrigger(datetime.now(UTC) + (due - now), timezone=UTC),
+            id=WAKE_JOB,
+            misfire_grace_time=3600,
+            replace_existing=True,
+        )
+        log.debug("digest scheduler: next wake at %s", due.isoformat())
+
+    async def _rebuild_quietly(self) -> None:
+        """Rebuild after a run: a busy database is a warning; the next sweep tries again."""
+        try:
+            await self.rebuild()
+        except Exception as exc:
+            problem = database_problem(exc)
+            if problem is None:
+                raise
+            log.warning("digest scheduler: %s; the next sweep tries again", problem.detail)
 
     def changed(self) -> None:
-        """A subscription changed in this process: rebuild the jobs soon."""
+        """A subscription changed in this process: set the wake job again soon."""
         if not self.scheduler.running:
-            return  # start() builds them
+            return  # start() sets it
+        self._stale = True
         if self._rebuilding is None or self._rebuilding.done():
-            self._rebuilding = asyncio.get_running_loop().create_task(self.rebuild())
+            self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild_changed())
+
+    async def _rebuild_changed(self) -> None:
+        while self._stale:
+            self._stale = False
+            await self._rebuild_quietly()
 
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self.scheduler.get_jobs())
