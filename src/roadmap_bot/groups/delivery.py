@@ -77,6 +77,8 @@ SHUTDOWN_GRACE = 5.0  # seconds in-flight deliveries get to finish when shutting
 # on the same slot finds rows left to claim. WINDOW keeps the concurrency slots busy.
 CLAIM_BATCH = 128
 WINDOW = 512
+FIRST_CLAIM = 16  # a run's first claim; each next one twice as large, up to CLAIM_BATCH
+START_STEP = 16  # deliveries started per turn of the event loop
 
 T = TypeVar("T")
 
@@ -271,8 +273,13 @@ class Deliverer:
         )
         await self.digests.record_many([p.paused for p in plans if p.paused is not None])
         due = [p for p in plans if p.week is not None]
-        for start in range(0, len(due), self.claim_batch):
-            chunk = due[start : start + self.claim_batch]
+        start = 0
+        while start < len(due):
+            # The first claims of a run are small, then they grow to claim_batch: the first
+            # digest starts after a claim of a few rows, not of a whole batch.
+            chunk = due[start : start + run.claim_size]
+            start += len(chunk)
+            run.claim_size = min(run.claim_size * 2, self.claim_batch)
             await run.room.wait_for(len(chunk))
             if self._closing:
                 return
@@ -315,17 +322,34 @@ class Deliverer:
             return
         subs = list({j.sub.channel: j.sub for j in jobs}.values())
         states = await self.group_states([s.channel for s in subs], subs)
+        if self._closing:
+            # Shut down meanwhile, after it gathered the tasks to wait for: these would
+            # run on unwatched. Handed back, the next worker takes them at once.
+            await self.digests.release(run.owner, [j.delivery.id for j in jobs])
+            return
         run.held.update(j.delivery.id for j in jobs)
         run.room.take(len(jobs))
         if run.renewer is None:
             run.renewer = asyncio.create_task(self._renew(run))
-        for job in jobs:
+        for number, job in enumerate(jobs):
+            if number and number % START_STEP == 0:
+                # A task composes its digest as soon as it runs: a whole batch started at
+                # once would compose 128 digests in one turn of the event loop (~45 ms),
+                # holding up everything else (Slack's acks too). START_STEP at a time, the
+                # loop turns between them.
+                await asyncio.sleep(0)
+                if self._closing:  # shut down meanwhile: see above
+                    rest = [j.delivery.id for j in jobs[number:]]
+                    run.held.difference_update(rest)
+                    run.room.give(len(rest))
+                    await self.digests.release(run.owner, rest)
+                    return
             task = asyncio.create_task(self._deliver(job, states[job.sub.channel], run))
             run.tasks.add(task)
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             task.add_done_callback(run.done)
-        run.started += len(jobs)
+            run.started += 1
 
     async def _renew(self, run: _Run) -> None:
         """Keep the run's leases alive while it works (queued deliveries included)."""
@@ -800,6 +824,7 @@ class _Run:
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = 0
         self.claimed = False  # whether the run has claimed (or tried to) anything yet
+        self.claim_size = min(FIRST_CLAIM, deliverer.claim_batch)  # the next claim's rows
         self.renewer: asyncio.Task[None] | None = None
         # subscriptions whose schedule this run moved to a week still due (after downtime)
         self.moved: set[int] = set()
