@@ -6,6 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
+
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.store.digests import (
     ClaimOutcome,
@@ -126,3 +128,33 @@ async def test_claims_from_before_leases_are_taken_over(tmp_path: Path) -> None:
         assert taken.claimed_by == "new"
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("weeks", [1, 3, 12])
+async def test_a_batch_claims_each_row_once_whatever_its_weeks_and_instants(
+    store: SqlStore, weeks: int
+) -> None:
+    """One week and instant is one INSERT ... SELECT, a few are one each, many are bound row
+    by row: every way, each row is claimed once with its own week, instant and channel."""
+    digests = DigestStore(store)
+    subs = [await _subscribed(digests, f"slack:T1:C{i}") for i in range(12)]
+    dues = [DUE + timedelta(days=7 * (i % weeks)) for i in range(12)]
+    wanted = [ClaimRequest(s, d.date(), d) for s, d in zip(subs, dues, strict=True)]
+    first = await digests.claim_many(wanted[:8], "a", DUE, LEASE)
+    assert [c.outcome for c in first] == [ClaimOutcome.NEW] * 8
+    assert [(c.delivery.channel, c.delivery.week) for c in first] == [
+        (s.channel, d.date()) for s, d in zip(subs[:8], dues[:8], strict=True)
+    ]
+    # the first eight are a's now; the last four are new to b
+    later = await digests.claim_many(wanted, "b", DUE + timedelta(minutes=1), LEASE)
+    assert [c.outcome for c in later] == [ClaimOutcome.BUSY] * 8 + [ClaimOutcome.NEW] * 4
+    for sub, due, holder in zip(subs, dues, ["a"] * 8 + ["b"] * 4, strict=True):
+        [row] = await digests.deliveries(sub.channel)
+        assert (row.id, row.week, row.due_at, row.claimed_by, row.state, row.attempts) == (
+            f"{sub.id}-{due.date().isoformat()}",
+            due.date(),
+            due,
+            holder,
+            DeliveryState.CLAIMED,
+            1,
+        )
