@@ -10,8 +10,9 @@ the same run on the same machine, so the ratios hold while the machine's speed d
   N times alternately (hyperfine-like), medians compared; beside them the imports any
   command on the store needs before its first line of work (asyncio, a pydantic model,
   SQLAlchemy's asyncio engine), the floor under that ratio;
-- due selection through bench_due.py's store and timing (SQLite): 100,000 subscriptions at
-  the popular slot (a fifth due) and 10,000 all due after a week down;
+- due selection through bench_due.py's store and timing (SQLite), the work a run does
+  before its first digest can start: 100,000 subscriptions at the popular slot (a fifth
+  due) and 10,000 all due after a week down, and the longest event-loop block;
 - the digest fan-out of 16,000 channels in one process through the fake Slack
   (bench_fanout.py's child: wall, CPU, peak memory; bench_fanout.py prints the growth
   from 500 to 16,000);
@@ -189,26 +190,39 @@ def _children_cpu() -> float:
 
 
 async def due_rows(subscriptions: int) -> list[Row]:
-    """bench_due's store and timing at the issue's sizes."""
+    """bench_due's store and timing at the issue's sizes (SQLite): due selection is the
+    work a run does before its first digest can start (bench_due.py says what it holds);
+    the loop-block row is the longest block over that and over reading all that is due."""
     rows: list[Row] = []
     popular, _, week_down = bench_due.cases()
+    blocks: list[float] = []
     for count, (label, at, delivered_until), target in (
         (subscriptions, popular, 30.0),
         (10_000, week_down, 25.0),
     ):
         with tempfile.TemporaryDirectory() as folder:
             store, digests = await bench_due.filled(str(Path(folder) / "due.db"), count)
-            due, timings = await bench_due.timed_due(store, digests, at, delivered_until, 20)
+            bench_due.settle_after_start()  # as serve settles itself once started
+            due, first, every = await bench_due.timed_due(store, digests, at, delivered_until, 20)
             await store.close()
-        p95 = timings[int(len(timings) * 0.95) - 1]
+        blocks += [first.longest_block, every.longest_block]
         rows.append(
             (
-                f"due selection, {count:,} subscriptions, {label} ({due:,} due)",
-                f"p95 {p95:.1f} ms (median {statistics.median(timings):.1f})",
+                f"due selection, {count:,} subscriptions, {label} ({due:,} due), until the "
+                "first digest starts",
+                f"p95 {first.p95:.1f} ms (median {first.median:.1f}, CPU {first.cpu:.1f})",
                 f"<= {target:.0f} ms p95",
-                p95 <= target,
+                first.p95 <= target,
             )
         )
+    rows.append(
+        (
+            "longest event-loop block in due selection, and reading all that is due",
+            f"{max(blocks):.1f} ms",
+            "<= 20 ms",
+            max(blocks) <= 20.0,
+        )
+    )
     return rows
 
 
