@@ -227,13 +227,14 @@ class Deliverer:
         now = now or self.clock.now()
         run = _Run(self, f"{self.worker}/{next(self._runs)}", now, summary)
         self._owners.append(run.owner)
-        summary.already = await self.digests.sent_between(now - self.catchup, now)
+        # Counted beside the selection, not before it: the first digest need not wait.
+        already = asyncio.ensure_future(self.digests.sent_between(now - self.catchup, now))
         selected = False
         try:
             # Posts within the catch-up window first: after downtime the older rows are
             # mostly weeks to record as missed, and the first digest need not wait for them.
             batches = self.digests.due_batches(
-                now, recent_after=now - self.catchup, first=self.claim_batch
+                now, recent_after=now - self.catchup, first=run.claim_size
             )
             async for batch in batches:
                 if self._closing:
@@ -258,8 +259,11 @@ class Deliverer:
                     metrics.lease_takeover(job.delivery.channel.split(":", 1)[0])
                 await self._start(run, recovered)
             await run.finish()
+            summary.already += await already
         finally:
             run.stop()
+            if not already.done():
+                already.cancel()
         if selected or run.started:
             log.info("digests at %s: %s", now.isoformat(), summary.line())
         return summary
