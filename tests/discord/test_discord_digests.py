@@ -325,6 +325,31 @@ async def test_a_digest_in_a_dm_gets_its_prompts_as_a_reply(
     assert fake.threads == {}
 
 
+async def test_channels_at_the_same_step_each_get_their_own_prompts_post(
+    fake: FakeDiscord, start_bot: StartBot, groups: StudyGroups, deliverer: Deliverer
+) -> None:
+    """The prompts of one step are rendered once for every channel at that step; each
+    post still carries its own nonce, and only the DM's is a reply to its digest."""
+    await start_bot(guild_id=None)  # /roadmap everywhere: in the server and in DMs
+    shown = await (
+        await fake.slash("subscribe", {"target": "beginner"}, user=BOB, dm=True)
+    ).answer()
+    assert shown.message is not None
+    dm = int(shown.message["channel_id"])
+    await subscribe(fake, {"target": "beginner"})
+    assert (await deliverer.run_due(FIRST_DUE)).delivered == 2
+    (post,) = digests_in(fake, fake.guild.channel)
+    assert post.message is not None
+    thread = int(fake.threads[int(post.message["id"])]["id"])
+    in_thread = fake.requests_to("POST", rf"/channels/{thread}/messages")
+    in_dm = fake.requests_to("POST", rf"/channels/{dm}/messages")
+    assert len(in_thread) == 1 and len(in_dm) == 2  # the DM: its digest, then the reply
+    to_thread, reply = in_thread[0].body, in_dm[1].body
+    assert "message_reference" not in to_thread and "message_reference" in reply
+    assert to_thread["embeds"] == reply["embeds"]  # the same prompts
+    assert len({to_thread["nonce"], reply["nonce"], in_dm[0].body["nonce"]}) == 3
+
+
 async def test_a_429_waits_retry_after_through_the_deliverer(
     fake: FakeDiscord, bot: RoadmapClient, deliverer: Deliverer, sleeps: Sleeps
 ) -> None:

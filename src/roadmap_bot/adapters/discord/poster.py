@@ -49,6 +49,7 @@ from discord.http import HTTPClient, Ratelimit, Route
 
 from roadmap_bot.adapters.discord.client import TOKEN_REJECTED, use_endpoints
 from roadmap_bot.adapters.discord.embeds import FOOTER_MAX, Options, clip, render
+from roadmap_bot.chat.by_identity import ByIdentity
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.config import ConfigError, Settings
 from roadmap_bot.groups.delivery import DeliveryError
@@ -134,12 +135,19 @@ def digest_payload(reply: Reply, delivery_id: str, part: str = "post") -> dict[s
         room = FOOTER_MAX - len(tag) - len(" · ")
         footer = f"{clip(reply.footer, room)} · {tag}" if reply.footer else tag
         reply = reply.model_copy(update={"footer": footer})
-    message = render(reply, Options(offer_share=False))
-    payload = message.payload()
+    return _with_nonce(_public_body(reply), delivery_id, part)
+
+
+def _public_body(reply: Reply) -> dict[str, Any]:
+    """Embed and buttons, for the whole channel."""
+    payload = render(reply, Options(offer_share=False)).payload()
     payload.pop("flags", None)  # a digest is for the whole channel
-    payload["nonce"] = nonce_for(delivery_id, part)
-    payload["enforce_nonce"] = True
     return payload
+
+
+def _with_nonce(body: dict[str, Any], delivery_id: str, part: str) -> dict[str, Any]:
+    # a copy: the body may be shared by many channels' posts (the discussion's)
+    return {**body, "nonce": nonce_for(delivery_id, part), "enforce_nonce": True}
 
 
 def refusal(error: discord.HTTPException) -> DeliveryError:
@@ -205,6 +213,8 @@ class DiscordPoster:
         self.sleep = sleep
         # Channels where Discord refused a thread on a message (50024): replies instead.
         self._threadless: set[int] = set()
+        # every channel at the same step of a target gets the same prompts (one object)
+        self._discussion = ByIdentity(_public_body, size=256)
 
     async def _ready(self) -> None:
         """Log in first when Discord did not answer at start-up; until it does, each
@@ -268,7 +278,7 @@ class DiscordPoster:
     async def _discuss(
         self, channel: str, message_id: str, discussion: Reply, title: str, delivery_id: str
     ) -> None:
-        payload = digest_payload(discussion, delivery_id, "discussion")
+        payload = _with_nonce(self._discussion(discussion), delivery_id, "discussion")
         target = channel_id(channel)
         if self._takes_threads(channel):
             thread = await self._open_thread(target, int(message_id), title)

@@ -13,13 +13,13 @@ are numbered (``roadmap:cmd:3``) so each is unique within a message or view.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from roadmap_bot.adapters.slack.escape import ELLIPSIS, escape, fit, link, trim
+from roadmap_bot.chat.by_identity import ByIdentity
 from roadmap_bot.chat.render_text import (
     bar,
     page_bounds,
@@ -80,32 +80,6 @@ ITEM_COMMAND: dict[ReplyKind, str] = {
 }
 
 Block = dict[str, Any]
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class ByIdentity(Generic[K, V]):
-    """What was built from an object, kept for that very object (the last ``size`` ones).
-
-    A fan-out's digests of one step share their common parts as the same objects (see
-    ``groups/digest.py``): their Block Kit is built once, not once per channel. Keyed by
-    identity, not value: hashing a reply model costs about what rendering it does. Each
-    entry holds its object, so an id is never reused while it is cached."""
-
-    def __init__(self, build: Callable[[K], V], size: int = 512) -> None:
-        self.build = build
-        self.size = size
-        self._entries: OrderedDict[int, tuple[K, V]] = OrderedDict()
-
-    def __call__(self, obj: K) -> V:
-        entry = self._entries.get(id(obj))
-        if entry is not None and entry[0] is obj:
-            return entry[1]
-        value = self.build(obj)
-        self._entries[id(obj)] = (obj, value)
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        return value
 
 
 @dataclass

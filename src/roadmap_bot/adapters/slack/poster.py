@@ -31,8 +31,9 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.internal_utils import get_user_agent
 
 from roadmap_bot.adapters.slack.api import web_client
-from roadmap_bot.adapters.slack.blocks import ByIdentity, render_message
+from roadmap_bot.adapters.slack.blocks import render_message
 from roadmap_bot.adapters.slack.tokens import NotInstalled, OneToken, Tokens, with_token
+from roadmap_bot.chat.by_identity import ByIdentity
 from roadmap_bot.chat.replies import Reply
 from roadmap_bot.config import Settings
 from roadmap_bot.groups.delivery import DeliveryError
