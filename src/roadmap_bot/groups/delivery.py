@@ -78,7 +78,6 @@ SHUTDOWN_GRACE = 5.0  # seconds in-flight deliveries get to finish when shutting
 CLAIM_BATCH = 128
 WINDOW = 512
 FIRST_CLAIM = 16  # a run's first claim; each next one twice as large, up to CLAIM_BATCH
-START_STEP = 16  # deliveries started per turn of the event loop
 
 T = TypeVar("T")
 
@@ -335,25 +334,13 @@ class Deliverer:
         run.room.take(len(jobs))
         if run.renewer is None:
             run.renewer = asyncio.create_task(self._renew(run))
-        for number, job in enumerate(jobs):
-            if number and number % START_STEP == 0:
-                # A task composes its digest as soon as it runs: a whole batch started at
-                # once would compose 128 digests in one turn of the event loop (~45 ms),
-                # holding up everything else (Slack's acks too). START_STEP at a time, the
-                # loop turns between them.
-                await asyncio.sleep(0)
-                if self._closing:  # shut down meanwhile: see above
-                    rest = [j.delivery.id for j in jobs[number:]]
-                    run.held.difference_update(rest)
-                    run.room.give(len(rest))
-                    await self.digests.release(run.owner, rest)
-                    return
+        for job in jobs:
             task = asyncio.create_task(self._deliver(job, states[job.sub.channel], run))
             run.tasks.add(task)
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
             task.add_done_callback(run.done)
-            run.started += 1
+        run.started += len(jobs)
 
     async def _renew(self, run: _Run) -> None:
         """Keep the run's leases alive while it works (queued deliveries included)."""
