@@ -213,7 +213,8 @@ class Deliverer:
         workers left unfinished. Safe to run repeatedly, and side by side.
 
         The run streams: due subscriptions are read a batch at a time, and posts are
-        claimed ``claim_batch`` at a time, each batch only once the run has room for it
+        claimed in batches (the first of FIRST_CLAIM rows, so that the first digest starts
+        at once, then growing to ``claim_batch``), each only once the run has room for it
         (at most ``window`` digests built or being posted at once). Memory stays flat in
         the channel count, and two workers on one slot split it instead of one claiming
         everything. Ledger work stays batched: a transaction records a read batch's
