@@ -26,6 +26,7 @@ subscription with the reason; other channels are not affected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -78,6 +79,7 @@ SHUTDOWN_GRACE = 5.0  # seconds in-flight deliveries get to finish when shutting
 CLAIM_BATCH = 128
 WINDOW = 512
 FIRST_CLAIM = 16  # a run's first claim; each next one twice as large, up to CLAIM_BATCH
+FIRST_FENCE_WAIT = 1.0  # seconds a run's second claim waits at most for its first fence
 
 T = TypeVar("T")
 
@@ -269,14 +271,14 @@ class Deliverer:
         return summary
 
     async def _claim_due(self, run: _Run, plans: list[_Plan]) -> None:
-        """Record the weeks these plans will not post, then claim and start the posts, a
-        claim batch at a time as the run has room."""
+        """Claim and start the posts of these plans, a claim batch at a time as the run has
+        room, and record the weeks they will not post. The records come after the first
+        claim: after downtime most due rows have a week to record as missed, and the
+        first digest need not wait for them (a run that stops in between leaves them to
+        the next run, which records them the same way)."""
         summary = run.summary
-        summary.missed += await self.digests.record_many(
-            [p.missed for p in plans if p.missed is not None]
-        )
-        await self.digests.record_many([p.paused for p in plans if p.paused is not None])
         due = [p for p in plans if p.week is not None]
+        unrecorded = True
         start = 0
         while start < len(due):
             # The first claims of a run are small, then they grow to claim_batch: the first
@@ -284,6 +286,7 @@ class Deliverer:
             chunk = due[start : start + run.claim_size]
             start += len(chunk)
             run.claim_size = min(run.claim_size * 2, self.claim_batch)
+            await run.after_first_fence()
             await run.room.wait_for(len(chunk))
             if self._closing:
                 return
@@ -310,15 +313,29 @@ class Deliverer:
                     if check and claim.delivery.state is DeliveryState.CLAIMED:
                         metrics.lease_takeover(plan.sub.channel.split(":", 1)[0])
                     ours.append((plan, claim.delivery, check))
-            if not ours:
-                continue
-            # the whole subscription (its target, ...) is read only for the posts we hold
-            full = await self.digests.subscriptions([d.subscription_id for _, d, _ in ours])
-            jobs = [
-                _Job(full[d.subscription_id], d, plan.next_due, check=check)
-                for plan, d, check in ours
-            ]
-            await self._start(run, jobs)
+            if ours:
+                # the whole subscription (its target, ...) is read only for the posts we hold
+                full = await self.digests.subscriptions([d.subscription_id for _, d, _ in ours])
+                jobs = [
+                    _Job(full[d.subscription_id], d, plan.next_due, check=check)
+                    for plan, d, check in ours
+                ]
+                await self._start(run, jobs)
+            if unrecorded:
+                unrecorded = False
+                await self._record(run, plans)
+        if unrecorded:
+            await self._record(run, plans)
+
+    async def _record(self, run: _Run, plans: list[_Plan]) -> None:
+        """The weeks these plans will not post: missed, or paused (schedules move on)."""
+        if not any(p.missed or p.paused for p in plans):
+            return
+        await run.after_first_fence()
+        run.summary.missed += await self.digests.record_many(
+            [p.missed for p in plans if p.missed is not None]
+        )
+        await self.digests.record_many([p.paused for p in plans if p.paused is not None])
 
     async def _start(self, run: _Run, jobs: list[_Job]) -> None:
         """Start delivering ``jobs``: each builds its digest when its task runs."""
@@ -817,6 +834,8 @@ class _Run:
         self.started = 0
         self.claimed = False  # whether the run has claimed (or tried to) anything yet
         self.claim_size = min(FIRST_CLAIM, deliverer.claim_batch)  # the next claim's rows
+        # set once the run's first fence is written (or a delivery ended without one)
+        self.first_fenced = asyncio.Event()
         self.renewer: asyncio.Task[None] | None = None
         # subscriptions whose schedule this run moved to a week still due (after downtime)
         self.moved: set[int] = set()
@@ -850,6 +869,7 @@ class _Run:
         """A delivery ended. One cancelled (shutting down) was left to the next worker, or
         handed back. Only unfinished tasks are kept: memory stays flat over a long run."""
         self.tasks.discard(task)
+        self.first_fenced.set()  # (or it never will be: a run must not wait for it)
         if task.cancelled() or task.exception() is not None:
             self.summary.in_progress += 1
 
@@ -876,10 +896,22 @@ class _Run:
             job.in_room = True
             self.room.take()
 
+    async def after_first_fence(self) -> None:
+        """Wait until the run's first fence is written, if it has started deliveries. The
+        fence and the run's next claim or record all write: on SQLite the second to come
+        waits for the first's transaction, and the first posts should not (bounded: a run
+        never stalls on it)."""
+        if self.started and not self.first_fenced.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.first_fenced.wait(), FIRST_FENCE_WAIT)
+
     async def fence(self, delivery_id: str, longer: timedelta = timedelta(0)) -> bool:
         """Renew the lease (compare-and-set on the owner); False: it is someone else's."""
         until = self.now() + self.deliverer.lease + longer
-        return await self._fences.add(Lease(delivery_id, until))
+        try:
+            return await self._fences.add(Lease(delivery_id, until))
+        finally:
+            self.first_fenced.set()
 
     async def _finish(self, items: Sequence[tuple[str, str | None]]) -> set[str]:
         await self.deliverer.digests.finish_discussions(items, self.owner)
