@@ -11,9 +11,9 @@ and eight zones. Three cases:
 - after a week of downtime: all 100,000 due at once, the worst case.
 
 "Due selection" is the work a run does, from the moment it wakes, before the first digest
-can start: reading what is due, planning it, recording the weeks it will not post that it
-read first, claiming the first posts in the ledger, reading their subscriptions and their
-channels' state, and composing the first digest: until the first post begins (a real
+can start: reading what is due, planning it, claiming the first posts in the ledger,
+reading their subscriptions and their channels' state, composing the first digest and
+renewing its lease (the fence): until the first post begins (a real
 `Deliverer.run_due`, with a platform that holds its posts; the run is then shut down and
 the ledger reset). Each line gives its median, p95 and CPU time, and the longest the event
 loop was blocked meanwhile (a ticker task's CPU time between turns). The process is
@@ -36,6 +36,8 @@ SQLite on a temporary file; PostgreSQL on a throwaway server from Debian's binar
 (tests/postgres_server.py), skipped with the reason when they are missing.
 
 Run: .venv/bin/python bench/bench_due.py [COUNT [RUNS]]
+Another version of the code, the same bench (before/after in one session):
+    PYTHONPATH=<its checkout>/src .venv/bin/python bench/bench_due.py [COUNT [RUNS]]
 """
 
 from __future__ import annotations
