@@ -30,7 +30,8 @@ The rest of the run is not free, and is not hidden: each line also gives
 
 and at the popular slot a last line claims the whole slot in the ledger, 128 posts per
 transaction as a run does (without composing or posting): the ledger work of a fan-out.
-The whole fan-out, end to end, is bench_fanout.py's.
+The whole fan-out, end to end, is bench_fanout.py's. Last, each engine's scheduler starts
+once over all the subscriptions (what `serve` does at start-up), with its longest block.
 
 SQLite on a temporary file; PostgreSQL on a throwaway server from Debian's binaries
 (tests/postgres_server.py), skipped with the reason when they are missing.
@@ -63,6 +64,7 @@ from roadmap_bot.clock import FixedClock
 from roadmap_bot.groups.delivery import CLAIM_BATCH, Deliverer
 from roadmap_bot.groups.digest import Digest
 from roadmap_bot.groups.schedule import Schedule
+from roadmap_bot.groups.scheduler import DigestScheduler
 from roadmap_bot.learning.catalog import Catalog, load_catalog
 from roadmap_bot.pauses import settle_after_start
 from roadmap_bot.store.digests import ClaimOutcome, ClaimRequest, DigestStore, Subscription
@@ -412,7 +414,28 @@ async def measure(engine: str, where: str, count: int, runs: int) -> None:
             print(
                 f"{engine:<10} {label:<14} {slot.due:>6} claimed, 128 a transaction: {slot.line()}"
             )
+    start = await scheduler_start(store, catalog)
+    print(
+        f"{engine:<10} scheduler start with {count} subscriptions: {start.timings[0]:.1f} ms, "
+        f"CPU {start.cpu:.1f}, block {start.longest_block:.1f}, {start.due} job(s)"
+    )
     await store.close()
+
+
+async def scheduler_start(store: SqlStore, catalog: Catalog) -> Timed:
+    """``serve``'s scheduler starting (then stopped): what it reads and builds for the
+    subscriptions, and the longest it blocks the event loop meanwhile (one run)."""
+    scheduler = DigestScheduler(Deliverer(catalog, store, FixedClock(NOW), {}))
+    async with Ticker() as ticker:
+        cpu = clock.process_time()
+        start = clock.perf_counter()
+        await scheduler.start()
+        took = (clock.perf_counter() - start) * 1000
+        cpu = (clock.process_time() - cpu) * 1000
+        block = ticker.worst
+    jobs = len(scheduler.job_ids())
+    await scheduler.stop()
+    return Timed(jobs, [took], block, cpu)
 
 
 async def main() -> None:
