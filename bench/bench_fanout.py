@@ -7,7 +7,7 @@ of bench_slack_digests.py (its own process: 20 ms per call, one message per seco
 channel, 2% random 429s). The child prints, for the first run:
 
 - wall time and the child's CPU time (user + system),
-- peak resident memory (ru_maxrss) and what the process held before the run began,
+- peak resident memory (VmHWM) and what the process held before the run began,
   so growth with the channel count is visible,
 - time spent in garbage collections (gc.callbacks), all and full ones (generation 2),
 - what the fake saw: each channel posted once, no duplicate, no loss, and the fake's own
@@ -80,7 +80,14 @@ def rss_mib() -> float:
 
 
 def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak resident memory (Linux: VmHWM in /proc/self/status). Not
+    ``ru_maxrss``: Linux carries it over exec from the parent, so a child started by a
+    big parent (bench_targets after its 100,000-subscription rows) reported the parent's
+    peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: KiB
 
 
 def cpu_seconds() -> float:
