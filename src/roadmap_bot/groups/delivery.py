@@ -904,6 +904,7 @@ class _Run:
         if self.started and not self.first_fenced.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.first_fenced.wait(), FIRST_FENCE_WAIT)
+            self.first_fenced.set()  # waited once at most (its posts may look first, slowly)
 
     async def fence(self, delivery_id: str, longer: timedelta = timedelta(0)) -> bool:
         """Renew the lease (compare-and-set on the owner); False: it is someone else's."""
