@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -270,6 +271,20 @@ class _BlockedPoster(RecordingPoster):
         return await super().post(channel, message, delivery_id)  # type: ignore[arg-type]
 
 
+async def _posting(slow: _BlockedPoster, running: asyncio.Task[Any]) -> None:
+    """Wait until the run's post is under way. A safety net: a run that ended first
+    raises its error here, and one that never posts fails after 30 s (either hung the
+    test before)."""
+    waiting = asyncio.ensure_future(slow.waiting.wait())
+    await asyncio.wait([waiting, running], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if waiting.done():
+        return
+    waiting.cancel()
+    if running.done():
+        running.result()  # its error
+    pytest.fail("the run did not post within 30 s")
+
+
 async def test_a_run_renews_its_leases_while_a_post_is_slow(
     roadmap: Roadmap, groups: StudyGroups, clock: FixedClock
 ) -> None:
@@ -280,7 +295,7 @@ async def test_a_run_renews_its_leases_while_a_post_is_slow(
         roadmap.catalog, deliverer_store(groups), clock, {"console": slow}, renew_every=0.01
     )
     running = asyncio.create_task(worker.run_due())
-    await slow.waiting.wait()
+    await _posting(slow, running)
     clock.advance(timedelta(minutes=10))  # far past the 2-minute lease...
     await _lease_reaches_past(deliverer_store(groups), clock.now())  # ... which the run renews
     other = RecordingPoster()
@@ -300,7 +315,7 @@ async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once
     clock.set(FIRST_DUE)
     worker = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": slow})
     running = asyncio.create_task(worker.run_due())
-    await slow.waiting.wait()  # the post is under way when SIGTERM comes
+    await _posting(slow, running)  # the post is under way when SIGTERM comes
     await worker.shutdown(grace=0.05)
     stopped = await running
     assert stopped.line() == "delivered 0, already delivered 0, failed 0, in progress 1"
