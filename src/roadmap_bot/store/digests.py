@@ -967,6 +967,10 @@ class DigestStore:
             for i in items
             for week, due_at in i.weeks
         ]
+        # In the order claims insert theirs, (week, instant, subscription): on PostgreSQL
+        # two transactions that take the same rows in different orders can deadlock.
+        rows.sort(key=lambda r: (r["week"], r["due_at"], r["subscription_id"]))
+        advances = sorted(items, key=lambda i: i.sub.id)
         stmt = insert(self.db.dialect, _d)
         # a week that failed and is now past its time ends missed, keeping why
         stmt = stmt.on_conflict_do_update(
@@ -982,7 +986,7 @@ class DigestStore:
         ).returning(_d.c.id)
         async with self.store.write() as conn:
             added = len((await conn.execute(stmt, rows)).all()) if rows else 0
-            await conn.execute(_ADVANCE, [_advance(i.next_due_at, i.sub.id) for i in items])
+            await conn.execute(_ADVANCE, [_advance(i.next_due_at, i.sub.id) for i in advances])
         return added
 
     async def deliveries(self, channel: str, limit: int = 20) -> list[Delivery]:
