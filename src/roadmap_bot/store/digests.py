@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roadmap_bot.store import schema as t
-from roadmap_bot.store.sql import SqlStore, insert
+from roadmap_bot.store.sql import CHUNK, SqlStore, chunks, insert
 from roadmap_bot.weekly import Schedule
 
 
@@ -133,7 +133,6 @@ class Claim:
     delivery: Delivery
 
 
-_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _SELECT_GROUPS = 8  # at most this many (week, instant) groups claimed by INSERT ... SELECT
 DUE_BATCH = 1000  # due subscriptions per read at most: a few milliseconds of the event loop
 FIRST_DUE_BATCH = 128  # the first read of a run: enough for its first claim
@@ -200,10 +199,6 @@ def _claimed(
         claimed_by=worker,
         lease_until=until,
     )
-
-
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
 def delivery_id(subscription_id: int, week: date) -> str:
@@ -411,8 +406,8 @@ class DigestStore:
         """Many subscriptions by id, ended or not."""
         found: dict[int, Subscription] = {}
         async with self.db.read() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                query = select(*_SUB_COLUMNS).where(_s.c.id.in_(ids[start : start + _CHUNK]))
+            for chunk in chunks(ids):
+                query = select(*_SUB_COLUMNS).where(_s.c.id.in_(chunk))
                 for row in await conn.execute(query):
                     found[row[0]] = _subscription(row)
         return found
@@ -568,8 +563,8 @@ class DigestStore:
         claims: list[Claim] = []
         # even nothing to claim takes the write lock once: a run learns at once whether it
         # can write (serve's start-up catch-up waits out a database another process holds)
-        for start in range(0, max(len(wanted), 1), _CHUNK):
-            claims += await self._claim(wanted[start : start + _CHUNK], worker, now, lease)
+        for start in range(0, max(len(wanted), 1), CHUNK):
+            claims += await self._claim(wanted[start : start + CHUNK], worker, now, lease)
         return claims
 
     async def _claim(
@@ -715,7 +710,7 @@ class DigestStore:
         conn: AsyncConnection, keys: Sequence[str], *, lock: bool
     ) -> dict[str, Delivery]:
         found: dict[str, Delivery] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             query = select(*_DELIVERY_COLUMNS).where(_d.c.id.in_(chunk))
             if lock:
                 query = query.with_for_update(skip_locked=True)
@@ -781,7 +776,7 @@ class DigestStore:
                 .values(lease_until=bindparam("until", type_=t.Timestamp())),
                 [{"key": i, "until": until[i]} for i in ids],
             )
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 held.update(
                     (await conn.execute(select(_d.c.id).where(_d.c.id.in_(chunk), mine))).scalars()
                 )
@@ -795,7 +790,7 @@ class DigestStore:
             if ids is None:
                 return (await conn.execute(mine)).rowcount
             count = 0
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids)):
                 count += (await conn.execute(mine.where(_d.c.id.in_(chunk)))).rowcount
             return count
 
@@ -854,7 +849,7 @@ class DigestStore:
                 )
             # ours now: sent, still held by this worker, with the message id just written
             ours: dict[str, str | None] = {}
-            for chunk in _chunks([d.delivery.id for d in done]):
+            for chunk in chunks([d.delivery.id for d in done]):
                 for key, mid in await conn.execute(
                     select(_d.c.id, _d.c.message_id).where(
                         _d.c.id.in_(chunk),
@@ -1019,7 +1014,7 @@ class DigestStore:
         facts = {c: ChannelFacts({}, [], []) for c in channels}
         cov, mem = t.channel_covered, t.channel_members
         async with self.db.read() as conn:
-            for chunk in _chunks(list(facts)):
+            for chunk in chunks(list(facts)):
                 for channel, project, how in await conn.execute(
                     select(cov.c.channel, cov.c.project, cov.c.how).where(cov.c.channel.in_(chunk))
                 ):

@@ -17,9 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.sql.expression import Select
 
 from roadmap_bot.store import schema as t
-from roadmap_bot.store.sql import SqlStore, insert
-
-_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+from roadmap_bot.store.sql import SqlStore, chunks, insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +48,6 @@ class PageLink:
     created_at: datetime
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 _e = t.mark_events
 _l = t.dashboard_links
 _LINK = select(_l.c.channel, _l.c.salt, _l.c.token_hash, _l.c.created_at)
@@ -80,7 +73,7 @@ class GroupStore:
             return found
         first = func.min(_e.c.at).label("first")
         async with self.db.read() as conn:
-            for chunk in _chunks(wanted):
+            for chunk in chunks(wanted):
                 rows = await conn.execute(
                     select(_e.c.user_id, _e.c.project, first)
                     .where(
@@ -102,7 +95,7 @@ class GroupStore:
         wanted = list(dict.fromkeys(users))
         events: list[MarkEvent] = []
         async with self.db.read() as conn:
-            for chunk in _chunks(wanted):
+            for chunk in chunks(wanted):
                 rows = await conn.execute(
                     select(_e.c.user_id, _e.c.project, _e.c.status, _e.c.at)
                     .where(
@@ -123,7 +116,7 @@ class GroupStore:
         found: dict[int, list[LedgerWeek]] = {i: [] for i in wanted}
         d = t.deliveries
         async with self.db.read() as conn:
-            for chunk in _chunks(wanted):
+            for chunk in chunks(wanted):
                 rows = await conn.execute(
                     select(d.c.subscription_id, d.c.week, d.c.due_at, d.c.state, d.c.kind)
                     .add_columns(d.c.project)
@@ -146,7 +139,7 @@ class GroupStore:
 
     async def page_links(self, channels: Sequence[str]) -> dict[str, PageLink]:
         found: dict[str, PageLink] = {}
-        for chunk in _chunks(list(dict.fromkeys(channels))):
+        for chunk in chunks(list(dict.fromkeys(channels))):
             for link in await self._links(_LINK.where(_l.c.channel.in_(chunk))):
                 found[link.channel] = link
         return found

@@ -7,11 +7,11 @@ database through this object.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,7 +30,15 @@ from roadmap_bot.store.marks_cache import (
 )
 from roadmap_bot.store.migrate import upgrade
 
-_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """``items`` CHUNK at a time, for IN (...) lists."""
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
 
 
 def insert(dialect: str, table: Table) -> Any:
@@ -140,8 +148,7 @@ class SqlStore:
         if not missing:
             return found
         async with self.db.read() as conn:
-            for start in range(0, len(missing), _CHUNK):
-                chunk = missing[start : start + _CHUNK]
+            for chunk in chunks(missing):
                 rows = await conn.execute(
                     select(t.users.c.id, t.users.c.name).where(t.users.c.id.in_(chunk))
                 )
@@ -217,8 +224,7 @@ class SqlStore:
         p = t.progress
         result: dict[str, dict[str, Mark]] = {u: {} for u in wanted}
         async with self.db.read() as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in chunks(wanted):
                 rows = await conn.execute(
                     select(p.c.user_id, p.c.project, p.c.status, p.c.updated_at).where(
                         p.c.user_id.in_(chunk)
