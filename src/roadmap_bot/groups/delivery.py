@@ -62,6 +62,7 @@ from roadmap_bot.store.digests import (
     Lease,
     Recorded,
     Subscription,
+    platform_of,
 )
 from roadmap_bot.store.sql import SqlStore
 
@@ -258,7 +259,7 @@ class Deliverer:
                     )
                 ]
                 for job in recovered:
-                    metrics.lease_takeover(job.delivery.channel.split(":", 1)[0])
+                    metrics.lease_takeover(platform_of(job.delivery.channel))
                 await self._start(run, recovered)
             await run.finish()
             summary.already += await already
@@ -311,7 +312,7 @@ class Deliverer:
                 else:
                     check = claim.outcome is ClaimOutcome.RETRY
                     if check and claim.delivery.state is DeliveryState.CLAIMED:
-                        metrics.lease_takeover(plan.sub.channel.split(":", 1)[0])
+                        metrics.lease_takeover(platform_of(plan.sub.channel))
                     ours.append((plan, claim.delivery, check))
             if ours:
                 # the whole subscription (its target, ...) is read only for the posts we hold
@@ -391,7 +392,7 @@ class Deliverer:
 
     def _poster(self, sub: Subscription | DueSubscription) -> Poster | None:
         # None: this process does not serve that platform; one that does will post it.
-        return self.posters.get(sub.channel.split(":", 1)[0])
+        return self.posters.get(platform_of(sub.channel))
 
     async def _recovery(self, delivery: Delivery, now: datetime) -> _Job:
         """A row a dead (or stopped) worker left: what finishing it means now."""
@@ -415,7 +416,7 @@ class Deliverer:
 
     async def _deliver(self, job: _Job, state: GroupState, run: _Run) -> None:
         """``_deliver_one``, seen by /metrics as in progress while it runs."""
-        platform = job.sub.channel.split(":", 1)[0]
+        platform = platform_of(job.sub.channel)
         metrics.digests_in_progress(platform, 1)
         try:
             await self._deliver_one(job, state, run)

@@ -205,6 +205,11 @@ def delivery_id(subscription_id: int, week: date) -> str:
     return f"{subscription_id}-{week.isoformat()}"
 
 
+def platform_of(channel: str) -> str:
+    """'slack:T1:C1' -> 'slack': the platform a channel id belongs to."""
+    return channel.split(":", 1)[0]
+
+
 _s = t.subscriptions
 _d = t.deliveries
 _SUB_COLUMNS = (
@@ -735,9 +740,7 @@ class DigestStore:
                 select(*_DELIVERY_COLUMNS).where(_abandoned(now)).order_by(_d.c.due_at).limit(limit)
             )
             # only rows of platforms this worker can post to (channel ids start 'slack:', ...)
-            found = [
-                d for d in (_delivery(r) for r in rows) if d.channel.split(":", 1)[0] in platforms
-            ]
+            found = [d for d in (_delivery(r) for r in rows) if platform_of(d.channel) in platforms]
         if not found:
             return []
         until = now + lease
