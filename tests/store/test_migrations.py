@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 
 from roadmap_bot.config import load_settings
 from roadmap_bot.store import Mark, Status
-from roadmap_bot.store.database import StoreError
+from roadmap_bot.store.database import Database, StoreError
 from roadmap_bot.store.digests import DeliveryState, DigestStore
 from roadmap_bot.store.groups import GroupStore
 from roadmap_bot.store.migrate import ALEMBIC_USER_VERSION, head, plain_head
@@ -140,6 +140,53 @@ async def test_the_migrations_build_exactly_the_schema(database: str) -> None:
             assert await conn.run_sync(_differences) == []
     finally:
         await store.close()
+
+
+def _indexes(conn: Connection, schema: str | None = None) -> dict[str, str]:
+    """The CREATE INDEX of each index the schema declares, as the database holds it."""
+    names = {index.name for table in metadata.tables.values() for index in table.indexes}
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+    else:
+        rows = conn.execute(
+            text(
+                "SELECT indexname, replace(indexdef, schemaname || '.', '') "
+                "FROM pg_indexes WHERE schemaname = :schema"
+            ),
+            {"schema": schema},
+        )
+    return {name: sql for name, sql in rows if name in names}
+
+
+async def test_create_all_builds_the_indexes_the_migrations_build(
+    database: str, tmp_path: Path
+) -> None:
+    # The partial indexes' PostgreSQL condition is added as PostgreSQL's DDL is compiled
+    # (store/schema.py): the schema's own DDL builds them with it, like the migrations.
+    store = await SqlStore.open(database)
+    try:
+        async with store.db.read() as conn:
+            migrated = await conn.run_sync(_indexes, "public")
+        if store.dialect == "sqlite":
+            fresh = await Database.open(tmp_path / "created.db")
+            try:
+                async with fresh.write() as conn:
+                    await conn.run_sync(metadata.create_all)
+                async with fresh.read() as conn:
+                    created = await conn.run_sync(_indexes)
+            finally:
+                await fresh.close()
+        else:
+            async with store.db.write() as conn:
+                await conn.execute(text("CREATE SCHEMA created"))
+                await conn.execute(text("SET LOCAL search_path TO created"))
+                await conn.run_sync(metadata.create_all)
+                created = await conn.run_sync(_indexes, "created")
+    finally:
+        await store.close()
+    assert created == migrated
+    assert "WHERE" in created["subscriptions_due"]
+    assert "WHERE" in created["deliveries_leases"]
 
 
 # SQLite lets a rowid table's TEXT PRIMARY KEY hold NULL unless it says NOT NULL, which

@@ -45,7 +45,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roadmap_bot.store import schema as t
@@ -299,6 +298,8 @@ def _due_columns(dialect: str) -> tuple[ColumnElement[Any], ...]:
     due: ColumnElement[Any] = _s.c.next_due_at
     paused: ColumnElement[Any] = _s.c.paused_until
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded already: the engine is open
+
         due = type_coerce(due, postgresql.TIMESTAMP(timezone=True))
         paused = type_coerce(paused, postgresql.DATE())
     else:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import Table
 
@@ -43,7 +43,11 @@ def chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
 
 def insert(dialect: str, table: Table) -> Any:
     """INSERT with ON CONFLICT for the engine at hand (both dialects spell it alike)."""
-    return (postgresql.insert if dialect != SQLITE else sqlite.insert)(table)
+    if dialect == SQLITE:
+        return sqlite.insert(table)
+    from sqlalchemy.dialects import postgresql  # loaded already: a PostgreSQL engine is open
+
+    return postgresql.insert(table)
 
 
 class SqlStore:
