@@ -305,7 +305,13 @@ async def test_an_org_wide_grid_install_keys_channels_by_enterprise_and_uninstal
     assert gone is None
     there = Asker(id="slack:E0GRID:W0GRACE", name="grace", channel="slack:E0GRID:C0GRID")
     schedule = await app.roadmap.ask("schedule", there)
-    assert UNINSTALLED in str(schedule.model_dump())
+    # the organization removed it, not one of its workspaces: the reason says so
+    assert "uninstalled from this Slack organization" in str(schedule.model_dump())
+    # and installing it again org-wide resumes the digest
+    assert oauth.adapter.on_installed is not None
+    await oauth.adapter.on_installed("E0GRID")
+    schedule = await app.roadmap.ask("schedule", there)
+    assert "uninstalled" not in str(schedule.model_dump())
 
 
 async def test_a_slack_connect_channel_both_sides_installed_has_one_subscription(

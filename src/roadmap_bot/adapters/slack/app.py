@@ -47,12 +47,12 @@ from roadmap_bot.adapters.slack.people import (
     unnamed_mentions,
 )
 from roadmap_bot.adapters.slack.tokens import (
-    REVOKED,
-    UNINSTALLED,
     Installed,
     OneToken,
     Removed,
     Tokens,
+    kind_of,
+    removed_reason,
     with_token,
 )
 from roadmap_bot.chat.core import Asker, Roadmap
@@ -323,14 +323,16 @@ class SlackAdapter:
 
     async def _on_uninstalled(self, ack: AsyncAck, context: AsyncBoltContext) -> None:
         await ack()
-        await self._removed(installation(context).key, UNINSTALLED)
+        key = installation(context).key
+        await self._removed(key, removed_reason(key))
 
     async def _on_tokens_revoked(
         self, ack: AsyncAck, event: Body, context: AsyncBoltContext
     ) -> None:
         await ack()
         if (event.get("tokens") or {}).get("bot"):  # user tokens alone: the bot still works
-            await self._removed(installation(context).key, REVOKED)
+            key = installation(context).key
+            await self._removed(key, removed_reason(key, revoked=True))
 
     async def _removed(self, team: str, reason: str) -> None:
         """The installation (a workspace, or a Grid organization installed org-wide) took
@@ -338,7 +340,7 @@ class SlackAdapter:
         if not team or self.installs is None:
             return
         await self.installs.remove(team)
-        log.info("Slack workspace %s removed the app: %s", team, reason)
+        log.info("Slack %s %s removed the app: %s", kind_of(team), team, reason)
         if self.on_removed is not None:
             await self.on_removed(team, reason)
 

@@ -24,7 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from roadmap_bot.adapters.slack import inbound
 from roadmap_bot.adapters.slack.app import SlackAdapter
 from roadmap_bot.adapters.slack.people import Install
-from roadmap_bot.adapters.slack.tokens import REVOKED, UNINSTALLED
+from roadmap_bot.adapters.slack.tokens import REMOVED_REASONS, kind_of
 from roadmap_bot.config import ConfigError, Settings
 from roadmap_bot.logs import WarningLimiter
 from roadmap_bot.store import Store
@@ -225,10 +225,10 @@ def slack_adapter(app: App, **options: Any) -> SlackAdapter:
 
     async def removed(team: str, reason: str) -> None:
         paused = await groups.pause_workspace(f"slack:{team}:", reason)
-        log.info("paused %d digest(s) in Slack workspace %s", paused, team)
+        log.info("paused %d digest(s) in Slack %s %s", paused, kind_of(team), team)
 
     async def installed(team: str) -> None:
-        for reason in (UNINSTALLED, REVOKED):  # paused only because the app was removed
+        for reason in REMOVED_REASONS:  # paused only because the app was removed
             await groups.resume_workspace(f"slack:{team}:", reason)
 
     async def signed_in(install: Install) -> None:

@@ -21,6 +21,25 @@ UNINSTALLED = "the app was uninstalled from this Slack workspace: reinstall it t
 REVOKED = "the app's bot token was revoked in this Slack workspace: reinstall it to resume"
 
 
+def kind_of(key: str) -> str:
+    """What an installation key names: an org-wide Enterprise Grid install is keyed by its
+    enterprise id (``E...``), any other by its workspace's team id."""
+    return "organization" if key.startswith("E") else "workspace"
+
+
+def removed_reason(key: str, revoked: bool = False) -> str:
+    """Why the installation ``key``'s digests stopped, naming a workspace or a Grid
+    organization as the case may be."""
+    reason = REVOKED if revoked else UNINSTALLED
+    return reason.replace("Slack workspace", f"Slack {kind_of(key)}")
+
+
+# Every reason the app's removal pauses digests for: installing again resumes only those.
+REMOVED_REASONS = tuple(
+    removed_reason(key, revoked) for key in ("T", "E") for revoked in (False, True)
+)
+
+
 class NotInstalled(Exception):
     """No installation for the workspace (never installed, or uninstalled since)."""
 
