@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from roadmap_bot.adapters.console import console_asker, run_console
 from roadmap_bot.app import App, platform_posters
 from roadmap_bot.config import ConfigError, Settings
+from roadmap_bot.retry import backoff
 from roadmap_bot.store.problems import database_problem
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ NOTHING_TO_SERVE = (
     "SLACK_APP_TOKEN for Socket Mode) and/or DISCORD_TOKEN; without them `serve` opens the "
     "local console, which needs a terminal"
 )
-BUSY_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)  # seconds; the last one repeats
+BUSY_BACKOFF = (1.0, 60.0)  # seconds: the first wait for a busy database, and the longest
 
 
 def nothing_to_serve(settings: Settings) -> str | None:
@@ -73,7 +74,7 @@ async def while_busy(
             problem = database_problem(exc)
             if problem is None or problem.kind != "busy":
                 raise
-            delay = BUSY_BACKOFF[min(attempt, len(BUSY_BACKOFF) - 1)]
+            delay = backoff(attempt, *BUSY_BACKOFF)
             log.warning(
                 "%s: the database is busy (%s); trying again in %.0f s", what, problem.detail, delay
             )

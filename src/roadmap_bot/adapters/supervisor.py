@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roadmap_bot.retry import backoff as retry_delay
+
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 1.0  # seconds before the first restart (at most; jitter takes up to half off)
@@ -41,8 +43,7 @@ def backoff(retry: int, rng: random.Random, first: float = BACKOFF_FIRST) -> flo
     """The delay before restart number ``retry`` (1, 2, ...): doubling from ``first``,
     capped at BACKOFF_CAP, with half of it random so that replicas which lost Discord
     together do not all come back in the same second."""
-    ceiling = min(BACKOFF_CAP, first * 2.0 ** max(0, retry - 1))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+    return retry_delay(retry - 1, first, BACKOFF_CAP, rng)
 
 
 @dataclass

@@ -50,6 +50,7 @@ from roadmap_bot.groups.digest import (
 from roadmap_bot.groups.news import GroupNews
 from roadmap_bot.groups.schedule import Schedule
 from roadmap_bot.learning.catalog import Catalog
+from roadmap_bot.retry import backoff
 from roadmap_bot.store.digests import (
     DISCUSSION_PENDING,
     ClaimOutcome,
@@ -71,6 +72,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # a claim's lease; longer than any one platform request
 RENEWALS_PER_LEASE = 4  # a run renews its leases this often per lease length
 RETRY_AFTER_CAP = 60.0  # seconds; a longer Retry-After hands the claim back, not awaited
+RETRY_BACKOFF = (0.5, 30.0)  # seconds: the first wait before posting again, and the longest
 MAX_WEEKS_BACK = 520  # bound the catch-up scan after very long downtime
 AGENDA_TIMEOUT = 3.0  # seconds a digest waits for a report's outline at most
 SHUTDOWN_GRACE = 5.0  # seconds in-flight deliveries get to finish when shutting down
@@ -530,7 +532,7 @@ class Deliverer:
                 reason = f"{type(problem).__name__}: {problem}"
                 check = True
             if attempt + 1 < self.attempts:
-                wait = delay if delay is not None else 0.5 * 2**attempt
+                wait = delay if delay is not None else backoff(attempt, *RETRY_BACKOFF)
                 # The lease must outlive the wait, or another worker could take it meanwhile.
                 if not await run.fence(delivery.id, timedelta(seconds=wait)):
                     _taken_over(sub, delivery)  # found before the wait as after it
@@ -594,7 +596,7 @@ class Deliverer:
                 log.warning("discussion for %s left for the next run: %s", sub.channel, reason)
                 await self.digests.release(run.owner, [delivery.id])
                 return
-            await self.sleep(delay if delay is not None else 0.5 * 2**attempt)
+            await self.sleep(delay if delay is not None else backoff(attempt, *RETRY_BACKOFF))
         await run.discussions.add((delivery.id, error))
 
     # -- composing -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
 import sqlite3
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from roadmap_bot.retry import backoff
 from roadmap_bot.store import Mark
 from roadmap_bot.store import schema as t
 
@@ -45,6 +47,7 @@ CHANNEL = "roadmap_marks"  # the PostgreSQL notification channel
 LISTENER_NAME = "roadmap-bot marks cache"  # the listening connection, in pg_stat_activity
 PING_SECONDS = 10.0  # a listening connection silently cut off is found within this time
 RETRY_SECONDS = (0.5, 30.0)  # first and longest wait before listening again
+_jitter = random.Random()  # replicas that lost the server together do not return in step
 
 
 @dataclass
@@ -369,7 +372,7 @@ class PostgresMarksCache(MarksCache):
     async def _listen_forever(self) -> None:
         import asyncpg  # type: ignore[import-untyped]  # only PostgreSQL processes import it
 
-        delay = RETRY_SECONDS[0]
+        failures = 0
         while True:
             try:
                 conn = await asyncpg.connect(
@@ -380,15 +383,15 @@ class PostgresMarksCache(MarksCache):
             else:
                 try:
                     await self._serve_while_listening(conn)
-                    delay = RETRY_SECONDS[0]
+                    failures = 0
                 except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
                     pass
                 finally:
                     self._lost()
                     conn.terminate()
                 log.warning("marks cache: lost the connection listening on %s", self._name)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_SECONDS[1])
+            await asyncio.sleep(backoff(failures, *RETRY_SECONDS, rng=_jitter))
+            failures += 1
 
     async def _serve_while_listening(self, conn: Any) -> None:
         lost = asyncio.Event()
