@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from roadmap_bot.pauses import settle_after_start
+from roadmap_bot.pauses import settle_after_start, settle_before_exit
 
 
 class Node:
@@ -31,3 +31,11 @@ def test_live_objects_are_frozen_and_garbage_is_collected_first(unfrozen: None) 
     assert garbage() is None  # collected, not frozen for the life of the process
     assert gc.get_freeze_count() > 0
     assert not any(obj is kept for obj in gc.get_objects())  # no collection walks it again
+
+
+def test_before_exit_everything_alive_leaves_the_collectors_reach(unfrozen: None) -> None:
+    # what the interpreter's shutdown collections would walk, object by object
+    kept = Node()
+    settle_before_exit()
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is kept for obj in gc.get_objects())

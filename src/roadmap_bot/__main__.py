@@ -1,5 +1,3 @@
-import sys
+from roadmap_bot.cli import run
 
-from roadmap_bot.cli import main
-
-sys.exit(main())
+run()

@@ -12,6 +12,14 @@ Frozen objects are never collected, even once unreachable: this is done once, at
 quiet moment (nothing in flight), right after a collection, so nothing freezes that is
 about to become garbage (an in-flight request, a retry's exception).
 
+A process that is about to exit freezes what is alive as well (``settle_before_exit``):
+CPython's finalization runs several full collections while it tears the modules down,
+each walking every object still alive: ~20 ms each for what a one-shot command holds
+(SQLAlchemy, pydantic, the catalog), about 80 ms of ``roadmap-bot ask``'s ~480 ms. Frozen,
+those objects are freed by reference counting as the modules go, and the collections
+walk nothing. What is left in reference cycles is not collected (the operating system
+takes the memory back); every file, connection and thread was closed before.
+
 Young collections then come every ``YOUNG_THRESHOLD`` allocations instead of 700: a
 slash command allocates a few thousand objects (its Block Kit answer alone), nearly all
 freed by reference counting, so at 700 the collector ran several times per request for
@@ -36,3 +44,8 @@ def settle_after_start() -> None:
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     log.debug("froze %d start-up objects out of garbage collection", gc.get_freeze_count())
+
+
+def settle_before_exit() -> None:
+    """Freeze everything alive: the interpreter's shutdown then has nothing to walk."""
+    gc.freeze()
