@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from roadmap_bot.pauses import settle_after_start, settle_before_exit
+from roadmap_bot.pauses import imports_frozen, settle_after_start, settle_before_exit
 
 
 class Node:
@@ -39,3 +39,14 @@ def test_before_exit_everything_alive_leaves_the_collectors_reach(unfrozen: None
     settle_before_exit()
     assert gc.get_freeze_count() > 0
     assert not any(obj is kept for obj in gc.get_objects())
+
+
+def test_what_the_imports_made_is_frozen_and_collections_resume(unfrozen: None) -> None:
+    with imports_frozen():
+        assert not gc.isenabled()  # no collection walks the imports as they come
+        made = Node()
+    assert gc.isenabled()
+    assert not any(obj is made for obj in gc.get_objects())
+    garbage = weakref.ref(Node())  # what the command makes is collected as before
+    gc.collect()
+    assert garbage() is None

@@ -1,3 +1,3 @@
-from roadmap_bot.cli import run
+from roadmap_bot.program import run
 
 run()

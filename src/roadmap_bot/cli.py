@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from roadmap_bot import __version__
 from roadmap_bot.config import ConfigError, Settings, load_settings
@@ -122,15 +122,6 @@ def _concurrency(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 32:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number from 1 to 32")
     return int(text)
-
-
-def run() -> NoReturn:
-    """The program (``roadmap-bot``, ``python -m roadmap_bot``): :func:`main`, then exit."""
-    from roadmap_bot.pauses import settle_before_exit
-
-    code = main()
-    settle_before_exit()  # only here: a process that called main() goes on living
-    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -430,4 +421,4 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any
 
 
 if __name__ == "__main__":
-    run()
+    sys.exit(main())
