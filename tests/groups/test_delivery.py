@@ -328,6 +328,26 @@ async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once
     assert other.titles("console:study") == ["Project of the week: fzf"]
 
 
+async def test_a_finished_run_leaves_nothing_of_its_own_running(
+    roadmap: Roadmap, groups: StudyGroups, clock: FixedClock
+) -> None:
+    """The run's lease renewer (and its count of recent posts) end with the run, not
+    after it: one cancelled but still unwinding a database call when the store closed
+    waited forever, and the process never exited (seen twice in the suite's teardown)."""
+    await subscribe(roadmap, "beginner")
+    clock.set(FIRST_DUE)
+    worker = Deliverer(
+        roadmap.catalog,
+        deliverer_store(groups),
+        clock,
+        {"console": RecordingPoster()},
+        renew_every=0.001,
+    )
+    before = asyncio.all_tasks()
+    assert (await worker.run_due()).delivered == 1
+    assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
+
+
 def deliverer_store(groups: StudyGroups) -> SqlStore:
     return groups.deliverer.store
 

@@ -35,7 +35,7 @@ import socket
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from roadmap_bot import metrics
 from roadmap_bot.chat.replies import Reply
@@ -266,9 +266,11 @@ class Deliverer:
             await run.finish()
             summary.already += await already
         finally:
-            run.stop()
-            if not already.done():
-                already.cancel()
+            # Nothing of the run outlives it: a task cancelled mid-way through a database
+            # call still has to unwind it, and one left doing so when the store closed
+            # waited forever (the process never exited).
+            already.cancel()
+            await run.stop(already)
         if selected or run.started:
             log.info("digests at %s: %s", now.isoformat(), summary.line())
         return summary
@@ -881,9 +883,16 @@ class _Run:
         while self.tasks:
             await asyncio.wait(set(self.tasks))
 
-    def stop(self) -> None:
+    async def stop(self, *helpers: asyncio.Future[Any]) -> None:
+        """Stop renewing leases, and wait until the renewer and ``helpers`` (cancelled by
+        the caller) have ended. ``asyncio.wait`` rather than ``await``: their own
+        cancellation is not raised here, but a cancellation of the run still is."""
+        waiting: set[asyncio.Future[Any]] = {f for f in helpers if not f.done()}
         if self.renewer is not None:
             self.renewer.cancel()
+            waiting.add(self.renewer)
+        if waiting:
+            await asyncio.wait(waiting)
 
     def now(self) -> datetime:
         """The run's time: its start (which may be given) moved on as the clock moves."""
