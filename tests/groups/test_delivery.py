@@ -314,11 +314,14 @@ async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once
     slow = _BlockedPoster()
     clock.set(FIRST_DUE)
     worker = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": slow})
+    before = asyncio.all_tasks()
     running = asyncio.create_task(worker.run_due())
     await _posting(slow, running)  # the post is under way when SIGTERM comes
     await worker.shutdown(grace=0.05)
     stopped = await running
     assert stopped.line() == "delivered 0, already delivered 0, failed 0, in progress 1"
+    # nothing of the run is left running when the store closes after a shutdown
+    assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
     assert (await worker.run_due()).line() == "delivered 0, already delivered 0, failed 0"
     # no waiting for the lease to expire: the next worker checks the platform, then posts
     other = RecordingPoster()

@@ -269,7 +269,6 @@ class Deliverer:
             # Nothing of the run outlives it: a task cancelled mid-way through a database
             # call still has to unwind it, and one left doing so when the store closed
             # waited forever (the process never exited).
-            already.cancel()
             await run.stop(already)
         if selected or run.started:
             log.info("digests at %s: %s", now.isoformat(), summary.line())
@@ -884,13 +883,19 @@ class _Run:
             await asyncio.wait(set(self.tasks))
 
     async def stop(self, *helpers: asyncio.Future[Any]) -> None:
-        """Stop renewing leases, and wait until the renewer and ``helpers`` (cancelled by
-        the caller) have ended. ``asyncio.wait`` rather than ``await``: their own
-        cancellation is not raised here, but a cancellation of the run still is."""
-        waiting: set[asyncio.Future[Any]] = {f for f in helpers if not f.done()}
+        """End what the run started besides its deliveries, and wait until it has ended:
+        the lease renewer, outline asks still under way and ``helpers`` are cancelled;
+        batched writes under way finish (what they record must not be lost).
+
+        ``asyncio.wait`` rather than ``await``: their own cancellation is not raised
+        here, but a cancellation of the run still is."""
+        cancelled = [*helpers, *self.agendas.values()]
         if self.renewer is not None:
-            self.renewer.cancel()
-            waiting.add(self.renewer)
+            cancelled.append(self.renewer)
+        for future in cancelled:
+            future.cancel()
+        writers = [batch.writer for batch in (self._fences, self.completions, self.discussions)]
+        waiting = {f for f in [*cancelled, *writers] if f is not None and not f.done()}
         if waiting:
             await asyncio.wait(waiting)
 
