@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -104,3 +105,17 @@ def member(
 
 
 Ask = Callable[[str, Asker], Awaitable[Reply]]
+
+
+class BlockedPoster(RecordingPoster):
+    """Its posts wait until ``release`` is set (a slow platform)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def post(self, channel: str, message: object, delivery_id: str) -> str:  # type: ignore[override]
+        self.waiting.set()
+        await self.release.wait()
+        return await super().post(channel, message, delivery_id)  # type: ignore[arg-type]

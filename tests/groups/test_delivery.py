@@ -20,7 +20,7 @@ from roadmap_bot.store.digests import DeliveryState
 from roadmap_bot.store.schema import deliveries
 from roadmap_bot.store.sql import SqlStore
 
-from .conftest import RecordingPoster, member
+from .conftest import BlockedPoster, RecordingPoster, member
 
 FIRST_DUE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # the Monday after NOW, 09:00 UTC
 
@@ -257,21 +257,7 @@ async def test_a_level_walk_covers_the_level_once_from_the_start(roadmap: Roadma
     assert len(set(steps)) == len(steps)
 
 
-class _BlockedPoster(RecordingPoster):
-    """Its posts wait until ``release`` is set (a slow platform)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = asyncio.Event()
-        self.waiting = asyncio.Event()
-
-    async def post(self, channel: str, message: object, delivery_id: str) -> str:  # type: ignore[override]
-        self.waiting.set()
-        await self.release.wait()
-        return await super().post(channel, message, delivery_id)  # type: ignore[arg-type]
-
-
-async def _posting(slow: _BlockedPoster, running: asyncio.Task[Any]) -> None:
+async def _posting(slow: BlockedPoster, running: asyncio.Task[Any]) -> None:
     """Wait until the run's post is under way. A safety net: a run that ended first
     raises its error here, and one that never posts fails after 30 s (either hung the
     test before)."""
@@ -289,7 +275,7 @@ async def test_a_run_renews_its_leases_while_a_post_is_slow(
     roadmap: Roadmap, groups: StudyGroups, clock: FixedClock
 ) -> None:
     await subscribe(roadmap, "beginner")
-    slow = _BlockedPoster()
+    slow = BlockedPoster()
     clock.set(FIRST_DUE)
     worker = Deliverer(
         roadmap.catalog, deliverer_store(groups), clock, {"console": slow}, renew_every=0.01
@@ -311,7 +297,7 @@ async def test_shutdown_hands_back_unfinished_leases_for_the_next_worker_at_once
     roadmap: Roadmap, groups: StudyGroups, clock: FixedClock
 ) -> None:
     await subscribe(roadmap, "beginner")
-    slow = _BlockedPoster()
+    slow = BlockedPoster()
     clock.set(FIRST_DUE)
     worker = Deliverer(roadmap.catalog, deliverer_store(groups), clock, {"console": slow})
     before = asyncio.all_tasks()

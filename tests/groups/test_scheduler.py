@@ -4,7 +4,10 @@ due in its own zone, whatever the number of subscriptions."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, time, timedelta
+
+import pytest
 
 from roadmap_bot.chat.core import Roadmap
 from roadmap_bot.clock import FixedClock
@@ -14,7 +17,7 @@ from roadmap_bot.groups.scheduler import DigestScheduler
 from roadmap_bot.groups.study_groups import StudyGroups
 from roadmap_bot.store.sql import SqlStore
 
-from .conftest import RecordingPoster, member
+from .conftest import BlockedPoster, RecordingPoster, member
 
 
 async def test_one_wake_job_at_the_next_instant_due_in_each_zone(
@@ -101,3 +104,31 @@ async def test_start_catches_up_and_shutdown_stops(
     finally:
         await scheduler.stop()
     assert not scheduler.scheduler.running
+
+
+async def test_stopping_during_a_timed_run_leaves_nothing_running_and_logs_no_error(
+    roadmap: Roadmap, store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A shutdown while the wake job's run posts: the post is handed back, and when stop()
+    returns nothing of the scheduler is left running (the store closes next; a task left
+    in a database call would wait forever) and nothing was logged as an error."""
+    due = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    clock = _Shifted(due - datetime.now(UTC) - timedelta(seconds=0.3))
+    slow = BlockedPoster()
+    deliverer = Deliverer(roadmap.catalog, store, clock, {"console": slow})
+    await deliverer.digests.subscribe(
+        "console:room",
+        "level:beginner",
+        Schedule(0, time(9, 0), "UTC"),
+        "u",
+        due - timedelta(days=2),
+    )
+    scheduler = DigestScheduler(deliverer)
+    before = asyncio.all_tasks()
+    await scheduler.start()
+    await asyncio.wait_for(slow.waiting.wait(), 30)  # the wake came; its post is under way
+    with caplog.at_level(logging.WARNING):
+        await scheduler.stop(grace=0.05)
+    assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert slow.posts == []  # handed back: the next worker looks, then posts

@@ -48,6 +48,7 @@ class DigestScheduler:
         self._rebuilding: asyncio.Task[None] | None = None
         self._stale = False  # a change came after the rebuild under way read the table
         self._current: tuple[datetime, asyncio.Future[RunSummary]] | None = None  # timed run
+        self._wakes: set[asyncio.Task[object]] = set()  # the jobs' tasks under way
 
     async def start(self) -> None:
         """Set the wake job and start ticking (then call :meth:`catch_up`)."""
@@ -103,6 +104,10 @@ class DigestScheduler:
     async def _wake(self) -> None:
         """A due instant came, or the sweep's turn: run, then set the wake job again (the
         run moved schedules on; another process may have added an earlier instant)."""
+        task = asyncio.current_task()
+        if task is not None:  # for stop() to wait for
+            self._wakes.add(task)
+            task.add_done_callback(self._wakes.discard)
         try:
             await self._job()
         finally:
@@ -155,8 +160,20 @@ class DigestScheduler:
         return sorted(job.id for job in self.scheduler.get_jobs())
 
     async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
-        """Stop ticking, then let the deliverer finish or hand back its in-flight work."""
+        """Stop ticking, let the deliverer finish or hand back its in-flight work, and
+        wait until the scheduler's own tasks have ended: the store closes after this,
+        and a task left in a database call then would wait forever.
+
+        Paused first, shut down last: APScheduler's shutdown cancels the job tasks still
+        running, which would cut a run short and log the cancellation as a job's error."""
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new wake; a wake under way goes on to its end
+        await self.deliverer.shutdown(grace)
+        if self._rebuilding is not None:
+            self._rebuilding.cancel()  # it only sets the next wake, which no longer matters
+        left = {t for t in (*self._wakes, self._rebuilding) if t is not None and not t.done()}
+        if left:
+            await asyncio.wait(left)  # a wake's run ends at once: the deliverer is closing
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler finishes its shutdown on the loop
-        await self.deliverer.shutdown(grace)
