@@ -173,7 +173,13 @@ class DigestScheduler:
             self._rebuilding.cancel()  # it only sets the next wake, which no longer matters
         left = {t for t in (*self._wakes, self._rebuilding) if t is not None and not t.done()}
         if left:
-            await asyncio.wait(left)  # a wake's run ends at once: the deliverer is closing
+            # A wake's run ends at once, the deliverer being closed; one still stuck after
+            # another grace period (a platform call's timeout) is cut short.
+            _, stuck = await asyncio.wait(left, timeout=grace)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler finishes its shutdown on the loop
