@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_MINUTES = 5
 WAKE_JOB = "digest:next"
+WAKE_AFTER_GRACE = 2.0  # seconds a stopping scheduler waits for its wake once the deliverer closed
 
 
 class DigestScheduler:
@@ -173,9 +174,9 @@ class DigestScheduler:
             self._rebuilding.cancel()  # it only sets the next wake, which no longer matters
         left = {t for t in (*self._wakes, self._rebuilding) if t is not None and not t.done()}
         if left:
-            # A wake's run ends at once, the deliverer being closed; one still stuck after
-            # another grace period (a platform call's timeout) is cut short.
-            _, stuck = await asyncio.wait(left, timeout=grace)
+            # A wake's run ends at once, the deliverer being closed; one still stuck (in a
+            # platform call's timeout) is cut short, within Docker's 10 s with the grace.
+            _, stuck = await asyncio.wait(left, timeout=WAKE_AFTER_GRACE)
             for task in stuck:
                 task.cancel()
             if stuck:
