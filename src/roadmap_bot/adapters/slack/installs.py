@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Table, and_, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roadmap_bot.adapters.slack.people import Install
-from roadmap_bot.adapters.slack.tokens import Installed, NotInstalled
+from roadmap_bot.adapters.slack.tokens import Installed, NotInstalled, is_organization
 from roadmap_bot.config import Settings
 from roadmap_bot.store.database import database_url as store_url
 
@@ -104,7 +104,7 @@ class InstalledTokens:
 
 def _installation(table: Table, key: str) -> ColumnElement[bool]:
     """The rows of the installation ``key`` names (see :class:`InstalledTokens`)."""
-    if key.startswith("E"):
+    if is_organization(key):
         return and_(table.c.enterprise_id == key, table.c.team_id.is_(None))
     return table.c.team_id == key
 
@@ -189,7 +189,7 @@ class SlackInstalls:
     async def name_of(self, team: str) -> str | None:
         """The installation's workspace (or organization) name, as installed."""
         bots = self.installations.bots
-        column = bots.c.enterprise_name if team.startswith("E") else bots.c.team_name
+        column = bots.c.enterprise_name if is_organization(team) else bots.c.team_name
         query = (
             select(column)
             .where(bots.c.client_id == self.installations.client_id, _installation(bots, team))

@@ -16,24 +16,28 @@ from typing import Any, Protocol
 Removed = Callable[[str, str], Awaitable[None]]
 Installed = Callable[[str], Awaitable[None]]
 
-# Why a workspace's digests stopped, as ``schedule`` shows it.
-UNINSTALLED = "the app was uninstalled from this Slack workspace: reinstall it to resume"
-REVOKED = "the app's bot token was revoked in this Slack workspace: reinstall it to resume"
+
+def is_organization(key: str) -> bool:
+    """Whether an installation key names an org-wide Enterprise Grid install (keyed by its
+    enterprise id, ``E...``) rather than a workspace (its team id, ``T...``)."""
+    return key.startswith("E")
 
 
 def kind_of(key: str) -> str:
-    """What an installation key names: an org-wide Enterprise Grid install is keyed by its
-    enterprise id (``E...``), any other by its workspace's team id."""
-    return "organization" if key.startswith("E") else "workspace"
+    """What an installation key names, in words."""
+    return "organization" if is_organization(key) else "workspace"
 
 
 def removed_reason(key: str, revoked: bool = False) -> str:
-    """Why the installation ``key``'s digests stopped, naming a workspace or a Grid
-    organization as the case may be."""
-    reason = REVOKED if revoked else UNINSTALLED
-    return reason.replace("Slack workspace", f"Slack {kind_of(key)}")
+    """Why the installation ``key``'s digests stopped, as ``schedule`` shows it."""
+    if revoked:
+        return (
+            f"the app's bot token was revoked in this Slack {kind_of(key)}: reinstall it to resume"
+        )
+    return f"the app was uninstalled from this Slack {kind_of(key)}: reinstall it to resume"
 
 
+UNINSTALLED = removed_reason("T")  # a workspace's, the common case
 # Every reason the app's removal pauses digests for: installing again resumes only those.
 REMOVED_REASONS = tuple(
     removed_reason(key, revoked) for key in ("T", "E") for revoked in (False, True)
